@@ -1,0 +1,95 @@
+/// Label-smoothed cross-entropy (the paper's Eq. 1), L_seg.
+///
+/// With `p = softmax(logits)` over classes and targets `on`/`off` from ``LabelSmoothing``:
+///
+///     ce_i  = −[off · Σ_j log p_ij + (on − off) · log p_i,label]
+///     L_seg = (1/n) Σ_labelled w_i ce_i            (w_i = 1 without pixel weights)
+///     ∂L/∂x_ij = w_i (p_ij − y_ij) / (N n)
+///
+/// computed with a max-shifted log-sum-exp; the batch value is the mean over images.
+/// PyTorch: `F.cross_entropy(x, y, ignore_index=255, label_smoothing=ε)` per image.
+public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
+    public var smoothing: LabelSmoothing
+    public var ignoreLabel: Int32
+    public var threadCount: Int
+
+    public init(smoothing: LabelSmoothing = .paperDefault, ignoreLabel: Int32 = 255, threadCount: Int = 1) {
+        self.smoothing = smoothing
+        self.ignoreLabel = ignoreLabel
+        self.threadCount = threadCount
+    }
+
+    /// Evaluates the loss; `value` and `batch.segmentation` of the result are L_seg.
+    ///
+    /// - Parameters:
+    ///   - pixelWeights: optional N·H·W finite weights `w_i`.
+    ///   - gradient: receives ∂L/∂logits (N·C·H·W), or nil.
+    ///   - pixelLosses: receives `ce_i` (N·H·W, 0 on ignored pixels), or nil.
+    public func evaluate(
+        logits: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int32>, shape: BatchShape,
+        pixelWeights: UnsafeBufferPointer<Float>? = nil,
+        gradient: UnsafeMutableBufferPointer<Float>? = nil,
+        pixelLosses: UnsafeMutableBufferPointer<Float>? = nil,
+        workspace: ObjectiveWorkspace? = nil
+    ) throws -> ObjectiveResult {
+        try shape.validate()
+        try smoothing.validate()
+        try validate(threadCount: threadCount)
+        try Check.count(logits.count, shape.logitCount, "logits")
+        try Check.count(labels.count, shape.pixelCount, "labels")
+        if let w = pixelWeights {
+            try Check.count(w.count, shape.pixelCount, "pixelWeights")
+            try Check.allFinite(w, "pixelWeights")
+        }
+        if let g = gradient { try Check.count(g.count, shape.logitCount, "gradient") }
+        if let l = pixelLosses { try Check.count(l.count, shape.pixelCount, "pixelLosses") }
+        try Check.labels(labels, classCount: shape.classes, ignoreLabel: ignoreLabel, "labels")
+
+        var c = ObjectiveConfiguration.segmentationOnly
+        c.smoothing = smoothing
+        c.ignoreLabel = ignoreLabel
+        let sums = try ObjectiveEngine.run(
+            configuration: c, shape: shape, epoch: 0,
+            inputs: EngineInputs(
+                logits: logits.baseAddress!, labels: labels.baseAddress!, pixelWeights: pixelWeights?.baseAddress),
+            outputs: EngineOutputs(logitGradient: gradient?.baseAddress, pixelLosses: pixelLosses?.baseAddress),
+            workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
+        return ObjectiveResult(combining: sums, configuration: c, epoch: 0)
+    }
+
+    /// Evaluates the loss on arrays; `gradient`, when given, must have N·C·H·W elements.
+    public func evaluate(
+        logits: [Float], labels: [Int32], shape: BatchShape, pixelWeights: [Float]? = nil,
+        gradient: inout [Float], workspace: ObjectiveWorkspace? = nil
+    ) throws -> ObjectiveResult {
+        try logits.withUnsafeBufferPointer { x in
+            try labels.withUnsafeBufferPointer { y in
+                try withOptionalBuffer(pixelWeights) { w in
+                    try gradient.withUnsafeMutableBufferPointer { g in
+                        try evaluate(logits: x, labels: y, shape: shape, pixelWeights: w, gradient: g, workspace: workspace)
+                    }
+                }
+            }
+        }
+    }
+
+    /// The per-pixel losses `ce_i` (0 on ignored pixels), N·H·W.
+    public func pixelLosses(logits: [Float], labels: [Int32], shape: BatchShape) throws -> [Float] {
+        try Check.count(logits.count, shape.logitCount, "logits")
+        var out = [Float](repeating: 0, count: Swift.max(0, labels.count))
+        try Check.count(labels.count, shape.pixelCount, "labels")
+        _ = try logits.withUnsafeBufferPointer { x in
+            try labels.withUnsafeBufferPointer { y in
+                try out.withUnsafeMutableBufferPointer { l in
+                    try evaluate(logits: x, labels: y, shape: shape, pixelLosses: l)
+                }
+            }
+        }
+        return out
+    }
+}
+
+func withOptionalBuffer<T, R>(_ array: [T]?, _ body: (UnsafeBufferPointer<T>?) throws -> R) rethrows -> R {
+    guard let array else { return try body(nil) }
+    return try array.withUnsafeBufferPointer { try body($0) }
+}

@@ -1,0 +1,133 @@
+/// Everything that defines a hard-pixel-mining objective:
+///
+///     L = L_seg + α L_dep + β(e) L_R + γ L_Z          (Eq. 6, L_HPM)
+///     L = L_seg + α L_dep + β(e) L̂_R + γ L̂_Z          (Eq. 10, L_T, with `pacing`)
+///
+/// A term whose weight is zero at every epoch is not computed and reports 0.
+/// Every row of the paper's Table II is a configuration; see ``AblationRow``.
+public struct ObjectiveConfiguration: Sendable, Hashable {
+    /// The cross-entropy target convention (the paper: `on = 0.9`).
+    public var smoothing: LabelSmoothing = .paperDefault
+    /// The label of pixels that take no part in any term (default 255).
+    public var ignoreLabel: Int32 = 255
+    /// α, the weight of the scale-invariant log-depth loss (the paper: 1).
+    public var depthWeight: Double = 1
+    /// ρ, the scale-invariance of the depth loss (default 0.5; 0 is MSE, 1 is Eq. 2).
+    public var scaleInvariance: Double = 0.5
+    /// β, the weight of the DPE-weighted loss (the paper: 0 before epoch 10, then 10).
+    public var depthPredictionErrorWeight: WeightSchedule = .paperDepthPredictionError
+    /// γ, the weight of the DSE-weighted loss (the paper: 1).
+    public var segmentationErrorWeight: Double = 1
+    /// The spatial grid of the depth-dependent local regions (the paper: 8 × 8).
+    public var grid: RegionGrid = .paper
+    /// Valid depth range and bin width (the paper: 1...256, width 10).
+    public var depthBinning: DepthBinning = .paper
+    /// Self-paced pacing of the hard-pixel terms; `nil` for L_HPM, set for L_T.
+    public var pacing: SelfPacedPacing? = nil
+    /// Pace the segmentation term itself by its per-pixel loss (Table II's "L_seg with SPL").
+    /// Requires `pacing`.
+    public var pacesSegmentation: Bool = false
+    /// Also propagate `β · sign(R_i) · ce_i / n` into the depth gradient (off in the paper,
+    /// which treats the weights as constants).
+    public var propagatesDepthPredictionErrorToDepth: Bool = false
+
+    public init() {}
+
+    /// L_HPM with the paper's hyper-parameters (Eq. 6).
+    public static let paper = ObjectiveConfiguration()
+
+    /// L_T, the paper's full objective with self-paced pacing over `totalEpochs` (Eq. 10).
+    public static func paperPaced(totalEpochs: Double) -> ObjectiveConfiguration {
+        var c = ObjectiveConfiguration()
+        c.pacing = SelfPacedPacing(totalEpochs: totalEpochs)
+        return c
+    }
+
+    /// Plain label-smoothed cross-entropy, L_seg.
+    public static let segmentationOnly: ObjectiveConfiguration = {
+        var c = ObjectiveConfiguration()
+        c.depthWeight = 0
+        c.depthPredictionErrorWeight = .constant(0)
+        c.segmentationErrorWeight = 0
+        return c
+    }()
+
+    /// The configuration of one row of the paper's Table II.
+    public static func ablation(_ row: AblationRow, totalEpochs: Double) -> ObjectiveConfiguration {
+        var c = ObjectiveConfiguration.segmentationOnly
+        switch row {
+        case .segmentation:
+            break
+        case .segmentationWithPacing:
+            c.pacing = SelfPacedPacing(totalEpochs: totalEpochs)
+            c.pacesSegmentation = true
+        case .withDepth:
+            c.depthWeight = 1
+        case .withDepthPredictionError:
+            c.depthWeight = 1
+            c.depthPredictionErrorWeight = .paperDepthPredictionError
+        case .withSegmentationError:
+            c.segmentationErrorWeight = 1
+        case .hardPixelMiningGlobal:
+            c = .paper
+            c.grid = .global
+        case .hardPixelMiningPerPixel:
+            c = .paper
+            c.grid = .perPixel
+        case .hardPixelMining:
+            c = .paper
+        case .paced:
+            c = .paperPaced(totalEpochs: totalEpochs)
+        }
+        return c
+    }
+
+    /// Whether the depth loss is computed.
+    var usesDepthLoss: Bool { depthWeight != 0 }
+    /// Whether the DPE-weighted term is computed.
+    var usesDepthPredictionError: Bool { !depthPredictionErrorWeight.isAlwaysZero }
+    /// Whether the DSE-weighted term is computed.
+    var usesSegmentationError: Bool { segmentationErrorWeight != 0 }
+    /// Whether predicted log-depth is read (L_dep or L_R is used).
+    public var needsPredictedDepth: Bool { usesDepthLoss || usesDepthPredictionError }
+    /// Whether ground-truth depth is read (L_dep, L_R or L_Z is used). Without it the
+    /// depth counts of ``ImageSums`` stay 0.
+    public var needsGroundTruthDepth: Bool { needsPredictedDepth || usesSegmentationError }
+
+    func validate(argument: String = "configuration") throws {
+        try smoothing.validate(argument: "\(argument).smoothing")
+        try Check.finite(depthWeight, "\(argument).depthWeight")
+        try Check.finite(scaleInvariance, "\(argument).scaleInvariance")
+        try depthPredictionErrorWeight.validate(argument: "\(argument).depthPredictionErrorWeight")
+        try Check.finite(segmentationErrorWeight, "\(argument).segmentationErrorWeight")
+        try grid.validate(argument: "\(argument).grid")
+        try depthBinning.validate(argument: "\(argument).depthBinning")
+        try pacing?.validate(argument: "\(argument).pacing")
+        if pacesSegmentation && pacing == nil {
+            throw HardPixelMiningError.invalidParameter(
+                argument: "\(argument).pacesSegmentation", value: 1, requirement: "used together with pacing")
+        }
+    }
+}
+
+/// The rows of the paper's Table II (ablation on NYU-Depth v2).
+public enum AblationRow: String, Sendable, Hashable, CaseIterable {
+    /// L_seg.
+    case segmentation = "L_seg"
+    /// L_seg with self-paced learning on the per-pixel loss.
+    case segmentationWithPacing = "L_seg + SPL"
+    /// L_seg + α L_dep.
+    case withDepth = "L_seg + aL_dep"
+    /// L_seg + α L_dep + β L_R.
+    case withDepthPredictionError = "L_seg + aL_dep + bL_R"
+    /// L_seg + γ L_Z.
+    case withSegmentationError = "L_seg + gL_Z"
+    /// L_HPM with one region per depth bin (m = 1).
+    case hardPixelMiningGlobal = "L_HPM (m = 1)"
+    /// L_HPM with one cell per pixel (m = w × h).
+    case hardPixelMiningPerPixel = "L_HPM (m = w x h)"
+    /// L_HPM with the paper's 8 × 8 grid.
+    case hardPixelMining = "L_HPM (m = 8 x 8)"
+    /// L_T: L_HPM with self-paced pacing.
+    case paced = "L_T"
+}

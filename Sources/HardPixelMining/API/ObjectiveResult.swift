@@ -1,0 +1,106 @@
+/// The sums and counts of one image from which every term follows.
+///
+/// A data-parallel trainer gathers these per image (in image order) from its
+/// workers and calls ``ObjectiveResult/init(combining:configuration:epoch:)``:
+/// the result is bitwise the value one machine computes for the whole batch.
+public struct ImageSums: Sendable, Hashable {
+    /// n, the pixels with a valid label.
+    public var labelledPixels = 0
+    /// nd, the pixels with a valid ground-truth depth.
+    public var depthPixels = 0
+    /// The pixels with both (where the hard-pixel weights live).
+    public var eligiblePixels = 0
+    /// Σ ce over labelled pixels (weighted by per-pixel weights or the pacing mask when configured).
+    public var crossEntropySum = 0.0
+    /// Σ R over valid-depth pixels.
+    public var residualSum = 0.0
+    /// Σ R² over valid-depth pixels.
+    public var squaredResidualSum = 0.0
+    /// Σ wR · ce over the eligible pixels that count (paced or not).
+    public var depthPredictionErrorSum = 0.0
+    /// Σ wZ · ce over the eligible pixels that count (paced or not).
+    public var segmentationErrorSum = 0.0
+    /// The learning pace η of the DPE weights, when paced and the image has eligible pixels.
+    public var depthPredictionErrorPace: Double? = nil
+    /// The learning pace η of the DSE weights, when paced and the image has eligible pixels.
+    public var segmentationErrorPace: Double? = nil
+    /// The learning pace η of the per-pixel loss, when the segmentation term is paced.
+    public var segmentationPace: Double? = nil
+
+    public init() {}
+}
+
+/// The terms of the objective for one image, or their means over the batch.
+public struct ObjectiveTerms: Sendable, Hashable {
+    /// L_seg = Σ ce / n (0 when no pixel is labelled).
+    public var segmentation = 0.0
+    /// L_dep = Σ R² / nd − ρ (Σ R)² / nd² (0 without valid depth or when α = 0).
+    public var depth = 0.0
+    /// L_R (or L̂_R when paced) = Σ wR ce / n.
+    public var depthPredictionError = 0.0
+    /// L_Z (or L̂_Z when paced) = Σ wZ ce / n.
+    public var segmentationError = 0.0
+    /// L_seg + α L_dep + β(e) L_R + γ L_Z.
+    public var objective = 0.0
+
+    public init() {}
+
+    /// The terms of one image from its sums.
+    public init(_ s: ImageSums, configuration c: ObjectiveConfiguration, epoch: Double) {
+        if s.labelledPixels > 0 {
+            let n = Double(s.labelledPixels)
+            segmentation = s.crossEntropySum / n
+            depthPredictionError = s.depthPredictionErrorSum / n
+            segmentationError = s.segmentationErrorSum / n
+        }
+        if s.depthPixels > 0 && c.usesDepthLoss {
+            let nd = Double(s.depthPixels)
+            let mean = s.residualSum / nd
+            depth = s.squaredResidualSum / nd - c.scaleInvariance * mean * mean
+        }
+        objective = segmentation + c.depthWeight * depth
+            + c.depthPredictionErrorWeight.value(atEpoch: epoch) * depthPredictionError
+            + c.segmentationErrorWeight * segmentationError
+    }
+}
+
+/// What one evaluation of the objective returns.
+public struct ObjectiveResult: Sendable, Hashable {
+    /// The batch objective: the mean over images of each image's objective.
+    public var value: Double { batch.objective }
+    /// Each term's mean over the images.
+    public private(set) var batch: ObjectiveTerms
+    /// Each image's sums and counts, for data-parallel reduction.
+    public private(set) var sums: [ImageSums]
+    /// The configuration the terms were combined with.
+    public private(set) var configuration: ObjectiveConfiguration
+    /// The epoch the terms were combined at.
+    public private(set) var epoch: Double
+
+    /// Each image's terms.
+    public var images: [ObjectiveTerms] {
+        sums.map { ObjectiveTerms($0, configuration: configuration, epoch: epoch) }
+    }
+
+    /// Combines per-image sums, in image order, exactly as a single evaluation does.
+    public init(combining sums: [ImageSums], configuration: ObjectiveConfiguration, epoch: Double) {
+        self.sums = sums
+        self.configuration = configuration
+        self.epoch = epoch
+        batch = ObjectiveTerms()
+        for s in sums {
+            let t = ObjectiveTerms(s, configuration: configuration, epoch: epoch)
+            batch.segmentation += t.segmentation
+            batch.depth += t.depth
+            batch.depthPredictionError += t.depthPredictionError
+            batch.segmentationError += t.segmentationError
+            batch.objective += t.objective
+        }
+        let n = Double(Swift.max(1, sums.count))
+        batch.segmentation /= n
+        batch.depth /= n
+        batch.depthPredictionError /= n
+        batch.segmentationError /= n
+        batch.objective /= n
+    }
+}

@@ -1,0 +1,88 @@
+/// The scale-invariant log-depth loss (the paper's Eq. 3), L_dep.
+///
+/// With `R_i = logD_i − log D*_i` over the `nd` pixels with valid depth:
+///
+///     L_dep = (1/nd) Σ R_i² − (ρ/nd²) (Σ R_i)²
+///     ∂L/∂logD_i = (1/N)(2/nd)(R_i − ρ mean(R))    (0 without valid depth)
+///
+/// ρ = 0 is the mean squared log error, ρ = 1 Eq. 2 (invariant to a global scale of
+/// depth), ρ = 0.5 the default. An image without valid depth contributes 0.
+/// PyTorch: `d = pred - gt.log(); (d**2).mean() - rho * d.mean()**2` over `valid`.
+public struct ScaleInvariantDepthLoss: Sendable, Hashable {
+    /// ρ.
+    public var scaleInvariance: Double
+    /// Which ground-truth depths are valid (`minimum...maximum`; bins are unused here).
+    public var depthBinning: DepthBinning
+
+    public init(scaleInvariance: Double = 0.5, depthBinning: DepthBinning = .paper) {
+        self.scaleInvariance = scaleInvariance
+        self.depthBinning = depthBinning
+    }
+
+    /// Evaluates L_dep per image and for the batch (`value`, the mean over images).
+    ///
+    /// `shape.classes` is not used. `gradient`, when given, receives ∂L/∂logD (N·H·W).
+    public func evaluate(
+        predictedLogDepth: UnsafeBufferPointer<Float>, groundTruthDepth: UnsafeBufferPointer<Float>,
+        shape: BatchShape, gradient: UnsafeMutableBufferPointer<Float>? = nil
+    ) throws -> ObjectiveResult {
+        try shape.validate(requiresClasses: false)
+        try Check.finite(scaleInvariance, "scaleInvariance")
+        try depthBinning.validate()
+        try Check.count(predictedLogDepth.count, shape.pixelCount, "predictedLogDepth")
+        try Check.count(groundTruthDepth.count, shape.pixelCount, "groundTruthDepth")
+        if let g = gradient { try Check.count(g.count, shape.pixelCount, "gradient") }
+        try Check.allFinite(predictedLogDepth, "predictedLogDepth")
+
+        var c = ObjectiveConfiguration.segmentationOnly
+        c.depthWeight = 1
+        c.scaleInvariance = scaleInvariance
+        c.depthBinning = depthBinning
+        let plane = shape.pixelsPerImage
+        let residual = UnsafeMutablePointer<Float>.allocate(capacity: plane)
+        let hasDepth = UnsafeMutablePointer<UInt8>.allocate(capacity: plane)
+        defer {
+            residual.deallocate()
+            hasDepth.deallocate()
+        }
+        var sums: [ImageSums] = []
+        for k in 0..<shape.images {
+            let base = k * plane
+            Kernels.depthResiduals(
+                predicted: predictedLogDepth.baseAddress! + base, depth: groundTruthDepth.baseAddress! + base,
+                count: plane, minimum: depthBinning.minimum, maximum: depthBinning.maximum,
+                residual: residual, hasDepth: hasDepth)
+            var s = ImageSums()
+            for i in 0..<plane where hasDepth[i] != 0 {
+                let r = Double(residual[i])
+                s.depthPixels += 1
+                s.residualSum += r
+                s.squaredResidualSum += r * r
+            }
+            if let g = gradient {
+                let nd = Double(s.depthPixels)
+                let scale = s.depthPixels > 0 ? 2 / (Double(shape.images) * nd) : 0
+                let mean = s.depthPixels > 0 ? s.residualSum / nd : 0
+                for i in 0..<plane {
+                    g[base + i] = hasDepth[i] != 0 ? Float(scale * (Double(residual[i]) - scaleInvariance * mean)) : 0
+                }
+            }
+            sums.append(s)
+        }
+        // With α = 1 and no segmentation terms, `value` is L_dep.
+        return ObjectiveResult(combining: sums, configuration: c, epoch: 0)
+    }
+
+    /// Evaluates L_dep on arrays; `gradient` must have N·H·W elements.
+    public func evaluate(
+        predictedLogDepth: [Float], groundTruthDepth: [Float], shape: BatchShape, gradient: inout [Float]
+    ) throws -> ObjectiveResult {
+        try predictedLogDepth.withUnsafeBufferPointer { d in
+            try groundTruthDepth.withUnsafeBufferPointer { dStar in
+                try gradient.withUnsafeMutableBufferPointer { g in
+                    try evaluate(predictedLogDepth: d, groundTruthDepth: dStar, shape: shape, gradient: g)
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+/// Self-paced learning (the paper's Eqs. 7–10): which hard pixels count at an epoch.
+///
+/// For epoch `e` of `E`, over the eligible pixels of one image and one weight map
+/// `w`: `u1` is the median (the lower middle element for an even count, as
+/// `torch.median`), `u2` the maximum, and the learning pace is
+/// `η = u1 + e · (u2 - u1) / E`. A pixel counts iff `w_i < η` (strict), so the
+/// set grows from the easier half at `e = 0` to all but the hardest at `e = E`.
+/// The median is found by selection in O(n), not by sorting.
+public struct SelfPacedPacing: Sendable, Hashable {
+    /// `E`, the epoch at which the pace reaches the largest weight. Must be positive.
+    public var totalEpochs: Double
+
+    public init(totalEpochs: Double) {
+        self.totalEpochs = totalEpochs
+    }
+
+    func validate(argument: String = "pacing") throws {
+        try Check.parameter(totalEpochs, "\(argument).totalEpochs", "finite and > 0", { $0 > 0 })
+    }
+
+    func validate(epoch: Double) throws {
+        try Check.parameter(epoch, "epoch", "in 0...\(totalEpochs)", { $0 >= 0 && $0 <= totalEpochs })
+    }
+
+    /// `η` for the given median and maximum.
+    @inline(__always)
+    func pace(median: Double, maximum: Double, epoch: Double) -> Double {
+        median + epoch * (maximum - median) / totalEpochs
+    }
+
+    /// The learning pace `η` of `weights` at `epoch`, or `nil` when `weights` is empty
+    /// (then no pixel counts).
+    ///
+    /// - Complexity: O(n) expected, O(n log n) worst case (introselect); copies `weights` once.
+    public func learningPace(of weights: UnsafeBufferPointer<Float>, epoch: Double) throws -> Double? {
+        try validate()
+        try validate(epoch: epoch)
+        try Check.allFinite(weights, "weights")
+        guard !weights.isEmpty else { return nil }
+        let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: weights.count)
+        defer { scratch.deallocate() }
+        _ = scratch.initialize(fromContentsOf: weights)
+        let (median, maximum) = Selection.lowerMedianAndMaximum(scratch)
+        return pace(median: Double(median), maximum: Double(maximum), epoch: epoch)
+    }
+
+    /// The learning pace `η` of `weights` at `epoch`, or `nil` when `weights` is empty.
+    public func learningPace(of weights: [Float], epoch: Double) throws -> Double? {
+        try weights.withUnsafeBufferPointer { try learningPace(of: $0, epoch: epoch) }
+    }
+
+    /// The pacing mask of one image: `mask[i]` is true iff `eligible[i]` and
+    /// `weights[i] < η`, with `η` taken over the eligible weights only.
+    public func mask(weights: [Float], eligible: [Bool], epoch: Double) throws -> [Bool] {
+        try Check.count(eligible.count, weights.count, "eligible")
+        var chosen: [Float] = []
+        chosen.reserveCapacity(weights.count)
+        for i in weights.indices where eligible[i] {
+            chosen.append(weights[i])
+        }
+        guard let eta = try learningPace(of: chosen, epoch: epoch) else {
+            try validate(epoch: epoch)
+            return Array(repeating: false, count: weights.count)
+        }
+        return weights.indices.map { eligible[$0] && Double(weights[$0]) < eta }
+    }
+}
+
+/// A weight that may change at one epoch, such as the paper's β: 0 for the first
+/// 10 epochs, then 10.
+public struct WeightSchedule: Sendable, Hashable {
+    /// The weight before `switchEpoch`.
+    public var initial: Double
+    /// The weight from `switchEpoch` on.
+    public var later: Double
+    /// The epoch at which `later` takes over.
+    public var switchEpoch: Double
+
+    public init(initial: Double, later: Double, switchEpoch: Double) {
+        self.initial = initial
+        self.later = later
+        self.switchEpoch = switchEpoch
+    }
+
+    /// The same weight at every epoch.
+    public static func constant(_ weight: Double) -> WeightSchedule {
+        WeightSchedule(initial: weight, later: weight, switchEpoch: 0)
+    }
+
+    /// The paper's β: 0 for epochs before 10, then 10.
+    public static let paperDepthPredictionError = WeightSchedule(initial: 0, later: 10, switchEpoch: 10)
+
+    /// The weight at `epoch`.
+    public func value(atEpoch epoch: Double) -> Double { epoch < switchEpoch ? initial : later }
+
+    /// Whether the weight is zero at every epoch (then the term is not computed at all).
+    public var isAlwaysZero: Bool { initial == 0 && later == 0 }
+
+    func validate(argument: String) throws {
+        try Check.finite(initial, "\(argument).initial")
+        try Check.finite(later, "\(argument).later")
+        try Check.finite(switchEpoch, "\(argument).switchEpoch")
+    }
+}

@@ -1,0 +1,230 @@
+/// Raw views of the inputs, already validated against the shape.
+struct EngineInputs {
+    var logits: UnsafePointer<Float>
+    var labels: UnsafePointer<Int32>
+    /// Predicted log-depth; required when the configuration uses depth.
+    var predictedLogDepth: UnsafePointer<Float>?
+    /// Ground-truth depth; required when the configuration uses depth or DSE.
+    var groundTruthDepth: UnsafePointer<Float>?
+    /// Optional per-pixel weights of the segmentation term (cross-entropy API only).
+    var pixelWeights: UnsafePointer<Float>?
+}
+
+/// Raw views of the outputs; each is written only after all validation has passed.
+struct EngineOutputs {
+    var logitGradient: UnsafeMutablePointer<Float>?
+    var depthGradient: UnsafeMutablePointer<Float>?
+    var pixelLosses: UnsafeMutablePointer<Float>?
+}
+
+/// The fused objective in three phases:
+/// 1. statistics (reads the logits once; parallel over image × pixel chunk),
+/// 2. weights, pacing and sums (per pixel, not per class; parallel over images),
+/// 3. gradient (reads the logits again, writes the gradient once; parallel over chunks).
+/// Work items write disjoint outputs and every sum runs in a fixed order, so the
+/// results are bitwise identical for any thread count.
+enum ObjectiveEngine {
+    /// Pixels per work item of phases 1 and 3 (a multiple of 8).
+    static let chunkPixels = 8192
+
+    static func run(
+        configuration c: ObjectiveConfiguration, shape: BatchShape, epoch: Double,
+        inputs: EngineInputs, outputs: EngineOutputs, workspace ws: ObjectiveWorkspace, threads: Int
+    ) throws -> [ImageSums] {
+        let plane = shape.pixelsPerImage
+        let classes = shape.classes
+        let chunksPerImage = (plane + chunkPixels - 1) / chunkPixels
+        let items = shape.images * chunksPerImage
+        let (on, off) = c.smoothing.targets(classCount: classes)
+        let targets = Targets(on: Float(on), off: Float(off), ignoreLabel: c.ignoreLabel)
+        let grid = c.grid.dimensions(height: shape.height, width: shape.width)
+        let table = c.usesSegmentationError ? shape.images * grid.columns * c.depthBinning.binCount : 0
+        ws.reserve(pixels: shape.pixelCount, table: table, chunks: items, columns: shape.width)
+
+        // Phase 1: per-pixel statistics and depth residuals.
+        let stats = ws.statistics
+        Parallel.forEach(items, threads: threads) { item in
+            let k = item / chunksPerImage
+            let lo = (item % chunksPerImage) * chunkPixels
+            let hi = Swift.min(plane, lo + chunkPixels)
+            let pixel = k * plane
+            ws.chunkFinite[item] = Kernels.statistics(
+                logits: inputs.logits + k * classes * plane, labels: inputs.labels + pixel, plane: plane,
+                classes: classes, range: lo..<hi, targets: targets, out: stats.advanced(by: pixel))
+            if let depth = inputs.groundTruthDepth {
+                if let predicted = inputs.predictedLogDepth {
+                    Kernels.depthResiduals(
+                        predicted: predicted + pixel + lo, depth: depth + pixel + lo, count: hi - lo,
+                        minimum: c.depthBinning.minimum, maximum: c.depthBinning.maximum,
+                        residual: ws.residual + pixel + lo, hasDepth: ws.hasDepth + pixel + lo)
+                } else {
+                    for i in (pixel + lo)..<(pixel + hi) {
+                        ws.hasDepth[i] = c.depthBinning.isValid(depth[i]) ? 1 : 0
+                        ws.residual[i] = 0
+                    }
+                }
+            }
+        }
+        for item in 0..<items where !ws.chunkFinite[item] {
+            let k = item / chunksPerImage
+            let image = UnsafeBufferPointer(start: inputs.logits + k * classes * plane, count: classes * plane)
+            let index = Kernels.firstNonFiniteIndex(image) ?? 0
+            throw HardPixelMiningError.nonFiniteValue(
+                argument: "logits", index: k * classes * plane + index, value: image[index])
+        }
+
+        // Phase 2: weights, pacing, sums, depth gradient and per-pixel gradient coefficients.
+        ws.imageSums.removeAll(keepingCapacity: true)
+        ws.imageSums.append(contentsOf: repeatElement(ImageSums(), count: shape.images))
+        for x in 0..<shape.width {
+            ws.columnCell[x] = Int32(truncatingIfNeeded: x * grid.columns / shape.width)
+        }
+        ws.imageSums.withUnsafeMutableBufferPointer { sums in
+            Parallel.forEach(shape.images, threads: threads) { k in
+                sums[k] = weighImage(
+                    k, configuration: c, shape: shape, grid: grid, epoch: epoch, inputs: inputs, outputs: outputs,
+                    workspace: ws)
+            }
+        }
+
+        // Phase 3: the logit gradient.
+        if let gradient = outputs.logitGradient {
+            Parallel.forEach(items, threads: threads) { item in
+                let k = item / chunksPerImage
+                let lo = (item % chunksPerImage) * chunkPixels
+                let hi = Swift.min(plane, lo + chunkPixels)
+                let pixel = k * plane
+                Kernels.gradient(
+                    logits: inputs.logits + k * classes * plane, labels: inputs.labels + pixel, plane: plane,
+                    classes: classes, range: lo..<hi, targets: targets, maximum: ws.maximum + pixel,
+                    logSum: ws.logSum + pixel, coefficient: ws.coefficient + pixel,
+                    gradient: gradient + k * classes * plane)
+            }
+        }
+        if let losses = outputs.pixelLosses {
+            losses.update(from: ws.loss, count: shape.pixelCount)
+        }
+        return ws.imageSums
+    }
+
+    /// Phase 2 for image `k`.
+    private static func weighImage(
+        _ k: Int, configuration c: ObjectiveConfiguration, shape: BatchShape, grid: (rows: Int, columns: Int),
+        epoch: Double, inputs: EngineInputs, outputs: EngineOutputs, workspace ws: ObjectiveWorkspace
+    ) -> ImageSums {
+        let plane = shape.pixelsPerImage
+        let base = k * plane
+        let labels = inputs.labels + base
+        let loss = ws.loss + base
+        let residual = ws.residual + base
+        let hasDepth = ws.hasDepth + base
+        let ignore = c.ignoreLabel
+        let usesDepth = inputs.groundTruthDepth != nil
+        var s = ImageSums()
+
+        for i in 0..<plane where labels[i] != ignore {
+            s.labelledPixels += 1
+        }
+        if usesDepth {
+            for i in 0..<plane where hasDepth[i] != 0 {
+                s.depthPixels += 1
+                let r = Double(residual[i])
+                s.residualSum += r
+                s.squaredResidualSum += r * r
+                if labels[i] != ignore { s.eligiblePixels += 1 }
+            }
+        }
+        @inline(__always) func isEligible(_ i: Int) -> Bool { labels[i] != ignore && hasDepth[i] != 0 }
+
+        let wZ = ws.segmentationError + base
+        if c.usesSegmentationError {
+            RegionTable.weights(
+                image: k, shape: shape, grid: grid, binning: c.depthBinning, labels: labels,
+                depth: inputs.groundTruthDepth! + base, hasDepth: hasDepth, wrong: ws.wrong + base,
+                ignoreLabel: ignore, columnCell: ws.columnCell,
+                count: ws.regionCount + k * grid.columns * c.depthBinning.binCount,
+                errors: ws.regionErrors + k * grid.columns * c.depthBinning.binCount, weights: wZ)
+        }
+
+        // Self-paced pacing: η per weight map over the eligible pixels (labelled ones for ce).
+        if let pacing = c.pacing {
+            let scratch = ws.selection + base
+            func pace(_ include: (Int) -> Bool, _ weight: (Int) -> Float) -> Double? {
+                var m = 0
+                for i in 0..<plane where include(i) {
+                    scratch[m] = weight(i)
+                    m += 1
+                }
+                guard m > 0 else { return nil }
+                let (u1, u2) = Selection.lowerMedianAndMaximum(UnsafeMutableBufferPointer(start: scratch, count: m))
+                return pacing.pace(median: Double(u1), maximum: Double(u2), epoch: epoch)
+            }
+            if c.usesDepthPredictionError {
+                s.depthPredictionErrorPace = pace(isEligible) { abs(residual[$0]) }
+            }
+            if c.usesSegmentationError {
+                s.segmentationErrorPace = pace(isEligible) { wZ[$0] }
+            }
+            if c.pacesSegmentation {
+                s.segmentationPace = pace({ labels[$0] != ignore }) { loss[$0] }
+            }
+        }
+
+        // Which hard pixels count: all eligible ones, or those under the pace.
+        let paced = c.pacing != nil
+        @inline(__always) func counts(_ w: Float, _ eta: Double?) -> Bool {
+            guard paced else { return true }
+            guard let eta else { return false }
+            return Double(w) < eta
+        }
+        let beta = c.depthPredictionErrorWeight.value(atEpoch: epoch)
+        let gamma = c.segmentationErrorWeight
+        let n = Double(s.labelledPixels)
+        let images = Double(shape.images)
+        let logitScale = s.labelledPixels > 0 ? 1 / (images * n) : 0
+        let depthScale = s.depthPixels > 0 && c.usesDepthLoss ? c.depthWeight / images * 2 / Double(s.depthPixels) : 0
+        let meanResidual = s.depthPixels > 0 ? s.residualSum / Double(s.depthPixels) : 0
+        let depthGradient = outputs.depthGradient.map { $0 + base }
+        let coefficient = ws.coefficient + base
+        let pixelWeights = inputs.pixelWeights.map { $0 + base }
+
+        for i in 0..<plane {
+            var dg = 0.0
+            if usesDepth && hasDepth[i] != 0 {
+                dg = depthScale * (Double(residual[i]) - c.scaleInvariance * meanResidual)
+            }
+            guard labels[i] != ignore else {
+                coefficient[i] = 0
+                depthGradient?[i] = Float(dg)
+                continue
+            }
+            let ce = Double(loss[i])
+            var w = 0.0
+            if !c.pacesSegmentation || counts(loss[i], s.segmentationPace) {
+                let pw = pixelWeights.map { Double($0[i]) } ?? 1
+                w = pw
+                s.crossEntropySum += pw * ce
+            }
+            if hasDepth[i] != 0 {
+                if c.usesDepthPredictionError {
+                    let r = residual[i]
+                    let wr = abs(r)
+                    if counts(wr, s.depthPredictionErrorPace) {
+                        s.depthPredictionErrorSum += Double(wr) * ce
+                        w += beta * Double(wr)
+                        if c.propagatesDepthPredictionErrorToDepth && r != 0 {
+                            dg += beta * (r > 0 ? 1 : -1) * ce * logitScale
+                        }
+                    }
+                }
+                if c.usesSegmentationError && counts(wZ[i], s.segmentationErrorPace) {
+                    s.segmentationErrorSum += Double(wZ[i]) * ce
+                    w += gamma * Double(wZ[i])
+                }
+            }
+            coefficient[i] = Float(w * logitScale)
+            depthGradient?[i] = Float(dg)
+        }
+        return s
+    }
+}

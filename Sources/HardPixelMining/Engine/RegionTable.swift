@@ -1,0 +1,45 @@
+/// The Depth-aware Segmentation Error of the paper's Eq. 5.
+///
+/// Regions are (grid cell, depth bin) pairs. The table is built one band of grid
+/// rows at a time (the pixels of a band are contiguous image rows), so it needs only
+/// `columns × bins` counters per image even for a per-pixel grid.
+enum RegionTable {
+    static func weights(
+        image k: Int, shape: BatchShape, grid: (rows: Int, columns: Int), binning: DepthBinning,
+        labels: UnsafePointer<Int32>, depth: UnsafePointer<Float>, hasDepth: UnsafePointer<UInt8>,
+        wrong: UnsafePointer<UInt8>, ignoreLabel: Int32, columnCell: UnsafePointer<Int32>,
+        count: UnsafeMutablePointer<Int32>, errors: UnsafeMutablePointer<Int32>, weights: UnsafeMutablePointer<Float>
+    ) {
+        let (h, w) = (shape.height, shape.width)
+        let bins = binning.binCount
+        let tableSize = grid.columns * bins
+        var y = 0
+        while y < h {
+            // The band of rows sharing grid row `cellRow`.
+            let cellRow = y * grid.rows / h
+            var end = y + 1
+            while end < h && end * grid.rows / h == cellRow { end += 1 }
+            count.update(repeating: 0, count: tableSize)
+            errors.update(repeating: 0, count: tableSize)
+            for row in y..<end {
+                for x in 0..<w {
+                    let i = row * w + x
+                    weights[i] = 0
+                    guard labels[i] != ignoreLabel && hasDepth[i] != 0 else { continue }
+                    let key = Int(columnCell[x]) * bins + binning.bin(of: depth[i])
+                    count[key] += 1
+                    errors[key] += Int32(wrong[i])
+                }
+            }
+            for row in y..<end {
+                for x in 0..<w {
+                    let i = row * w + x
+                    guard labels[i] != ignoreLabel && hasDepth[i] != 0 else { continue }
+                    let key = Int(columnCell[x]) * bins + binning.bin(of: depth[i])
+                    weights[i] = Float(Double(errors[key]) / Double(count[key]))
+                }
+            }
+            y = end
+        }
+    }
+}

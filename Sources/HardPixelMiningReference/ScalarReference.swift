@@ -1,0 +1,188 @@
+import Foundation
+import HardPixelMining
+
+/// A real type the scalar reference can run in: Float or Double.
+public protocol ReferenceReal: BinaryFloatingPoint, Sendable {
+    static func exponential(_ x: Self) -> Self
+    static func logarithm(_ x: Self) -> Self
+}
+
+extension Double: ReferenceReal {
+    public static func exponential(_ x: Double) -> Double { Foundation.exp(x) }
+    public static func logarithm(_ x: Double) -> Double { Foundation.log(x) }
+}
+
+extension Float: ReferenceReal {
+    public static func exponential(_ x: Float) -> Float { Foundation.exp(x) }
+    public static func logarithm(_ x: Float) -> Float { Foundation.log(x) }
+}
+
+/// The readable scalar implementation of SPEC §2–3: one pixel and one class at a
+/// time, straight from the equations, generic over the real type so that tests can
+/// run it in Float64 (finite differences) and compare the fast kernels against it.
+public enum ScalarReference {
+    public struct Output<T: ReferenceReal> {
+        public var images: [ObjectiveTerms] = []
+        public var batch = ObjectiveTerms()
+        public var logitGradient: [T]
+        public var depthGradient: [T]
+        public var pixelLosses: [T]
+        public var depthPredictionErrorWeights: [T]
+        public var segmentationErrorWeights: [T]
+    }
+
+    public static func evaluate<T: ReferenceReal>(
+        logits: [T], labels: [Int32], predictedLogDepth: [T], groundTruthDepth: [T], shape: BatchShape,
+        configuration c: ObjectiveConfiguration, epoch: Double, pixelWeights: [T]? = nil
+    ) -> Output<T> {
+        let (N, C, H, W) = (shape.images, shape.classes, shape.height, shape.width)
+        let HW = H * W
+        let (on, off) = c.smoothing.targets(classCount: C)
+        let binning = c.depthBinning
+        let (gh, gw) = c.grid.dimensions(height: H, width: W)
+        let bins = binning.binCount
+        let alpha = c.depthWeight, rho = c.scaleInvariance, gamma = c.segmentationErrorWeight
+        let beta = c.depthPredictionErrorWeight.value(atEpoch: epoch)
+        let usesDepth = alpha != 0
+        let usesR = !c.depthPredictionErrorWeight.isAlwaysZero
+        let usesZ = gamma != 0
+        var out = Output<T>(
+            logitGradient: Array(repeating: 0, count: shape.logitCount),
+            depthGradient: Array(repeating: 0, count: shape.pixelCount),
+            pixelLosses: Array(repeating: 0, count: shape.pixelCount),
+            depthPredictionErrorWeights: Array(repeating: 0, count: shape.pixelCount),
+            segmentationErrorWeights: Array(repeating: 0, count: shape.pixelCount))
+
+        for k in 0..<N {
+            func x(_ j: Int, _ i: Int) -> T { logits[(k * C + j) * HW + i] }
+            var ce = [T](repeating: 0, count: HW)
+            var logSumExp = [T](repeating: 0, count: HW)
+            var labelled = [Bool](repeating: false, count: HW)
+            var wrong = [Bool](repeating: false, count: HW)
+            var hasDepth = [Bool](repeating: false, count: HW)
+            var residual = [T](repeating: 0, count: HW)
+            var s = ImageSums()
+            for i in 0..<HW {
+                let label = labels[k * HW + i]
+                // Max-shifted log-sum-exp and the first index of the largest logit.
+                var m = x(0, i), argmax = 0
+                for j in 1..<C where x(j, i) > m { m = x(j, i); argmax = j }
+                var sum: T = 0
+                for j in 0..<C { sum += T.exponential(x(j, i) - m) }
+                logSumExp[i] = m + T.logarithm(sum)
+                if label != c.ignoreLabel {
+                    labelled[i] = true
+                    s.labelledPixels += 1
+                    var sumLogP: T = 0
+                    for j in 0..<C { sumLogP += x(j, i) - logSumExp[i] }
+                    let logPLabel = x(Int(label), i) - logSumExp[i]
+                    ce[i] = -(T(off) * sumLogP + T(on - off) * logPLabel)
+                    wrong[i] = argmax != Int(label)
+                }
+                let d = groundTruthDepth.isEmpty ? T.nan : groundTruthDepth[k * HW + i]
+                if d >= T(binning.minimum) && d <= T(binning.maximum) {
+                    hasDepth[i] = true
+                    s.depthPixels += 1
+                    if !predictedLogDepth.isEmpty {
+                        residual[i] = predictedLogDepth[k * HW + i] - T.logarithm(d)
+                    }
+                    s.residualSum += Double(residual[i])
+                    s.squaredResidualSum += Double(residual[i] * residual[i])
+                    if labelled[i] { s.eligiblePixels += 1 }
+                }
+            }
+            let eligible = (0..<HW).map { labelled[$0] && hasDepth[$0] }
+            let wR = (0..<HW).map { eligible[$0] ? abs(residual[$0]) : 0 }
+
+            // Regions: (cell, bin) → (count, errors).
+            var count = [Int: Int](), errors = [Int: Int]()
+            func region(_ i: Int) -> Int {
+                let (y, xx) = (i / W, i % W)
+                let cell = (y * gh / H) * gw + xx * gw / W
+                let d = groundTruthDepth[k * HW + i]
+                let bin = Swift.min(Int(((Double(d) - Double(binning.minimum)) / Double(binning.binWidth)).rounded(.down)), bins - 1)
+                return cell * bins + bin
+            }
+            for i in 0..<HW where eligible[i] {
+                count[region(i), default: 0] += 1
+                errors[region(i), default: 0] += wrong[i] ? 1 : 0
+            }
+            let wZ: [T] = (0..<HW).map { i in
+                eligible[i] ? T(Double(errors[region(i)]!) / Double(count[region(i)]!)) : 0
+            }
+
+            // Pacing: η = u1 + e (u2 − u1) / E, with u1 the lower median (by sorting here).
+            func pace(_ values: [T]) -> Double? {
+                guard let pacing = c.pacing, !values.isEmpty else { return nil }
+                let sorted = values.sorted()
+                let u1 = Double(sorted[(sorted.count - 1) / 2]), u2 = Double(sorted.last!)
+                return u1 + epoch * (u2 - u1) / pacing.totalEpochs
+            }
+            let paced = c.pacing != nil
+            if paced {
+                if usesR { s.depthPredictionErrorPace = pace((0..<HW).filter { eligible[$0] }.map { wR[$0] }) }
+                if usesZ { s.segmentationErrorPace = pace((0..<HW).filter { eligible[$0] }.map { wZ[$0] }) }
+                if c.pacesSegmentation { s.segmentationPace = pace((0..<HW).filter { labelled[$0] }.map { ce[$0] }) }
+            }
+            func counts(_ w: T, _ eta: Double?) -> Bool {
+                if !paced { return true }
+                guard let eta else { return false }
+                return Double(w) < eta
+            }
+
+            let n = Double(s.labelledPixels), nd = Double(s.depthPixels)
+            let meanR = s.depthPixels > 0 ? s.residualSum / nd : 0
+            for i in 0..<HW {
+                var weight: Double = 0
+                var dg: Double = 0
+                if usesDepth && hasDepth[i] {
+                    dg = alpha / Double(N) * 2 / nd * (Double(residual[i]) - rho * meanR)
+                }
+                if labelled[i] {
+                    let pw = pixelWeights.map { Double($0[k * HW + i]) } ?? 1
+                    if !c.pacesSegmentation || counts(ce[i], s.segmentationPace) {
+                        weight += pw
+                        s.crossEntropySum += pw * Double(ce[i])
+                    }
+                    if eligible[i] && usesR && counts(wR[i], s.depthPredictionErrorPace) {
+                        s.depthPredictionErrorSum += Double(wR[i] * ce[i])
+                        weight += beta * Double(wR[i])
+                        if c.propagatesDepthPredictionErrorToDepth && residual[i] != 0 {
+                            dg += beta * (residual[i] > 0 ? 1 : -1) * Double(ce[i]) / (Double(N) * n)
+                        }
+                    }
+                    if eligible[i] && usesZ && counts(wZ[i], s.segmentationErrorPace) {
+                        s.segmentationErrorSum += Double(wZ[i] * ce[i])
+                        weight += gamma * Double(wZ[i])
+                    }
+                    // ∂/∂x_ij = W (p_ij − y_ij) / (N n)
+                    for j in 0..<C {
+                        let p = T.exponential(x(j, i) - logSumExp[i])
+                        let y = j == Int(labels[k * HW + i]) ? on : off
+                        out.logitGradient[(k * C + j) * HW + i] = T(weight / (Double(N) * n)) * (p - T(y))
+                    }
+                }
+                out.depthGradient[k * HW + i] = T(dg)
+                out.pixelLosses[k * HW + i] = ce[i]
+                out.depthPredictionErrorWeights[k * HW + i] = wR[i]
+                out.segmentationErrorWeights[k * HW + i] = wZ[i]
+            }
+            if !usesDepth && !usesR {
+                s.residualSum = 0
+                s.squaredResidualSum = 0
+            }
+            if !usesR { s.depthPredictionErrorSum = 0 }
+            out.images.append(ObjectiveTerms(s, configuration: c, epoch: epoch))
+        }
+        var batch = ObjectiveTerms()
+        for t in out.images {
+            batch.segmentation += t.segmentation / Double(N)
+            batch.depth += t.depth / Double(N)
+            batch.depthPredictionError += t.depthPredictionError / Double(N)
+            batch.segmentationError += t.segmentationError / Double(N)
+            batch.objective += t.objective / Double(N)
+        }
+        out.batch = batch
+        return out
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import HardPixelMining
+
+/// One golden case written by Tests/Reference/generate_fixtures.py (float64 NumPy).
+public struct GoldenCase: Decodable, Sendable {
+    public struct Shape: Decodable, Sendable { public var images, classes, height, width: Int }
+    public struct Smoothing: Decodable, Sendable { public var kind: String; public var value: Double }
+    public struct Grid: Decodable, Sendable { public var rows, columns: Int }
+    public struct Config: Decodable, Sendable {
+        public var smoothing: Smoothing?
+        public var alpha, rho, beta_initial, beta_later, beta_switch, gamma: Double?
+        public var grid: GridValue?
+        public var dmin, dmax, bin_width, total_epochs: Double?
+        public var pace_segmentation, propagate: Bool?
+    }
+    public enum GridValue: Decodable, Sendable {
+        case perPixel
+        case cells(Grid)
+        public init(from decoder: Decoder) throws {
+            let c = try decoder.singleValueContainer()
+            if let s = try? c.decode(String.self), s == "per_pixel" { self = .perPixel } else { self = .cells(try c.decode(Grid.self)) }
+        }
+    }
+    public struct Sums: Decodable, Sendable {
+        public var n, nd, eligible: Int
+        public var ce_sum, r_sum, r2_sum, r_weighted, z_weighted: Double
+        public var eta_r, eta_z, eta_s: Double?
+    }
+    public struct Terms: Decodable, Sendable {
+        public var segmentation, depth, dpe, dse, objective: Double
+        public var sums: Sums?
+    }
+
+    public var name: String
+    public var shape: Shape
+    public var epoch: Double
+    public var config: Config
+    public var batch: Terms
+    public var images: [Terms]
+    private var logits, labels, predicted, depth: String
+    private var pixel_weights: String?
+    private var grad_logits, grad_depth, pixel_ce, w_r, w_z, predictions: String
+    private var tables: [String]
+
+    public var batchShape: BatchShape {
+        BatchShape(images: shape.images, classes: shape.classes, height: shape.height, width: shape.width)
+    }
+
+    public var configuration: ObjectiveConfiguration {
+        var c = ObjectiveConfiguration()
+        let k = config
+        if let s = k.smoothing {
+            switch s.kind {
+            case "none": c.smoothing = .none
+            case "pytorch": c.smoothing = .pytorch(epsilon: s.value)
+            default: c.smoothing = .paper(trueClassTarget: s.value)
+            }
+        }
+        if let v = k.alpha { c.depthWeight = v }
+        if let v = k.rho { c.scaleInvariance = v }
+        c.depthPredictionErrorWeight = WeightSchedule(
+            initial: k.beta_initial ?? 0, later: k.beta_later ?? 10, switchEpoch: k.beta_switch ?? 10)
+        if let v = k.gamma { c.segmentationErrorWeight = v }
+        switch k.grid {
+        case .perPixel?: c.grid = .perPixel
+        case .cells(let g)?: c.grid = .cells(rows: g.rows, columns: g.columns)
+        case nil: break
+        }
+        c.depthBinning = DepthBinning(
+            minimum: Float(k.dmin ?? 1), maximum: Float(k.dmax ?? 256), binWidth: Float(k.bin_width ?? 10))
+        if let e = k.total_epochs { c.pacing = SelfPacedPacing(totalEpochs: e) }
+        c.pacesSegmentation = k.pace_segmentation ?? false
+        c.propagatesDepthPredictionErrorToDepth = k.propagate ?? false
+        return c
+    }
+
+    public var logitValues: [Float] { decode(logits) }
+    public var labelValues: [Int32] { decode(labels) }
+    public var predictedLogDepth: [Float] { decode(predicted) }
+    public var groundTruthDepth: [Float] { decode(depth) }
+    public var pixelWeights: [Float]? { pixel_weights.map { decode($0) } }
+    public var expectedLogitGradient: [Double] { decode(grad_logits) }
+    public var expectedDepthGradient: [Double] { decode(grad_depth) }
+    public var expectedPixelLosses: [Double] { decode(pixel_ce) }
+    public var expectedDepthPredictionErrorWeights: [Double] { decode(w_r) }
+    public var expectedSegmentationErrorWeights: [Double] { decode(w_z) }
+    public var expectedPredictions: [Int32] { decode(predictions) }
+    /// Per image: rows × columns × bins × (count, errors), row-major.
+    public var expectedTables: [[Int64]] { tables.map { decode($0) } }
+}
+
+func decode<T>(_ base64: String) -> [T] {
+    let data = Data(base64Encoded: base64)!
+    return data.withUnsafeBytes { raw in
+        (0..<(data.count / MemoryLayout<T>.stride)).map {
+            raw.loadUnaligned(fromByteOffset: $0 * MemoryLayout<T>.stride, as: T.self)
+        }
+    }
+}
+
+public enum Fixtures {
+    /// The directory of the committed fixtures, found from this source file.
+    public static let directory = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Tests/Fixtures")
+
+    private struct File: Decodable { var cases: [GoldenCase] }
+
+    /// Every golden case of Tests/Fixtures/objective.json.
+    public static let objectiveCases: [GoldenCase] = {
+        let url = directory.appendingPathComponent("objective.json")
+        let data = try! Data(contentsOf: url)
+        return try! JSONDecoder().decode(File.self, from: data).cases
+    }()
+
+    public static func objectiveCase(_ name: String) -> GoldenCase {
+        objectiveCases.first { $0.name == name }!
+    }
+}

@@ -1,0 +1,85 @@
+import HardPixelMining
+import HardPixelMiningReference
+import HardPixelMiningTestSupport
+import Testing
+
+/// The public objective against the float64 NumPy reference (Tests/Fixtures/objective.json).
+@Suite struct GoldenObjectiveTests {
+    static let names = Fixtures.objectiveCases.map(\.name)
+
+    @Test(arguments: names)
+    func objectiveMatchesReference(name: String) throws {
+        let g = Fixtures.objectiveCase(name)
+        let shape = g.batchShape
+        var logitGradient = [Float](repeating: .nan, count: shape.logitCount)
+        var depthGradient = [Float](repeating: .nan, count: shape.pixelCount)
+        let objective = HardPixelMiningObjective(g.configuration)
+        let result: ObjectiveResult
+        if let weights = g.pixelWeights {
+            // Pixel weights belong to the cross-entropy entry point.
+            result = try LabelSmoothedCrossEntropy(smoothing: g.configuration.smoothing).evaluate(
+                logits: g.logitValues, labels: g.labelValues, shape: shape, pixelWeights: weights,
+                gradient: &logitGradient)
+            depthGradient = depthGradient.map { _ in 0 }
+        } else {
+            result = try objective.evaluate(
+                logits: g.logitValues, labels: g.labelValues, predictedLogDepth: g.predictedLogDepth,
+                groundTruthDepth: g.groundTruthDepth, shape: shape, epoch: g.epoch,
+                logitGradient: &logitGradient, depthGradient: &depthGradient)
+        }
+        expectTerms(result.batch, g.batch, "\(name) batch")
+        for (k, (actual, expected)) in zip(result.images, g.images).enumerated() {
+            expectTerms(actual, expected, "\(name) image \(k)")
+            let s = result.sums[k], e = expected.sums!
+            #expect(s.labelledPixels == e.n)
+            if g.configuration.needsGroundTruthDepth && g.pixelWeights == nil {
+                #expect(s.depthPixels == e.nd)
+                #expect(s.eligiblePixels == e.eligible)
+            }
+            #expect(Tolerance.lossMatches(s.crossEntropySum, e.ce_sum))
+            #expect(Tolerance.lossMatches(s.depthPredictionErrorSum, e.r_weighted))
+            #expect(Tolerance.lossMatches(s.segmentationErrorSum, e.z_weighted))
+            expectPace(s.depthPredictionErrorPace, e.eta_r)
+            expectPace(s.segmentationErrorPace, e.eta_z)
+            expectPace(s.segmentationPace, e.eta_s)
+        }
+        let mismatch = Tolerance.firstGradientMismatch(logitGradient, g.expectedLogitGradient)
+        #expect(mismatch == nil, "logit gradient \(String(describing: mismatch))")
+        if g.pixelWeights == nil {
+            let depthMismatch = Tolerance.firstGradientMismatch(depthGradient, g.expectedDepthGradient)
+            #expect(depthMismatch == nil, "depth gradient \(String(describing: depthMismatch))")
+        }
+    }
+
+    /// The Float64 scalar reference against the NumPy reference: two independent
+    /// implementations of the same equations agree to rounding.
+    @Test(arguments: names)
+    func scalarReferenceMatchesNumPy(name: String) {
+        let g = Fixtures.objectiveCase(name)
+        let r = ScalarReference.evaluate(
+            logits: g.logitValues.map(Double.init), labels: g.labelValues,
+            predictedLogDepth: g.predictedLogDepth.map(Double.init), groundTruthDepth: g.groundTruthDepth.map(Double.init),
+            shape: g.batchShape, configuration: g.configuration, epoch: g.epoch,
+            pixelWeights: g.pixelWeights?.map(Double.init))
+        expectTerms(r.batch, g.batch, "\(name) reference batch")
+        #expect(Tolerance.firstGradientMismatch(r.logitGradient, g.expectedLogitGradient) == nil)
+        #expect(Tolerance.firstGradientMismatch(r.depthGradient, g.expectedDepthGradient) == nil)
+        #expect(Tolerance.firstGradientMismatch(r.segmentationErrorWeights, g.expectedSegmentationErrorWeights) == nil)
+    }
+}
+
+func expectTerms(_ a: ObjectiveTerms, _ e: GoldenCase.Terms, _ context: String,
+                 sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(Tolerance.lossMatches(a.segmentation, e.segmentation), "\(context) L_seg \(a.segmentation) vs \(e.segmentation)", sourceLocation: sourceLocation)
+    #expect(Tolerance.lossMatches(a.depth, e.depth), "\(context) L_dep \(a.depth) vs \(e.depth)", sourceLocation: sourceLocation)
+    #expect(Tolerance.lossMatches(a.depthPredictionError, e.dpe), "\(context) L_R \(a.depthPredictionError) vs \(e.dpe)", sourceLocation: sourceLocation)
+    #expect(Tolerance.lossMatches(a.segmentationError, e.dse), "\(context) L_Z \(a.segmentationError) vs \(e.dse)", sourceLocation: sourceLocation)
+    #expect(Tolerance.lossMatches(a.objective, e.objective), "\(context) L \(a.objective) vs \(e.objective)", sourceLocation: sourceLocation)
+}
+
+func expectPace(_ actual: Double?, _ expected: Double?, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect((actual == nil) == (expected == nil), "pace \(String(describing: actual)) vs \(String(describing: expected))", sourceLocation: sourceLocation)
+    if let actual, let expected {
+        #expect(Tolerance.lossMatches(actual, expected), "pace \(actual) vs \(expected)", sourceLocation: sourceLocation)
+    }
+}

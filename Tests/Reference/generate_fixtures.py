@@ -1,0 +1,133 @@
+"""Regenerates Tests/Fixtures/*.json from the float64 reference.
+
+    python3 Tests/Reference/generate_fixtures.py
+
+Inputs are float32/int32 and stored bit-exactly (base64, little-endian), so NaN
+depths survive; expected values are float64. Deterministic for a fixed seed.
+"""
+import base64
+import json
+import os
+
+import numpy as np
+
+from hpm_reference import IGNORE, evaluate
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+OUT = os.path.join(HERE, "..", "Fixtures")
+
+
+def b64(array, dtype):
+    return base64.b64encode(np.ascontiguousarray(array, dtype=dtype).tobytes()).decode()
+
+
+def make_batch(rng, N, C, H, W, *, extreme=False, ties=True, all_ignored_image=None, no_depth_image=None):
+    logits = (rng.standard_normal((N, C, H, W)) * 3).astype(np.float32)
+    labels = rng.integers(0, C, size=(N, H, W)).astype(np.int32)
+    labels[rng.random((N, H, W)) < 0.12] = IGNORE
+    depth = rng.uniform(1, 256, size=(N, H, W)).astype(np.float32)
+    flat = depth.reshape(-1)
+    # Invalid depth of every kind, and the edges of the valid range and of bins.
+    specials = [0.0, -3.0, np.nan, 300.0, np.inf, 1.0, 256.0, 11.0, 21.0, 255.99]
+    idx = rng.choice(flat.size, size=min(flat.size, 2 * len(specials)), replace=False)
+    for j, i in enumerate(idx):
+        flat[i] = specials[j % len(specials)]
+    safe = np.where((depth >= 1) & (depth <= 256), depth, 1.0)
+    pred = (np.log(safe.astype(np.float64)) + rng.standard_normal((N, H, W)) * 0.3).astype(np.float32)
+    if ties:  # exact ties for the largest logit, in many pixels
+        for k in range(N):
+            for i in rng.choice(H * W, size=max(1, H * W // 5), replace=False):
+                y, x = divmod(int(i), W)
+                col = logits[k, :, y, x]
+                top = col.argmax()
+                other = (top + 1 + rng.integers(0, C - 1)) % C
+                col[other] = col[top]
+                if rng.random() < 0.5:  # make the label one of the tied classes
+                    labels[k, y, x] = min(top, other)
+    if extreme:  # logits up to ±1e4
+        mask = rng.random((N, 1, H, W)) < 0.3
+        big = (rng.uniform(-1e4, 1e4, size=(N, C, H, W))).astype(np.float32)
+        logits = np.where(mask, big, logits).astype(np.float32)
+        logits[0, 0, 0, 0] = 1e4
+        logits[0, 1 % C, 0, 0] = -1e4
+    if all_ignored_image is not None:
+        labels[all_ignored_image] = IGNORE
+    if no_depth_image is not None:
+        depth[no_depth_image] = np.where(rng.random((H, W)) < 0.5, 0.0, np.nan).astype(np.float32)
+    return logits, labels, pred, depth
+
+
+def config_json(cfg):
+    out = dict(cfg)
+    if "smoothing" in out:
+        out["smoothing"] = {"kind": out["smoothing"][0], "value": out["smoothing"][1]}
+    if "grid" in out:
+        out["grid"] = "per_pixel" if out["grid"] == "per_pixel" else {"rows": out["grid"][0], "columns": out["grid"][1]}
+    return out
+
+
+def case(name, batch, config, epoch, pixel_weights=None):
+    logits, labels, pred, depth = batch
+    r = evaluate(logits, labels, pred, depth, config, epoch, pixel_weights)
+    N, C, H, W = logits.shape
+    return dict(
+        name=name, shape=dict(images=N, classes=C, height=H, width=W), epoch=epoch,
+        config=config_json(config),
+        logits=b64(logits, "<f4"), labels=b64(labels, "<i4"), predicted=b64(pred, "<f4"), depth=b64(depth, "<f4"),
+        pixel_weights=None if pixel_weights is None else b64(pixel_weights, "<f4"),
+        batch=r["batch"], images=r["images"],
+        grad_logits=b64(r["grad_logits"], "<f8"), grad_depth=b64(r["grad_depth"], "<f8"),
+        pixel_ce=b64(r["pixel_ce"], "<f8"), w_r=b64(r["w_r"], "<f8"), w_z=b64(r["w_z"], "<f8"),
+        predictions=b64(r["predictions"], "<i4"),
+        tables=[b64(t, "<i8") for t in r["tables"]],
+    )
+
+
+def main():
+    rng = np.random.default_rng(20261121)
+    cases = []
+    # Shapes: C = 2 and C = 40, odd sizes, and a multi-chunk image (> 8192 pixels).
+    b2 = make_batch(rng, 3, 2, 7, 13, all_ignored_image=1)
+    b40 = make_batch(rng, 2, 40, 7, 13, no_depth_image=1)
+    bx = make_batch(rng, 2, 5, 9, 11, extreme=True)
+    big = make_batch(rng, 2, 3, 91, 93)
+    tiny = make_batch(rng, 2, 4, 1, 1, ties=False)
+
+    cases.append(case("seg_only_c2_paper", b2, dict(alpha=0, beta_initial=0, beta_later=0, gamma=0), 0))
+    cases.append(case("seg_only_c40_pytorch", b40, dict(alpha=0, beta_initial=0, beta_later=0, gamma=0,
+                                                        smoothing=("pytorch", 0.1)), 0))
+    cases.append(case("seg_only_c40_none", b40, dict(alpha=0, beta_initial=0, beta_later=0, gamma=0,
+                                                     smoothing=("none", 0)), 0))
+    pw = rng.uniform(0, 3, size=(3, 7, 13)).astype(np.float32)
+    cases.append(case("seg_only_c2_pixel_weights", b2, dict(alpha=0, beta_initial=0, beta_later=0, gamma=0), 0, pw))
+    cases.append(case("seg_depth_rho0", b40, dict(beta_initial=0, beta_later=0, gamma=0, rho=0.0), 0))
+    cases.append(case("seg_depth_rho1", b2, dict(beta_initial=0, beta_later=0, gamma=0, rho=1.0), 0))
+    cases.append(case("hpm_c2_epoch12", b2, {}, 12))
+    cases.append(case("hpm_c40_epoch5_beta0", b40, {}, 5))
+    cases.append(case("hpm_c40_epoch12", b40, {}, 12))
+    cases.append(case("hpm_extreme_logits", bx, {}, 12))
+    cases.append(case("hpm_grid_global", b40, dict(grid=(1, 1)), 12))
+    cases.append(case("hpm_grid_per_pixel", b40, dict(grid="per_pixel"), 12))
+    cases.append(case("hpm_grid_3x5_bin7", b2, dict(grid=(3, 5), bin_width=7.0, dmax=200.0), 12))
+    cases.append(case("hpm_propagate", b40, dict(propagate=True), 12))
+    for e in (0.0, 20.0, 40.0):
+        cases.append(case(f"paced_c40_epoch{int(e)}", b40, dict(total_epochs=40.0), e))
+    cases.append(case("paced_c2_epoch0", b2, dict(total_epochs=40.0), 0.0))
+    cases.append(case("paced_extreme_epoch25", bx, dict(total_epochs=40.0, propagate=True), 25.0))
+    cases.append(case("spl_segmentation_epoch7", b40, dict(alpha=0, beta_initial=0, beta_later=0, gamma=0,
+                                                           total_epochs=30.0, pace_segmentation=True), 7.0))
+    cases.append(case("seg_dse_only", b2, dict(alpha=0, beta_initial=0, beta_later=0), 3))
+    cases.append(case("hpm_multichunk", big, {}, 12))
+    cases.append(case("paced_multichunk_epoch10", big, dict(total_epochs=20.0), 10.0))
+    cases.append(case("hpm_1x1", tiny, {}, 12))
+    cases.append(case("paced_1x1_per_pixel", tiny, dict(total_epochs=4.0, grid="per_pixel"), 2.0))
+
+    os.makedirs(OUT, exist_ok=True)
+    path = os.path.join(OUT, "objective.json")
+    with open(path, "w") as f:
+        json.dump(dict(generator="Tests/Reference/generate_fixtures.py", cases=cases), f, indent=0)
+    print(f"wrote {len(cases)} cases to {os.path.relpath(path)} ({os.path.getsize(path)} bytes)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,173 @@
+"""Independent float64 NumPy reference of every HardPixelMining loss (SPEC §2–3).
+
+Written from the equations, not from the Swift code: softmax by NumPy, medians by
+sorting, regions by dictionaries. Inputs are float32 arrays (as a trainer holds
+them); every computation is float64.
+"""
+import math
+import numpy as np
+
+IGNORE = 255
+
+
+def smoothing_targets(smoothing, classes):
+    kind, value = smoothing
+    if kind == "none":
+        return 1.0, 0.0
+    if kind == "paper":
+        return value, (1.0 - value) / (classes - 1)
+    if kind == "pytorch":
+        return 1.0 - value + value / classes, value / classes
+    raise ValueError(kind)
+
+
+DEFAULT_CONFIG = dict(
+    smoothing=("paper", 0.9), ignore=IGNORE, alpha=1.0, rho=0.5,
+    beta_initial=0.0, beta_later=10.0, beta_switch=10.0, gamma=1.0,
+    grid=(8, 8), dmin=1.0, dmax=256.0, bin_width=10.0,
+    total_epochs=None, pace_segmentation=False, propagate=False,
+)
+
+
+def lower_median_and_max(values):
+    s = np.sort(np.asarray(values, dtype=np.float64))
+    return s[(len(s) - 1) // 2], s[-1]
+
+
+def learning_pace(values, epoch, total_epochs):
+    """eta = u1 + e (u2 - u1) / E over `values`, or None when empty."""
+    if len(values) == 0:
+        return None
+    u1, u2 = lower_median_and_max(values)
+    return u1 + epoch * (u2 - u1) / total_epochs
+
+
+def evaluate(logits, labels, pred, depth, config, epoch, pixel_weights=None):
+    """Every term, sum, map and gradient of the objective for one batch."""
+    cfg = dict(DEFAULT_CONFIG, **config)
+    N, C, H, W = logits.shape
+    HW = H * W
+    on, off = smoothing_targets(cfg["smoothing"], C)
+    ign = cfg["ignore"]
+    dmin, dmax, bw = cfg["dmin"], cfg["dmax"], cfg["bin_width"]
+    B = max(1, math.ceil((dmax - dmin) / bw))
+    gh, gw = (H, W) if cfg["grid"] == "per_pixel" else cfg["grid"]
+    alpha, rho, gamma = cfg["alpha"], cfg["rho"], cfg["gamma"]
+    beta = cfg["beta_initial"] if epoch < cfg["beta_switch"] else cfg["beta_later"]
+    uses_dep = alpha != 0
+    uses_r = not (cfg["beta_initial"] == 0 and cfg["beta_later"] == 0)
+    uses_z = gamma != 0
+    E = cfg["total_epochs"]
+    paced = E is not None
+
+    out = dict(images=[], grad_logits=np.zeros((N, C, H, W)), grad_depth=np.zeros((N, H, W)),
+               pixel_ce=np.zeros((N, H, W)), w_r=np.zeros((N, H, W)), w_z=np.zeros((N, H, W)),
+               predictions=np.zeros((N, H, W), dtype=np.int64), tables=[])
+    for k in range(N):
+        x = logits[k].astype(np.float64).reshape(C, HW)
+        lab = labels[k].reshape(HW).astype(np.int64)
+        valid = lab != ign
+        m = x.max(axis=0)
+        lse = m + np.log(np.exp(x - m).sum(axis=0))
+        logp = x - lse
+        prob = np.exp(logp)
+        safe = np.where(valid, lab, 0)
+        ce = -(off * logp.sum(axis=0) + (on - off) * logp[safe, np.arange(HW)])
+        ce = np.where(valid, ce, 0.0)
+        pred_cls = x.argmax(axis=0)  # first index of the largest logit
+        wrong = valid & (pred_cls != lab)
+
+        d = depth[k].reshape(HW).astype(np.float64)
+        with np.errstate(invalid="ignore"):
+            has_d = (d >= dmin) & (d <= dmax)
+        R = np.zeros(HW)
+        R[has_d] = pred[k].reshape(HW).astype(np.float64)[has_d] - np.log(d[has_d])
+        elig = valid & has_d
+        n = int(valid.sum())
+        nd = int(has_d.sum())
+        wR = np.where(elig, np.abs(R), 0.0)
+
+        # Depth-aware segmentation error: regions = (grid cell, depth bin).
+        counts, errors = {}, {}
+        keys = np.full(HW, -1, dtype=np.int64)
+        table = np.zeros((gh, gw, B, 2), dtype=np.int64)
+        for i in np.nonzero(elig)[0]:
+            yy, xx = divmod(int(i), W)
+            cy, cx = (yy * gh) // H, (xx * gw) // W
+            b = min(int(math.floor((d[i] - dmin) / bw)), B - 1)
+            key = (cy * gw + cx) * B + b
+            keys[i] = key
+            counts[key] = counts.get(key, 0) + 1
+            errors[key] = errors.get(key, 0) + int(wrong[i])
+            table[cy, cx, b, 0] += 1
+            table[cy, cx, b, 1] += int(wrong[i])
+        wZ = np.zeros(HW)
+        for i in np.nonzero(elig)[0]:
+            wZ[i] = errors[keys[i]] / counts[keys[i]]
+
+        eta_r = eta_z = eta_s = None
+        if paced:
+            if uses_r:
+                eta_r = learning_pace(wR[elig], epoch, E)
+            if uses_z:
+                eta_z = learning_pace(wZ[elig], epoch, E)
+            if cfg["pace_segmentation"]:
+                eta_s = learning_pace(ce[valid], epoch, E)
+
+        def counted(w, eta, base):
+            if not paced:
+                return base.copy()
+            if eta is None:
+                return np.zeros(HW, dtype=bool)
+            return base & (w < eta)
+
+        mask_s = counted(ce, eta_s, valid) if cfg["pace_segmentation"] else valid.copy()
+        mask_r = counted(wR, eta_r, elig)
+        mask_z = counted(wZ, eta_z, elig)
+        pw = np.ones(HW) if pixel_weights is None else pixel_weights[k].reshape(HW).astype(np.float64)
+
+        sums = dict(n=n, nd=nd, eligible=int(elig.sum()),
+                    ce_sum=float((pw * ce)[mask_s].sum()),
+                    r_sum=float(R[has_d].sum()) if (uses_dep or uses_r) else 0.0,
+                    r2_sum=float((R[has_d] ** 2).sum()) if (uses_dep or uses_r) else 0.0,
+                    r_weighted=float((wR * ce)[mask_r].sum()) if uses_r else 0.0,
+                    z_weighted=float((wZ * ce)[mask_z].sum()) if uses_z else 0.0,
+                    eta_r=eta_r, eta_z=eta_z, eta_s=eta_s)
+        l_seg = sums["ce_sum"] / n if n else 0.0
+        l_r = sums["r_weighted"] / n if n else 0.0
+        l_z = sums["z_weighted"] / n if n else 0.0
+        l_dep = 0.0
+        if uses_dep and nd:
+            l_dep = sums["r2_sum"] / nd - rho * (sums["r_sum"] / nd) ** 2
+        objective = l_seg + alpha * l_dep + beta * l_r + gamma * l_z
+        out["images"].append(dict(segmentation=l_seg, depth=l_dep, dpe=l_r, dse=l_z,
+                                  objective=objective, sums=sums))
+
+        # Gradients: weights and masks are constants.
+        Wt = pw * mask_s
+        if uses_r:
+            Wt = Wt + beta * wR * mask_r
+        if uses_z:
+            Wt = Wt + gamma * wZ * mask_z
+        y = np.full((C, HW), off)
+        y[safe, np.arange(HW)] = np.where(valid, on, off)
+        g = np.zeros((C, HW))
+        if n:
+            g = (Wt / (N * n)) * (prob - y) * valid
+        out["grad_logits"][k] = g.reshape(C, H, W)
+        gd = np.zeros(HW)
+        if uses_dep and nd:
+            gd = np.where(has_d, alpha / N * 2.0 / nd * (R - rho * R[has_d].mean()), 0.0)
+        if cfg["propagate"] and uses_r and n:
+            gd = gd + beta * np.sign(R) * ce * mask_r / (N * n)
+        out["grad_depth"][k] = gd.reshape(H, W)
+        out["pixel_ce"][k] = ce.reshape(H, W)
+        out["w_r"][k] = wR.reshape(H, W)
+        out["w_z"][k] = wZ.reshape(H, W)
+        out["predictions"][k] = pred_cls.reshape(H, W)
+        out["tables"].append(table)
+
+    batch = {key: float(np.mean([im[key] for im in out["images"]]))
+             for key in ("segmentation", "depth", "dpe", "dse", "objective")}
+    out["batch"] = batch
+    return out
