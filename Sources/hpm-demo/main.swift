@@ -1,0 +1,134 @@
+// Evaluates the hard-pixel-mining objective on a generated RGB-D batch and prints
+// every term, per image and for the batch, for each row of the paper's Table II.
+//
+//     swift run -c release hpm-demo [--images N] [--classes C] [--height H] [--width W] [--epoch E] [--threads T]
+import HardPixelMining
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+struct Options {
+    var images = 2, classes = 13, height = 48, width = 64, threads = 1
+    var epoch = 12.0, totalEpochs = 40.0
+
+    init(_ arguments: [String]) throws {
+        var it = arguments.dropFirst().makeIterator()
+        while let flag = it.next() {
+            guard let value = it.next() else { throw Usage(message: "\(flag) needs a value") }
+            switch flag {
+            case "--images": images = try Self.int(flag, value)
+            case "--classes": classes = try Self.int(flag, value)
+            case "--height": height = try Self.int(flag, value)
+            case "--width": width = try Self.int(flag, value)
+            case "--threads": threads = try Self.int(flag, value)
+            case "--epoch": epoch = Double(value) ?? -1
+            case "--total-epochs": totalEpochs = Double(value) ?? -1
+            default: throw Usage(message: "unknown flag \(flag)")
+            }
+        }
+    }
+
+    static func int(_ flag: String, _ value: String) throws -> Int {
+        guard let v = Int(value) else { throw Usage(message: "\(flag) takes a whole number, not \(value)") }
+        return v
+    }
+}
+
+struct Usage: Error, CustomStringConvertible {
+    var message: String
+    var description: String {
+        message + "\nusage: hpm-demo [--images N] [--classes C] [--height H] [--width W] [--epoch E] [--total-epochs E] [--threads T]"
+    }
+}
+
+/// SplitMix64: a deterministic stream of numbers.
+struct Generator {
+    var state: UInt64
+    mutating func uniform() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
+    }
+}
+
+/// A scene of horizontal bands (one class each) at increasing depth, a network that is
+/// right most of the time, a depth head off by a little, and sensor holes.
+func generateBatch(_ shape: BatchShape, seed: UInt64)
+    -> (logits: [Float], labels: [Int32], logDepth: [Float], depth: [Float])
+{
+    var g = Generator(state: seed)
+    let hw = shape.pixelsPerImage
+    var logits = [Float](repeating: 0, count: shape.logitCount)
+    var labels = [Int32](repeating: 255, count: shape.pixelCount)
+    var logDepth = [Float](repeating: 0, count: shape.pixelCount)
+    var depth = [Float](repeating: 0, count: shape.pixelCount)
+    for k in 0..<shape.images {
+        for y in 0..<shape.height {
+            for x in 0..<shape.width {
+                let i = k * hw + y * shape.width + x
+                let band = (y * 5 / shape.height + k) % shape.classes
+                labels[i] = g.uniform() < 0.05 ? 255 : Int32(band)
+                let d = 1 + 250 * Double(y) / Double(shape.height) + 3 * g.uniform()
+                depth[i] = g.uniform() < 0.08 ? 0 : Float(d)  // sensor holes
+                logDepth[i] = Float(log(d) + 0.2 * (g.uniform() - 0.5) + (x < shape.width / 4 ? 0.3 : 0))
+                let right = g.uniform() < 0.8
+                for c in 0..<shape.classes {
+                    var v = 2 * g.uniform()
+                    if right && c == band { v += 3 }
+                    logits[(k * shape.classes + c) * hw + y * shape.width + x] = Float(v)
+                }
+            }
+        }
+    }
+    return (logits, labels, logDepth, depth)
+}
+
+func format(_ x: Double) -> String {
+    let s = String(Double(Int((x * 1e6).rounded())) / 1e6)
+    return String(repeating: " ", count: max(0, 11 - s.count)) + s
+}
+
+do {
+    let options = try Options(CommandLine.arguments)
+    let shape = BatchShape(images: options.images, classes: options.classes, height: options.height, width: options.width)
+    guard shape.images > 0, shape.height > 0, shape.width > 0, shape.images * shape.pixelsPerImage <= 1 << 26 else {
+        throw Usage(message: "the batch must have between 1 and 2^26 pixels")
+    }
+    let batch = generateBatch(shape, seed: 2026)
+    print("HardPixelMining demo: batch \(shape), epoch \(options.epoch) of \(options.totalEpochs)")
+    print("row                        |       L_seg |       L_dep |     L_R/L̂_R |     L_Z/L̂_Z |   objective")
+    var gx = [Float](repeating: 0, count: shape.logitCount)
+    var gd = [Float](repeating: 0, count: shape.pixelCount)
+    let workspace = ObjectiveWorkspace()
+    for row in AblationRow.allCases {
+        let objective = HardPixelMiningObjective(
+            .ablation(row, totalEpochs: options.totalEpochs), threadCount: options.threads)
+        let r = try objective.evaluate(
+            logits: batch.logits, labels: batch.labels, predictedLogDepth: batch.logDepth,
+            groundTruthDepth: batch.depth, shape: shape, epoch: options.epoch,
+            logitGradient: &gx, depthGradient: &gd, workspace: workspace)
+        let name = row.rawValue.padding(26)
+        let t = r.batch
+        print("\(name) |\(format(t.segmentation)) |\(format(t.depth)) |\(format(t.depthPredictionError)) |\(format(t.segmentationError)) |\(format(t.objective))")
+        for (k, image) in r.images.enumerated() {
+            let s = r.sums[k]
+            print("  image \(k) (n=\(s.labelledPixels), nd=\(s.depthPixels))".padding(26)
+                + " |\(format(image.segmentation)) |\(format(image.depth)) |\(format(image.depthPredictionError)) |\(format(image.segmentationError)) |\(format(image.objective))")
+        }
+    }
+} catch {
+    print("hpm-demo: \(error)")
+    exit(1)
+}
+
+extension String {
+    func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(0, width - count)) }
+}
+

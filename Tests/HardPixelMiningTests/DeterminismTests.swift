@@ -1,0 +1,72 @@
+import HardPixelMining
+import HardPixelMiningTestSupport
+import Testing
+
+/// SPEC §4: bitwise identical from run to run and for any thread count, and a
+/// data-parallel reduction of per-image sums that reproduces the batch value exactly.
+@Suite struct DeterminismTests {
+    // Several work items per image (> 8192 pixels) and a tail block.
+    static let shape = BatchShape(images: 3, classes: 6, height: 97, width: 101)
+
+    static func run(_ c: ObjectiveConfiguration, threads: Int, workspace: ObjectiveWorkspace? = nil)
+        throws -> (ObjectiveResult, [Float], [Float])
+    {
+        var random = TestRandom(seed: 99)
+        let b = random.batch(shape)
+        var gx = [Float](repeating: 0, count: shape.logitCount)
+        var gd = [Float](repeating: 0, count: shape.pixelCount)
+        let r = try HardPixelMiningObjective(c, threadCount: threads).evaluate(
+            logits: b.logits, labels: b.labels, predictedLogDepth: b.predicted, groundTruthDepth: b.depth,
+            shape: shape, epoch: 15, logitGradient: &gx, depthGradient: &gd, workspace: workspace)
+        return (r, gx, gd)
+    }
+
+    @Test(arguments: [1, 2, 3, 8])
+    func threadCountDoesNotChangeAnyBit(threads: Int) throws {
+        for c in [ObjectiveConfiguration.paper, .paperPaced(totalEpochs: 20)] {
+            let (r1, gx1, gd1) = try Self.run(c, threads: 1)
+            let (r2, gx2, gd2) = try Self.run(c, threads: threads)
+            #expect(r1 == r2)
+            #expect(r1.value.bitPattern == r2.value.bitPattern)
+            #expect(gx1.map(\.bitPattern) == gx2.map(\.bitPattern))
+            #expect(gd1.map(\.bitPattern) == gd2.map(\.bitPattern))
+        }
+    }
+
+    @Test func reusedWorkspaceGivesTheSameBits() throws {
+        let workspace = ObjectiveWorkspace()
+        let first = try Self.run(.paper, threads: 2, workspace: workspace)
+        _ = try Self.run(.paperPaced(totalEpochs: 20), threads: 1, workspace: workspace)
+        let again = try Self.run(.paper, threads: 2, workspace: workspace)
+        #expect(first.0 == again.0)
+        #expect(first.1.map(\.bitPattern) == again.1.map(\.bitPattern))
+    }
+
+    /// Two workers each evaluate part of the batch; concatenating their per-image sums
+    /// reproduces the single-machine value bit for bit. Each worker's gradient, scaled by
+    /// its share of the batch, equals the single-machine gradient.
+    @Test func dataParallelReductionIsExact() throws {
+        let c = ObjectiveConfiguration.paperPaced(totalEpochs: 20)
+        let shape = Self.shape
+        var random = TestRandom(seed: 99)
+        let b = random.batch(shape)
+        let whole = try HardPixelMiningObjective(c).evaluate(
+            logits: b.logits, labels: b.labels, predictedLogDepth: b.predicted, groundTruthDepth: b.depth,
+            shape: shape, epoch: 15)
+        var parts: [ImageSums] = []
+        for images in [0..<1, 1..<3] {
+            let part = BatchShape(images: images.count, classes: shape.classes, height: shape.height, width: shape.width)
+            let hw = shape.pixelsPerImage, chw = shape.classes * hw
+            let r = try HardPixelMiningObjective(c).evaluate(
+                logits: Array(b.logits[(images.lowerBound * chw)..<(images.upperBound * chw)]),
+                labels: Array(b.labels[(images.lowerBound * hw)..<(images.upperBound * hw)]),
+                predictedLogDepth: Array(b.predicted[(images.lowerBound * hw)..<(images.upperBound * hw)]),
+                groundTruthDepth: Array(b.depth[(images.lowerBound * hw)..<(images.upperBound * hw)]),
+                shape: part, epoch: 15)
+            parts += r.sums
+        }
+        let combined = ObjectiveResult(combining: parts, configuration: c, epoch: 15)
+        #expect(combined.value.bitPattern == whole.value.bitPattern)
+        #expect(combined == whole)
+    }
+}
