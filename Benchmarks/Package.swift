@@ -1,0 +1,31 @@
+// swift-tools-version: 6.1
+// The microbenchmarks of HardPixelMining, as a package of their own so that the
+// library itself depends on nothing.
+//
+//     cd Benchmarks && swift package benchmark
+import Foundation
+import PackageDescription
+
+// A path dependency is identified by its folder's name, which is whatever the
+// clone was called; read it rather than guess it.
+let libraryFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+
+let package = Package(
+    name: "HardPixelMiningBenchmarks",
+    platforms: [.macOS(.v13)],
+    dependencies: [
+        .package(path: libraryFolder.path),
+        .package(url: "https://github.com/ordo-one/package-benchmark", from: "1.38.1", traits: ["MallocInterposer"]),
+    ],
+    targets: [
+        .executableTarget(
+            name: "HardPixelMiningBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "package-benchmark"),
+                .product(name: "HardPixelMining", package: libraryFolder.lastPathComponent),
+            ],
+            path: "Benchmarks/HardPixelMiningBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
+        )
+    ]
+)
