@@ -1,6 +1,10 @@
-// The vectorised inner loops. Logits are NCHW, so each kernel works on blocks of
-// 8 neighbouring pixels (contiguous within a class plane) and loops over classes.
-// Everything here trusts its caller: shapes and labels are validated by the API layer.
+// The vectorised inner loops. Logits are NCHW: a pixel's classes are one plane
+// (H·W floats) apart. The kernels work on tiles of up to 256 neighbouring pixels, so each
+// visit to a class plane reads 1 KB contiguously (a short walk of 8 pixels per plane
+// would touch C streams for 32 bytes each and stall on memory), and keep the tile's
+// per-pixel state in small stack buffers. Class indices are carried as Float so that
+// every compare is vector-against-vector (compares against a scalar Int32 turn into
+// lane loops). Everything here trusts its caller: the API layer validated the shapes.
 
 /// Where the statistics pass leaves its per-pixel results (all of one length).
 struct PixelStatistics {
@@ -30,6 +34,10 @@ struct Targets {
 }
 
 enum Kernels {
+    /// Pixels per tile (a multiple of 8).
+    static let tile = 256
+    static let vectorsPerTile = tile / 8
+
     /// The smallest term kept in Σ(x - m): very negative logit gaps are clamped here so
     /// that sums over classes stay finite for any finite input.
     static let gapFloor: Float = -1e30
@@ -45,130 +53,194 @@ enum Kernels {
         logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, plane: Int, classes: Int,
         range: Range<Int>, targets: Targets, out: PixelStatistics
     ) -> Bool {
-        var finite = true
-        var p = range.lowerBound
-        while p + 8 <= range.upperBound {
-            finite = statisticsBlock(logits, labels, plane, classes, p, 8, targets, out) && finite
-            p += 8
+        withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: 4 * vectorsPerTile) { buffer in
+            let state = buffer.baseAddress!
+            var finite = true
+            var p = range.lowerBound
+            while p < range.upperBound {
+                let count = Swift.min(tile, range.upperBound - p)
+                finite = statisticsTile(logits, labels, plane, classes, p, count, targets, out, state) && finite
+                p += count
+            }
+            return finite
         }
-        if p < range.upperBound {
-            finite = statisticsBlock(logits, labels, plane, classes, p, range.upperBound - p, targets, out) && finite
-        }
-        return finite
     }
 
     @inline(__always)
-    private static func statisticsBlock(
+    private static func statisticsTile(
         _ x: UnsafePointer<Float>, _ labels: UnsafePointer<Int32>, _ plane: Int, _ classes: Int,
-        _ p: Int, _ count: Int, _ t: Targets, _ out: PixelStatistics
+        _ p: Int, _ count: Int, _ t: Targets, _ out: PixelStatistics, _ state: UnsafeMutablePointer<FloatVector>
     ) -> Bool {
-        // Pass 1 over the classes (from memory): max, first argmax, finiteness.
-        var m = Lanes.load(x + p, count: count, padding: 0)
-        var argmax = IntVector(repeating: 0)
-        var nonFinite = (m - m) .!= 0
-        var row = x + p
+        let full = count / 8            // whole vectors
+        let rest = count - full * 8     // pixels in a last, partial vector
+        let vectors = full + (rest > 0 ? 1 : 0)
+        let m = state, argmax = state + vectorsPerTile
+        let sumExp = state + 2 * vectorsPerTile, sumGap = state + 3 * vectorsPerTile
+
+        // Sweep 1 over the classes: max, first argmax, and a finiteness check
+        // (x − x is 0 for finite x and NaN otherwise).
+        var check = FloatVector(repeating: 0)
+        for v in 0..<vectors {
+            let value = Lanes.load(x + p + 8 * v, count: v < full ? 8 : rest, padding: 0)
+            check += value - value
+            m[v] = value
+            argmax[v] = FloatVector(repeating: 0)
+        }
         for c in 1..<classes {
-            row += plane
-            let v = Lanes.load(row, count: count, padding: 0)
-            nonFinite = nonFinite .| ((v - v) .!= 0)
-            let greater = v .> m
-            m.replace(with: v, where: greater)
-            argmax.replace(with: Int32(truncatingIfNeeded: c), where: greater)
+            let row = x + c * plane + p
+            let index = FloatVector(repeating: Float(c))
+            for v in 0..<full {
+                let value = UnsafeRawPointer(row + 8 * v).loadUnaligned(as: FloatVector.self)
+                check += value - value
+                let greater = value .> m[v]
+                m[v] = select(greater, value, m[v])
+                argmax[v] = select(greater, index, argmax[v])
+            }
+            if rest > 0 {
+                let value = Lanes.load(row + 8 * full, count: rest, padding: 0)
+                check += value - value
+                let greater = value .> m[full]
+                m[full] = select(greater, value, m[full])
+                argmax[full] = select(greater, index, argmax[full])
+            }
         }
-        if any(nonFinite) { return false }
-        // Pass 2 over the same block (from L1): Σ exp(x - m) and Σ (x - m).
-        var sumExp = FloatVector(repeating: 0)
-        var sumGap = FloatVector(repeating: 0)
+        if check != FloatVector(repeating: 0) { return false }
+
+        // Sweep 2 over the same tile (from cache): Σ exp(x − m) and Σ (x − m).
         let floor = FloatVector(repeating: gapFloor)
-        row = x + p
-        for _ in 0..<classes {
-            let gap = Lanes.load(row, count: count, padding: 0) - m
-            sumExp += VectorMath.exp(gap)
-            sumGap += gap.replacing(with: floor, where: gap .< floor)
-            row += plane
+        for v in 0..<vectors {
+            sumExp[v] = FloatVector(repeating: 0)
+            sumGap[v] = FloatVector(repeating: 0)
         }
-        let logSum = VectorMath.log(sumExp)
-        // The true-class gap, gathered per lane; ignored lanes keep 0 and are masked below.
-        let label = Lanes.load(labels + p, count: count, padding: t.ignoreLabel)
+        for c in 0..<classes {
+            let row = x + c * plane + p
+            for v in 0..<full {
+                var gap = UnsafeRawPointer(row + 8 * v).loadUnaligned(as: FloatVector.self) - m[v]
+                sumExp[v] += VectorMath.exp(gap)
+                gap = select(gap .< floor, floor, gap)
+                sumGap[v] += gap
+            }
+            if rest > 0 {
+                var gap = Lanes.load(row + 8 * full, count: rest, padding: 0) - m[full]
+                sumExp[full] += VectorMath.exp(gap)
+                gap = select(gap .< floor, floor, gap)
+                sumGap[full] += gap
+            }
+        }
+
+        // Per pixel: ce = −[off · Σ_j log p_j + (on − off) · log p_label],
+        // with log p_j = (x_j − m) − logSum.
         let c32 = Int32(truncatingIfNeeded: classes)
-        let valid = (label .!= t.ignoreLabel) .& (label .>= 0) .& (label .< c32)
-        var labelLogit = m
-        for lane in 0..<count where valid[lane] {
-            labelLogit[lane] = x[Int(label[lane]) * plane + p + lane]
+        for v in 0..<vectors {
+            let n = v < full ? 8 : rest
+            let q = p + 8 * v
+            let logSum = VectorMath.log(sumExp[v])
+            var labelGap = FloatVector(repeating: 0)
+            var valid = FloatVector(repeating: 0)
+            var labelIndex = FloatVector(repeating: -1)
+            for lane in 0..<n {
+                let label = labels[q + lane]
+                if label != t.ignoreLabel && label >= 0 && label < c32 {
+                    labelGap[lane] = x[Int(label) * plane + q + lane] - m[v][lane]
+                    valid[lane] = 1
+                    labelIndex[lane] = Float(label)
+                }
+            }
+            labelGap = select(labelGap .< floor, floor, labelGap)
+            let sumLogP = sumGap[v] - Float(classes) * logSum
+            var loss = -(t.off * sumLogP + (t.on - t.off) * (labelGap - logSum))
+            loss = select(valid .== FloatVector(repeating: 0), FloatVector(repeating: 0), loss)
+            Lanes.store(m[v], out.maximum + q, count: n)
+            Lanes.store(logSum, out.logSum + q, count: n)
+            Lanes.store(loss, out.loss + q, count: n)
+            let wrong = argmax[v] .!= labelIndex
+            for lane in 0..<n { out.wrong[q + lane] = valid[lane] != 0 && wrong[lane] ? 1 : 0 }
         }
-        var labelGap = labelLogit - m
-        labelGap.replace(with: floor, where: labelGap .< floor)
-        // ce = -[off · Σ_j log p_j + (on - off) · log p_label], with log p_j = (x_j - m) - logSum.
-        let sumLogP = sumGap - Float(classes) * logSum
-        var loss = -(t.off * sumLogP + (t.on - t.off) * (labelGap - logSum))
-        loss.replace(with: 0, where: .!valid)
-        let wrong = valid .& (argmax .!= label)
-        Lanes.store(m, out.maximum + p, count: count)
-        Lanes.store(logSum, out.logSum + p, count: count)
-        Lanes.store(loss, out.loss + p, count: count)
-        for lane in 0..<count { out.wrong[p + lane] = wrong[lane] ? 1 : 0 }
         return true
     }
 
     /// Gradient pass over pixels `range` of one image:
-    /// `g_ij = coefficient_i · (p_ij - y_ij)`, with `p_ij = exp(x_ij - m_i - logSum_i)`.
+    /// `g_ij = coefficient_i · (p_ij − y_ij)`, with `p_ij = exp((x_ij − m_i) − logSum_i)`.
     /// `coefficient` is 0 on ignored pixels, which then get a zero gradient.
     static func gradient(
         logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, plane: Int, classes: Int,
         range: Range<Int>, targets: Targets, maximum: UnsafePointer<Float>, logSum: UnsafePointer<Float>,
         coefficient: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>
     ) {
-        var p = range.lowerBound
-        while p + 8 <= range.upperBound {
-            gradientBlock(logits, labels, plane, classes, p, 8, targets, maximum, logSum, coefficient, gradient)
-            p += 8
-        }
-        if p < range.upperBound {
-            gradientBlock(
-                logits, labels, plane, classes, p, range.upperBound - p, targets, maximum, logSum, coefficient,
-                gradient)
+        withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: 5 * vectorsPerTile) { buffer in
+            let state = buffer.baseAddress!
+            var p = range.lowerBound
+            while p < range.upperBound {
+                let count = Swift.min(tile, range.upperBound - p)
+                gradientTile(logits, labels, plane, classes, p, count, targets, maximum, logSum, coefficient, gradient, state)
+                p += count
+            }
         }
     }
 
     @inline(__always)
-    private static func gradientBlock(
+    private static func gradientTile(
         _ x: UnsafePointer<Float>, _ labels: UnsafePointer<Int32>, _ plane: Int, _ classes: Int,
         _ p: Int, _ count: Int, _ t: Targets, _ maximum: UnsafePointer<Float>, _ logSum: UnsafePointer<Float>,
-        _ coefficient: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>
+        _ coefficient: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ state: UnsafeMutablePointer<FloatVector>
     ) {
-        let shift = Lanes.load(maximum + p, count: count, padding: 0)
-        let logSumV = Lanes.load(logSum + p, count: count, padding: 0)
-        let coef = Lanes.load(coefficient + p, count: count, padding: 0)
-        let label = Lanes.load(labels + p, count: count, padding: -1)
-        let coefOff = coef * t.off
-        let coefExtra = coef * (t.on - t.off)
-        var offset = p
+        let full = count / 8
+        let rest = count - full * 8
+        let vectors = full + (rest > 0 ? 1 : 0)
+        let shift = state, logSumV = state + vectorsPerTile, coefOff = state + 2 * vectorsPerTile
+        let coefV = state + 3 * vectorsPerTile, labelIndex = state + 4 * vectorsPerTile
+        for v in 0..<vectors {
+            let n = v < full ? 8 : rest
+            let q = p + 8 * v
+            shift[v] = Lanes.load(maximum + q, count: n, padding: 0)
+            logSumV[v] = Lanes.load(logSum + q, count: n, padding: 0)
+            coefV[v] = Lanes.load(coefficient + q, count: n, padding: 0)
+            coefOff[v] = coefV[v] * t.off
+            var index = FloatVector(repeating: -1)
+            for lane in 0..<n { index[lane] = Float(labels[q + lane]) }
+            labelIndex[v] = index
+        }
+        let extra = t.on - t.off
         for c in 0..<classes {
-            let v = Lanes.load(x + offset, count: count, padding: 0)
-            let prob = VectorMath.exp((v - shift) - logSumV)
-            var out = coef * prob - coefOff
-            out.replace(with: out - coefExtra, where: label .== Int32(truncatingIfNeeded: c))
-            Lanes.store(out, g + offset, count: count)
-            offset += plane
+            let offset = c * plane + p
+            let index = FloatVector(repeating: Float(c))
+            for v in 0..<full {
+                let value = UnsafeRawPointer(x + offset + 8 * v).loadUnaligned(as: FloatVector.self)
+                let prob = VectorMath.exp((value - shift[v]) - logSumV[v])
+                var out = coefV[v] * prob - coefOff[v]
+                out = select(labelIndex[v] .== index, out - coefV[v] * extra, out)
+                UnsafeMutableRawPointer(g + offset + 8 * v).storeBytes(of: out, as: FloatVector.self)
+            }
+            if rest > 0 {
+                let value = Lanes.load(x + offset + 8 * full, count: rest, padding: 0)
+                let prob = VectorMath.exp((value - shift[full]) - logSumV[full])
+                var out = coefV[full] * prob - coefOff[full]
+                out = select(labelIndex[full] .== index, out - coefV[full] * extra, out)
+                Lanes.store(out, g + offset + 8 * full, count: rest)
+            }
         }
     }
 
-    /// Depth residuals over `count` pixels: `R = logD - log D*` where `D*` is valid, else 0,
+    /// Depth residuals over `count` pixels: `R = logD − log D*` where `D*` is valid, else 0,
     /// and `hasDepth` = 1 where `D*` is valid.
     static func depthResiduals(
         predicted: UnsafePointer<Float>, depth: UnsafePointer<Float>, count: Int,
         minimum: Float, maximum: Float, residual: UnsafeMutablePointer<Float>, hasDepth: UnsafeMutablePointer<UInt8>
     ) {
         var p = 0
+        let one = FloatVector(repeating: 1), zero = FloatVector(repeating: 0)
+        let low = FloatVector(repeating: minimum), high = FloatVector(repeating: maximum)
         while p < count {
             let n = Swift.min(8, count - p)
             let d = Lanes.load(depth + p, count: n, padding: 0)
-            let valid = (d .>= minimum) .& (d .<= maximum)
-            let safe = d.replacing(with: 1, where: .!valid)
+            // 1 where valid (NaN compares false), else 0.
+            var valid = zero
+            valid = select((d .>= low) .& (d .<= high), one, valid)
+            let safe = select(valid .== zero, one, d)
             var r = Lanes.load(predicted + p, count: n, padding: 0) - VectorMath.log(safe)
-            r.replace(with: 0, where: .!valid)
+            r = select(valid .== zero, zero, r)
             Lanes.store(r, residual + p, count: n)
-            for lane in 0..<n { hasDepth[p + lane] = valid[lane] ? 1 : 0 }
+            for lane in 0..<n { hasDepth[p + lane] = valid[lane] != 0 ? 1 : 0 }
             p += n
         }
     }
@@ -177,9 +249,10 @@ enum Kernels {
     static func firstNonFiniteIndex(_ values: UnsafeBufferPointer<Float>) -> Int? {
         guard let base = values.baseAddress else { return nil }
         var p = 0
+        let zero = FloatVector(repeating: 0)
         while p + 8 <= values.count {
             let v = UnsafeRawPointer(base + p).loadUnaligned(as: FloatVector.self)
-            if any((v - v) .!= 0) { break }
+            if v - v != zero { break }
             p += 8
         }
         while p < values.count {
