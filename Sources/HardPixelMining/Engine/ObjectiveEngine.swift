@@ -39,18 +39,20 @@ enum ObjectiveEngine {
         let targets = Targets(on: Float(on), off: Float(off), ignoreLabel: c.ignoreLabel)
         let grid = c.grid.dimensions(height: shape.height, width: shape.width)
         let table = c.usesSegmentationError ? shape.images * grid.columns * c.depthBinning.binCount : 0
-        ws.reserve(pixels: shape.pixelCount, table: table, chunks: items, columns: shape.width)
+        ws.reserve(pixels: shape.pixelCount, table: table, chunks: items, columns: shape.width, workers: threads)
 
         // Phase 1: per-pixel statistics and depth residuals.
         let stats = ws.statistics
-        Parallel.forEach(items, threads: threads) { item in
+        let tileState = ws.tileState
+        Parallel.forEach(items, threads: threads) { item, worker in
             let k = item / chunksPerImage
             let lo = (item % chunksPerImage) * chunkPixels
             let hi = Swift.min(plane, lo + chunkPixels)
             let pixel = k * plane
             ws.chunkFinite[item] = Kernels.statistics(
                 logits: inputs.logits + k * classes * plane, labels: inputs.labels + pixel, plane: plane,
-                classes: classes, range: lo..<hi, targets: targets, out: stats.advanced(by: pixel))
+                classes: classes, range: lo..<hi, targets: targets, out: stats.advanced(by: pixel),
+                state: tileState + worker * Kernels.tileStateVectors)
             if let depth = inputs.groundTruthDepth {
                 if let predicted = inputs.predictedLogDepth {
                     Kernels.depthResiduals(
@@ -89,7 +91,7 @@ enum ObjectiveEngine {
 
         // Phase 3: the logit gradient.
         if let gradient = outputs.logitGradient {
-            Parallel.forEach(items, threads: threads) { item in
+            Parallel.forEach(items, threads: threads) { item, worker in
                 let k = item / chunksPerImage
                 let lo = (item % chunksPerImage) * chunkPixels
                 let hi = Swift.min(plane, lo + chunkPixels)
@@ -98,7 +100,7 @@ enum ObjectiveEngine {
                     logits: inputs.logits + k * classes * plane, labels: inputs.labels + pixel, plane: plane,
                     classes: classes, range: lo..<hi, targets: targets, maximum: ws.maximum + pixel,
                     logSum: ws.logSum + pixel, coefficient: ws.coefficient + pixel,
-                    gradient: gradient + k * classes * plane)
+                    gradient: gradient + k * classes * plane, state: tileState + worker * Kernels.tileStateVectors)
             }
         }
         if let losses = outputs.pixelLosses {

@@ -21,6 +21,9 @@ public final class ObjectiveWorkspace {
     // Per image: one band of the region table (columns × bins), counts and errors.
     private(set) var regionCount = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
     private(set) var regionErrors = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
+    // Per worker thread: the kernels' tile state.
+    private(set) var tileState = UnsafeMutablePointer<FloatVector>.allocate(capacity: 0)
+    private(set) var tileStateCapacity = 0
     // Per image column: its grid column.
     private(set) var columnCell = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
     private(set) var columnCapacity = 0
@@ -35,7 +38,10 @@ public final class ObjectiveWorkspace {
     /// A workspace already large enough for `shape` with the paper's 8 × 8 grid.
     public convenience init(reservingFor shape: BatchShape) {
         self.init()
-        reserve(pixels: shape.pixelCount, table: shape.images * 8 * DepthBinning.paper.binCount, chunks: 1)
+        reserve(
+            pixels: shape.pixelCount, table: shape.images * 8 * DepthBinning.paper.binCount,
+            chunks: shape.images * ((shape.pixelsPerImage + ObjectiveEngine.chunkPixels - 1) / ObjectiveEngine.chunkPixels),
+            columns: shape.width, workers: 2)
     }
 
     deinit {
@@ -46,6 +52,7 @@ public final class ObjectiveWorkspace {
         regionErrors.deallocate()
         chunkFinite.deallocate()
         columnCell.deallocate()
+        tileState.deallocate()
     }
 
     private static func grow<T>(_ p: inout UnsafeMutablePointer<T>, to capacity: Int) {
@@ -53,7 +60,11 @@ public final class ObjectiveWorkspace {
         p = .allocate(capacity: capacity)
     }
 
-    func reserve(pixels: Int, table: Int, chunks: Int, columns: Int = 0) {
+    func reserve(pixels: Int, table: Int, chunks: Int, columns: Int = 0, workers: Int = 1) {
+        if workers * Kernels.tileStateVectors > tileStateCapacity {
+            Self.grow(&tileState, to: workers * Kernels.tileStateVectors)
+            tileStateCapacity = workers * Kernels.tileStateVectors
+        }
         if columns > columnCapacity {
             Self.grow(&columnCell, to: columns)
             columnCapacity = columns

@@ -37,6 +37,8 @@ enum Kernels {
     /// Pixels per tile (a multiple of 8).
     static let tile = 256
     static let vectorsPerTile = tile / 8
+    /// The scratch vectors one worker needs (supplied by the workspace, so no call allocates).
+    static let tileStateVectors = 5 * vectorsPerTile
 
     /// The smallest term kept in Σ(x - m): very negative logit gaps are clamped here so
     /// that sums over classes stay finite for any finite input.
@@ -51,19 +53,16 @@ enum Kernels {
     /// - Returns: false if any logit in the range is NaN or infinite (then `out` is meaningless).
     static func statistics(
         logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, plane: Int, classes: Int,
-        range: Range<Int>, targets: Targets, out: PixelStatistics
+        range: Range<Int>, targets: Targets, out: PixelStatistics, state: UnsafeMutablePointer<FloatVector>
     ) -> Bool {
-        withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: 4 * vectorsPerTile) { buffer in
-            let state = buffer.baseAddress!
-            var finite = true
-            var p = range.lowerBound
-            while p < range.upperBound {
-                let count = Swift.min(tile, range.upperBound - p)
-                finite = statisticsTile(logits, labels, plane, classes, p, count, targets, out, state) && finite
-                p += count
-            }
-            return finite
+        var finite = true
+        var p = range.lowerBound
+        while p < range.upperBound {
+            let count = Swift.min(tile, range.upperBound - p)
+            finite = statisticsTile(logits, labels, plane, classes, p, count, targets, out, state) && finite
+            p += count
         }
+        return finite
     }
 
     @inline(__always)
@@ -165,16 +164,13 @@ enum Kernels {
     static func gradient(
         logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, plane: Int, classes: Int,
         range: Range<Int>, targets: Targets, maximum: UnsafePointer<Float>, logSum: UnsafePointer<Float>,
-        coefficient: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>
+        coefficient: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, state: UnsafeMutablePointer<FloatVector>
     ) {
-        withUnsafeTemporaryAllocation(of: FloatVector.self, capacity: 5 * vectorsPerTile) { buffer in
-            let state = buffer.baseAddress!
-            var p = range.lowerBound
-            while p < range.upperBound {
-                let count = Swift.min(tile, range.upperBound - p)
-                gradientTile(logits, labels, plane, classes, p, count, targets, maximum, logSum, coefficient, gradient, state)
-                p += count
-            }
+        var p = range.lowerBound
+        while p < range.upperBound {
+            let count = Swift.min(tile, range.upperBound - p)
+            gradientTile(logits, labels, plane, classes, p, count, targets, maximum, logSum, coefficient, gradient, state)
+            p += count
         }
     }
 
