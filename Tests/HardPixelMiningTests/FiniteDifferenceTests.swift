@@ -30,30 +30,40 @@ import Testing
         return list
     }()
 
-    static func input(seed: UInt64) -> (logits: [Double], labels: [Int32], predicted: [Double], depth: [Double]) {
+    static func input(seed: UInt64) -> Input {
         var random = TestRandom(seed: seed)
         let b = random.batch(shape)
         return (b.logits.map(Double.init), b.labels, b.predicted.map(Double.init), b.depth.map(Double.init))
     }
 
+    typealias Input = (logits: [Double], labels: [Int32], predicted: [Double], depth: [Double])
+
+    static func reference(_ input: Input, _ c: ObjectiveConfiguration) -> ScalarReference.Output<Double> {
+        ScalarReference.evaluate(
+            logits: input.logits, labels: input.labels, predictedLogDepth: input.predicted,
+            groundTruthDepth: input.depth, shape: shape, configuration: c, epoch: 12)
+    }
+
+    /// Central differences of the objective in the logits (`logits: true`) or in the
+    /// predicted log-depth, next to the analytic gradient.
+    static func gradients(_ c: ObjectiveConfiguration, seed: UInt64, logits: Bool) -> (numeric: [Double], analytic: [Double]) {
+        let input = Self.input(seed: seed)
+        let at = logits ? input.logits : input.predicted
+        let numeric = FiniteDifference.gradient(
+            of: { x in
+                var moved = input
+                if logits { moved.logits = x } else { moved.predicted = x }
+                return reference(moved, c).batch.objective
+            }, at: at, indices: Array(at.indices))
+        let r = reference(input, c)
+        return (numeric, logits ? r.logitGradient : r.depthGradient)
+    }
+
     @Test(arguments: configurations.indices)
     func logitGradientMatchesFiniteDifferences(index: Int) {
         let (name, c) = Self.configurations[index]
-        let input = Self.input(seed: 7)
-        let epoch = 12.0
-        func f(_ logits: [Double]) -> Double {
-            ScalarReference.evaluate(
-                logits: logits, labels: input.labels, predictedLogDepth: input.predicted,
-                groundTruthDepth: input.depth, shape: Self.shape, configuration: c, epoch: epoch
-            ).batch.objective
-        }
-        let analytic = ScalarReference.evaluate(
-            logits: input.logits, labels: input.labels, predictedLogDepth: input.predicted,
-            groundTruthDepth: input.depth, shape: Self.shape, configuration: c, epoch: epoch
-        ).logitGradient
-        let indices = Array(0..<Self.shape.logitCount)
-        let numeric = FiniteDifference.gradient(of: f, at: input.logits, indices: indices)
-        for i in indices {
+        let (numeric, analytic) = Self.gradients(c, seed: 7, logits: true)
+        for i in numeric.indices {
             #expect(abs(numeric[i] - analytic[i]) <= 1e-7, "\(name) logit \(i): \(numeric[i]) vs \(analytic[i])")
         }
     }
@@ -61,21 +71,8 @@ import Testing
     @Test(arguments: configurations.indices.filter { configurations[$0].1.needsPredictedDepth })
     func depthGradientMatchesFiniteDifferences(index: Int) {
         let (name, c) = Self.configurations[index]
-        let input = Self.input(seed: 11)
-        let epoch = 12.0
-        func f(_ predicted: [Double]) -> Double {
-            ScalarReference.evaluate(
-                logits: input.logits, labels: input.labels, predictedLogDepth: predicted,
-                groundTruthDepth: input.depth, shape: Self.shape, configuration: c, epoch: epoch
-            ).batch.objective
-        }
-        let analytic = ScalarReference.evaluate(
-            logits: input.logits, labels: input.labels, predictedLogDepth: input.predicted,
-            groundTruthDepth: input.depth, shape: Self.shape, configuration: c, epoch: epoch
-        ).depthGradient
-        let indices = Array(0..<Self.shape.pixelCount)
-        let numeric = FiniteDifference.gradient(of: f, at: input.predicted, indices: indices)
-        for i in indices {
+        let (numeric, analytic) = Self.gradients(c, seed: 11, logits: false)
+        for i in numeric.indices {
             #expect(abs(numeric[i] - analytic[i]) <= 1e-7, "\(name) depth \(i): \(numeric[i]) vs \(analytic[i])")
         }
     }
@@ -83,21 +80,8 @@ import Testing
     /// Finite differences do see the weights move: without propagation, the paper's
     /// gradient deliberately leaves out ∂(β L_R)/∂wR, and the check notices.
     @Test func finiteDifferencesCanFail() {
-        let c = ObjectiveConfiguration.paper
-        let input = Self.input(seed: 11)
-        func f(_ predicted: [Double]) -> Double {
-            ScalarReference.evaluate(
-                logits: input.logits, labels: input.labels, predictedLogDepth: predicted,
-                groundTruthDepth: input.depth, shape: Self.shape, configuration: c, epoch: 12
-            ).batch.objective
-        }
-        let analytic = ScalarReference.evaluate(
-            logits: input.logits, labels: input.labels, predictedLogDepth: input.predicted,
-            groundTruthDepth: input.depth, shape: Self.shape, configuration: c, epoch: 12
-        ).depthGradient
-        let indices = Array(0..<Self.shape.pixelCount)
-        let numeric = FiniteDifference.gradient(of: f, at: input.predicted, indices: indices)
-        #expect(indices.contains { abs(numeric[$0] - analytic[$0]) > 1e-4 })
+        let (numeric, analytic) = Self.gradients(.paper, seed: 11, logits: false)
+        #expect(numeric.indices.contains { abs(numeric[$0] - analytic[$0]) > 1e-4 })
     }
 
     /// The fast Float path agrees with the Float64 reference on random batches of many shapes.
