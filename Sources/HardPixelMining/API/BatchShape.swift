@@ -29,18 +29,18 @@ public struct BatchShape: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(images)×\(classes)×\(height)×\(width)" }
 
     /// Checks every dimension, and that the element counts fit in `Int`.
-    func validate(argument: String = "shape", requiresClasses: Bool = true) throws {
+    func validate(argument: @autoclosure () -> String = "shape", requiresClasses: Bool = true) throws {
         if images < 1 {
-            throw HardPixelMiningError.invalidDimension(argument: "\(argument).images", value: images, requirement: ">= 1")
+            throw HardPixelMiningError.invalidDimension(argument: "\(argument()).images", value: images, requirement: ">= 1")
         }
         if requiresClasses && classes < 2 {
-            throw HardPixelMiningError.invalidDimension(argument: "\(argument).classes", value: classes, requirement: ">= 2")
+            throw HardPixelMiningError.invalidDimension(argument: "\(argument()).classes", value: classes, requirement: ">= 2")
         }
         if height < 1 {
-            throw HardPixelMiningError.invalidDimension(argument: "\(argument).height", value: height, requirement: ">= 1")
+            throw HardPixelMiningError.invalidDimension(argument: "\(argument()).height", value: height, requirement: ">= 1")
         }
         if width < 1 {
-            throw HardPixelMiningError.invalidDimension(argument: "\(argument).width", value: width, requirement: ">= 1")
+            throw HardPixelMiningError.invalidDimension(argument: "\(argument()).width", value: width, requirement: ">= 1")
         }
         // Reject shapes whose element count would overflow, or whose class index would not fit in Int32.
         let (hw, o1) = height.multipliedReportingOverflow(by: width)
@@ -48,7 +48,7 @@ public struct BatchShape: Sendable, Hashable, CustomStringConvertible {
         let (all, o3) = nhw.multipliedReportingOverflow(by: Swift.max(1, classes))
         if o1 || o2 || o3 || all > Int(Int32.max) * 64 || classes > Int(Int32.max) {
             throw HardPixelMiningError.invalidDimension(
-                argument: argument, value: all, requirement: "a shape whose element count fits in memory")
+                argument: argument(), value: all, requirement: "a shape whose element count fits in memory")
         }
     }
 }

@@ -38,13 +38,13 @@ public struct DepthBinning: Sendable, Hashable {
         return Swift.min(Int(b), binCount - 1)
     }
 
-    func validate(argument: String = "depthBinning") throws {
-        try Check.parameter(Double(minimum), "\(argument).minimum", "finite and > 0", { $0 > 0 })
-        try Check.parameter(Double(maximum), "\(argument).maximum", "finite and >= minimum", { $0 >= Double(minimum) })
-        try Check.parameter(Double(binWidth), "\(argument).binWidth", "finite and > 0", { $0 > 0 })
+    func validate(argument: @autoclosure () -> String = "depthBinning") throws {
+        try Check.parameter(Double(minimum), "\(argument()).minimum", "finite and > 0", { $0 > 0 })
+        try Check.parameter(Double(maximum), "\(argument()).maximum", "finite and >= minimum", { $0 >= Double(minimum) })
+        try Check.parameter(Double(binWidth), "\(argument()).binWidth", "finite and > 0", { $0 > 0 })
         if binCount > 1 << 20 {
             throw HardPixelMiningError.invalidParameter(
-                argument: "\(argument).binWidth", value: Double(binWidth),
+                argument: "\(argument()).binWidth", value: Double(binWidth),
                 requirement: "wide enough for at most 2^20 bins")
         }
     }
@@ -73,13 +73,13 @@ public enum RegionGrid: Sendable, Hashable {
         }
     }
 
-    func validate(argument: String = "grid") throws {
+    func validate(argument: @autoclosure () -> String = "grid") throws {
         if case .cells(let rows, let columns) = self {
             if rows < 1 || rows > 1 << 16 {
-                throw HardPixelMiningError.invalidDimension(argument: "\(argument).rows", value: rows, requirement: "in 1...65536")
+                throw HardPixelMiningError.invalidDimension(argument: "\(argument()).rows", value: rows, requirement: "in 1...65536")
             }
             if columns < 1 || columns > 1 << 16 {
-                throw HardPixelMiningError.invalidDimension(argument: "\(argument).columns", value: columns, requirement: "in 1...65536")
+                throw HardPixelMiningError.invalidDimension(argument: "\(argument()).columns", value: columns, requirement: "in 1...65536")
             }
         }
     }

@@ -45,45 +45,45 @@ public enum HardPixelMiningError: Error, Equatable, Sendable, CustomStringConver
 /// Validation helpers shared by every entry point. Each throws the typed error
 /// naming `argument`; none touches an output buffer.
 enum Check {
-    static func count(_ actual: Int, _ expected: Int, _ argument: String) throws {
+    static func count(_ actual: Int, _ expected: Int, _ argument: @autoclosure () -> String) throws {
         if actual != expected {
-            throw HardPixelMiningError.wrongCount(argument: argument, expected: expected, actual: actual)
+            throw HardPixelMiningError.wrongCount(argument: argument(), expected: expected, actual: actual)
         }
     }
 
-    static func finite(_ value: Double, _ argument: String) throws {
+    static func finite(_ value: Double, _ argument: @autoclosure () -> String) throws {
         if !value.isFinite {
-            throw HardPixelMiningError.invalidParameter(argument: argument, value: value, requirement: "finite")
+            throw HardPixelMiningError.invalidParameter(argument: argument(), value: value, requirement: "finite")
         }
     }
 
-    static func finite(_ value: Float, _ argument: String) throws {
-        try finite(Double(value), argument)
+    static func finite(_ value: Float, _ argument: @autoclosure () -> String) throws {
+        try finite(Double(value), argument())
     }
 
     static func parameter(
-        _ value: Double, _ argument: String, _ requirement: String, _ isValid: (Double) -> Bool
+        _ value: Double, _ argument: @autoclosure () -> String, _ requirement: @autoclosure () -> String, _ isValid: (Double) -> Bool
     ) throws {
         if !value.isFinite || !isValid(value) {
-            throw HardPixelMiningError.invalidParameter(argument: argument, value: value, requirement: requirement)
+            throw HardPixelMiningError.invalidParameter(argument: argument(), value: value, requirement: requirement())
         }
     }
 
     /// Throws for the first non-finite element of `values`.
-    static func allFinite(_ values: UnsafeBufferPointer<Float>, _ argument: String) throws {
+    static func allFinite(_ values: UnsafeBufferPointer<Float>, _ argument: @autoclosure () -> String) throws {
         if let index = Kernels.firstNonFiniteIndex(values) {
-            throw HardPixelMiningError.nonFiniteValue(argument: argument, index: index, value: values[index])
+            throw HardPixelMiningError.nonFiniteValue(argument: argument(), index: index, value: values[index])
         }
     }
 
     /// Throws for the first label that is neither a class nor `ignoreLabel`.
-    static func labels(_ labels: UnsafeBufferPointer<Int32>, classCount: Int, ignoreLabel: Int32, _ argument: String) throws {
+    static func labels(_ labels: UnsafeBufferPointer<Int32>, classCount: Int, ignoreLabel: Int32, _ argument: @autoclosure () -> String) throws {
         let c = Int32(truncatingIfNeeded: classCount)
         for i in labels.indices {
             let label = labels[i]
             if (label < 0 || label >= c) && label != ignoreLabel {
                 throw HardPixelMiningError.labelOutOfRange(
-                    argument: argument, index: i, value: label, classCount: classCount, ignoreLabel: ignoreLabel)
+                    argument: argument(), index: i, value: label, classCount: classCount, ignoreLabel: ignoreLabel)
             }
         }
     }

@@ -24,13 +24,13 @@ public enum LabelSmoothing: Sendable, Hashable {
         }
     }
 
-    func validate(argument: String = "smoothing") throws {
+    func validate(argument: @autoclosure () -> String = "smoothing") throws {
         switch self {
         case .none: break
         case .paper(let on):
-            try Check.parameter(on, "\(argument).trueClassTarget", "in 0...1", { (0...1).contains($0) })
+            try Check.parameter(on, "\(argument()).trueClassTarget", "in 0...1", { (0...1).contains($0) })
         case .pytorch(let epsilon):
-            try Check.parameter(epsilon, "\(argument).epsilon", "in 0...1", { (0...1).contains($0) })
+            try Check.parameter(epsilon, "\(argument()).epsilon", "in 0...1", { (0...1).contains($0) })
         }
     }
 }

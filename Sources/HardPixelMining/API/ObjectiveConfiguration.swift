@@ -94,18 +94,18 @@ public struct ObjectiveConfiguration: Sendable, Hashable {
     /// depth counts of ``ImageSums`` stay 0.
     public var needsGroundTruthDepth: Bool { needsPredictedDepth || usesSegmentationError }
 
-    func validate(argument: String = "configuration") throws {
-        try smoothing.validate(argument: "\(argument).smoothing")
-        try Check.finite(depthWeight, "\(argument).depthWeight")
-        try Check.finite(scaleInvariance, "\(argument).scaleInvariance")
-        try depthPredictionErrorWeight.validate(argument: "\(argument).depthPredictionErrorWeight")
-        try Check.finite(segmentationErrorWeight, "\(argument).segmentationErrorWeight")
-        try grid.validate(argument: "\(argument).grid")
-        try depthBinning.validate(argument: "\(argument).depthBinning")
-        try pacing?.validate(argument: "\(argument).pacing")
+    func validate(argument: @autoclosure () -> String = "configuration") throws {
+        try smoothing.validate(argument: "\(argument()).smoothing")
+        try Check.finite(depthWeight, "\(argument()).depthWeight")
+        try Check.finite(scaleInvariance, "\(argument()).scaleInvariance")
+        try depthPredictionErrorWeight.validate(argument: "\(argument()).depthPredictionErrorWeight")
+        try Check.finite(segmentationErrorWeight, "\(argument()).segmentationErrorWeight")
+        try grid.validate(argument: "\(argument()).grid")
+        try depthBinning.validate(argument: "\(argument()).depthBinning")
+        try pacing?.validate(argument: "\(argument()).pacing")
         if pacesSegmentation && pacing == nil {
             throw HardPixelMiningError.invalidParameter(
-                argument: "\(argument).pacesSegmentation", value: 1, requirement: "used together with pacing")
+                argument: "\(argument()).pacesSegmentation", value: 1, requirement: "used together with pacing")
         }
     }
 }

@@ -14,8 +14,8 @@ public struct SelfPacedPacing: Sendable, Hashable {
         self.totalEpochs = totalEpochs
     }
 
-    func validate(argument: String = "pacing") throws {
-        try Check.parameter(totalEpochs, "\(argument).totalEpochs", "finite and > 0", { $0 > 0 })
+    func validate(argument: @autoclosure () -> String = "pacing") throws {
+        try Check.parameter(totalEpochs, "\(argument()).totalEpochs", "finite and > 0", { $0 > 0 })
     }
 
     func validate(epoch: Double) throws {
@@ -96,9 +96,9 @@ public struct WeightSchedule: Sendable, Hashable {
     /// Whether the weight is zero at every epoch (then the term is not computed at all).
     public var isAlwaysZero: Bool { initial == 0 && later == 0 }
 
-    func validate(argument: String) throws {
-        try Check.finite(initial, "\(argument).initial")
-        try Check.finite(later, "\(argument).later")
-        try Check.finite(switchEpoch, "\(argument).switchEpoch")
+    func validate(argument: @autoclosure () -> String) throws {
+        try Check.finite(initial, "\(argument()).initial")
+        try Check.finite(later, "\(argument()).later")
+        try Check.finite(switchEpoch, "\(argument()).switchEpoch")
     }
 }
