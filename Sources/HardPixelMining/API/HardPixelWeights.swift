@@ -123,9 +123,10 @@ public struct DepthAwareSegmentationError: Sendable, Hashable {
         let columnCell = UnsafeMutablePointer<Int32>.allocate(capacity: shape.width)
         let count = UnsafeMutablePointer<Int32>.allocate(capacity: dims.columns * bins)
         let errors = UnsafeMutablePointer<Int32>.allocate(capacity: dims.columns * bins)
+        let keys = UnsafeMutablePointer<Int32>.allocate(capacity: n)
         defer {
             wrong.deallocate(); hasDepth.deallocate(); columnCell.deallocate()
-            count.deallocate(); errors.deallocate()
+            count.deallocate(); errors.deallocate(); keys.deallocate()
         }
         for i in 0..<n {
             wrong[i] = labels[i] != ignoreLabel && predictions[i] != labels[i] ? 1 : 0
@@ -138,7 +139,7 @@ public struct DepthAwareSegmentationError: Sendable, Hashable {
                 image: k, shape: shape, grid: dims, binning: depthBinning, labels: labels.baseAddress! + base,
                 depth: groundTruthDepth.baseAddress! + base, hasDepth: hasDepth + base, wrong: wrong + base,
                 ignoreLabel: ignoreLabel, columnCell: columnCell, count: count, errors: errors,
-                weights: weights.baseAddress! + base)
+                weights: weights.baseAddress! + base, keys: keys + base)
         }
     }
 

@@ -145,7 +145,8 @@ enum ObjectiveEngine {
                 depth: inputs.groundTruthDepth! + base, hasDepth: hasDepth, wrong: ws.wrong + base,
                 ignoreLabel: ignore, columnCell: ws.columnCell,
                 count: ws.regionCount + k * grid.columns * c.depthBinning.binCount,
-                errors: ws.regionErrors + k * grid.columns * c.depthBinning.binCount, weights: wZ)
+                errors: ws.regionErrors + k * grid.columns * c.depthBinning.binCount, weights: wZ,
+                keys: ws.regionKey + base)
         }
 
         // Self-paced pacing: η per weight map over the eligible pixels (labelled ones for ce).

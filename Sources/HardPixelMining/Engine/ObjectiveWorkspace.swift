@@ -18,6 +18,7 @@ public final class ObjectiveWorkspace {
     private(set) var segmentationError = UnsafeMutablePointer<Float>.allocate(capacity: 0)
     private(set) var coefficient = UnsafeMutablePointer<Float>.allocate(capacity: 0)
     private(set) var selection = UnsafeMutablePointer<Float>.allocate(capacity: 0)
+    private(set) var regionKey = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
     // Per image: one band of the region table (columns × bins), counts and errors.
     private(set) var regionCount = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
     private(set) var regionErrors = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
@@ -48,6 +49,7 @@ public final class ObjectiveWorkspace {
         for p in [maximum, logSum, loss, residual, segmentationError, coefficient, selection] { p.deallocate() }
         wrong.deallocate()
         hasDepth.deallocate()
+        regionKey.deallocate()
         regionCount.deallocate()
         regionErrors.deallocate()
         chunkFinite.deallocate()
@@ -79,6 +81,7 @@ public final class ObjectiveWorkspace {
             Self.grow(&segmentationError, to: pixels)
             Self.grow(&coefficient, to: pixels)
             Self.grow(&selection, to: pixels)
+            Self.grow(&regionKey, to: pixels)
             pixelCapacity = pixels
         }
         if table > tableCapacity {

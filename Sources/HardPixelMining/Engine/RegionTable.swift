@@ -8,7 +8,8 @@ enum RegionTable {
         image k: Int, shape: BatchShape, grid: (rows: Int, columns: Int), binning: DepthBinning,
         labels: UnsafePointer<Int32>, depth: UnsafePointer<Float>, hasDepth: UnsafePointer<UInt8>,
         wrong: UnsafePointer<UInt8>, ignoreLabel: Int32, columnCell: UnsafePointer<Int32>,
-        count: UnsafeMutablePointer<Int32>, errors: UnsafeMutablePointer<Int32>, weights: UnsafeMutablePointer<Float>
+        count: UnsafeMutablePointer<Int32>, errors: UnsafeMutablePointer<Int32>, weights: UnsafeMutablePointer<Float>,
+        keys: UnsafeMutablePointer<Int32>
     ) {
         let (h, w) = (shape.height, shape.width)
         let bins = binning.binCount
@@ -27,17 +28,14 @@ enum RegionTable {
                     weights[i] = 0
                     guard labels[i] != ignoreLabel && hasDepth[i] != 0 else { continue }
                     let key = Int(columnCell[x]) * bins + binning.bin(of: depth[i])
+                    keys[i] = Int32(truncatingIfNeeded: key)
                     count[key] += 1
                     errors[key] += Int32(wrong[i])
                 }
             }
-            for row in y..<end {
-                for x in 0..<w {
-                    let i = row * w + x
-                    guard labels[i] != ignoreLabel && hasDepth[i] != 0 else { continue }
-                    let key = Int(columnCell[x]) * bins + binning.bin(of: depth[i])
-                    weights[i] = Float(Double(errors[key]) / Double(count[key]))
-                }
+            for i in (y * w)..<(end * w) where labels[i] != ignoreLabel && hasDepth[i] != 0 {
+                let key = Int(keys[i])
+                weights[i] = Float(Double(errors[key]) / Double(count[key]))
             }
             y = end
         }

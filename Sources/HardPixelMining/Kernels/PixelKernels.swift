@@ -184,7 +184,7 @@ enum Kernels {
         let rest = count - full * 8
         let vectors = full + (rest > 0 ? 1 : 0)
         let shift = state, logSumV = state + vectorsPerTile, coefOff = state + 2 * vectorsPerTile
-        let coefV = state + 3 * vectorsPerTile, labelIndex = state + 4 * vectorsPerTile
+        let coefV = state + 3 * vectorsPerTile
         for v in 0..<vectors {
             let n = v < full ? 8 : rest
             let q = p + 8 * v
@@ -192,27 +192,28 @@ enum Kernels {
             logSumV[v] = Lanes.load(logSum + q, count: n, padding: 0)
             coefV[v] = Lanes.load(coefficient + q, count: n, padding: 0)
             coefOff[v] = coefV[v] * t.off
-            var index = FloatVector(repeating: -1)
-            for lane in 0..<n { index[lane] = Float(labels[q + lane]) }
-            labelIndex[v] = index
         }
-        let extra = t.on - t.off
+        // Every class gets coef · (p − off); the true class's element is then corrected
+        // by −coef · (on − off) once per pixel, instead of a compare and select per class.
         for c in 0..<classes {
             let offset = c * plane + p
-            let index = FloatVector(repeating: Float(c))
             for v in 0..<full {
                 let value = UnsafeRawPointer(x + offset + 8 * v).loadUnaligned(as: FloatVector.self)
                 let prob = VectorMath.exp((value - shift[v]) - logSumV[v])
-                var out = coefV[v] * prob - coefOff[v]
-                out = select(labelIndex[v] .== index, out - coefV[v] * extra, out)
-                UnsafeMutableRawPointer(g + offset + 8 * v).storeBytes(of: out, as: FloatVector.self)
+                UnsafeMutableRawPointer(g + offset + 8 * v).storeBytes(of: coefV[v] * prob - coefOff[v], as: FloatVector.self)
             }
             if rest > 0 {
                 let value = Lanes.load(x + offset + 8 * full, count: rest, padding: 0)
                 let prob = VectorMath.exp((value - shift[full]) - logSumV[full])
-                var out = coefV[full] * prob - coefOff[full]
-                out = select(labelIndex[full] .== index, out - coefV[full] * extra, out)
-                Lanes.store(out, g + offset + 8 * full, count: rest)
+                Lanes.store(coefV[full] * prob - coefOff[full], g + offset + 8 * full, count: rest)
+            }
+        }
+        let extra = t.on - t.off
+        let c32 = Int32(truncatingIfNeeded: classes)
+        for i in p..<(p + count) {
+            let label = labels[i]
+            if label >= 0 && label < c32 && label != t.ignoreLabel {
+                g[Int(label) * plane + i] -= coefficient[i] * extra
             }
         }
     }

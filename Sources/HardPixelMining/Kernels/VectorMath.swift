@@ -16,14 +16,13 @@ func select(_ mask: SIMDMask<IntVector>, _ a: FloatVector, _ b: FloatVector) -> 
 }
 
 enum VectorMath {
-    /// e^x for x in [-87.33, 88.7]; inputs below are clamped to e^-87.33 ≈ 1.2e-38
-    /// (and above to e^88.7). Relative error below 2e-7 (Cephes expf).
+    /// e^x for x <= 0 (softmax arguments); inputs below -87.33 are clamped to
+    /// e^-87.33 ≈ 1.2e-38. Relative error below 2e-7 (Cephes expf).
     @inline(__always)
     static func exp(_ x: FloatVector) -> FloatVector {
-        // Clamp with compares and selects: `clamped` calls out-of-line pointwiseMin/Max.
-        let low = FloatVector(repeating: -87.33), high = FloatVector(repeating: 88.7)
-        var x = select(x .< low, low, x)
-        x = select(x .> high, high, x)
+        // A compare and select: `clamped` calls out-of-line pointwiseMin/Max.
+        let low = FloatVector(repeating: -87.33)
+        let x = select(x .< low, low, x)
         // n = round(x / ln 2) by the 1.5 · 2^23 trick: the sum's low mantissa bits hold n.
         let magic: Float = 12_582_912
         let t = x * 1.442_695_04 + magic
@@ -39,9 +38,7 @@ enum VectorMath {
         p = p * r2 + r + 1
         // 2^n: (n + 127) << 23, with n read from the bits of t.
         let nBits = unsafeBitCast(t, to: IntVector.self) &- 0x4B40_0000
-        // A multiply by 2^23 rather than `&<< 23`, whose per-lane masking of the shift
-        // count is not folded in a baseline (SSE2) build and turns scalar.
-        let scale = unsafeBitCast((nBits &+ 127) &* IntVector(repeating: 1 << 23), to: FloatVector.self)
+        let scale = unsafeBitCast((nBits &+ 127) &<< 23, to: FloatVector.self)
         return p * scale
     }
 
