@@ -64,7 +64,7 @@ public struct ScaleInvariantDepthLoss: Sendable, Hashable {
                 let scale = s.depthPixels > 0 ? 2 / (Double(shape.images) * nd) : 0
                 let mean = s.depthPixels > 0 ? s.residualSum / nd : 0
                 for i in 0..<plane {
-                    g[base + i] = hasDepth[i] != 0 ? Float(scale * (Double(residual[i]) - scaleInvariance * mean)) : 0
+                    g[base + i] = hasDepth[i] != 0 ? saturatingFloat(scale * (Double(residual[i]) - scaleInvariance * mean)) : 0
                 }
             }
             sums.append(s)

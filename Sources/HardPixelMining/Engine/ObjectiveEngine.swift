@@ -1,3 +1,10 @@
+/// `x` as a Float, saturated at ±`limit` so that finite inputs, however extreme, give
+/// finite outputs (an exact Double such as β · |R| / (N n) may exceed Float's range).
+@inline(__always)
+func saturatingFloat(_ x: Double, limit: Float = .greatestFiniteMagnitude) -> Float {
+    Float(Swift.min(Swift.max(x, -Double(limit)), Double(limit)))
+}
+
 /// Raw views of the inputs, already validated against the shape.
 struct EngineInputs {
     var logits: UnsafePointer<Float>
@@ -198,7 +205,7 @@ enum ObjectiveEngine {
             }
             guard labels[i] != ignore else {
                 coefficient[i] = 0
-                depthGradient?[i] = Float(dg)
+                depthGradient?[i] = saturatingFloat(dg)
                 continue
             }
             let ce = Double(loss[i])
@@ -225,8 +232,9 @@ enum ObjectiveEngine {
                     w += gamma * Double(wZ[i])
                 }
             }
-            coefficient[i] = Float(w * logitScale)
-            depthGradient?[i] = Float(dg)
+            // A quarter of Float's range keeps coef · (p − y) finite in the gradient kernel.
+            coefficient[i] = saturatingFloat(w * logitScale, limit: .greatestFiniteMagnitude / 4)
+            depthGradient?[i] = saturatingFloat(dg)
         }
         return s
     }

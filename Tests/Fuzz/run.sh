@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer harness with AddressSanitizer and runs it.
+#
+#     bash Tests/Fuzz/run.sh [RUNS]          # default 200000 executions
+#
+# The library's sources and FuzzEntryPoints.swift are compiled as one module.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+runs="${1:-200000}"
+out="${TMPDIR:-/tmp}/hpm-fuzz"
+mkdir -p "$out/corpus"
+cp "$here"/corpus/* "$out/corpus/" 2>/dev/null || true
+swiftc -sanitize=fuzzer,address -parse-as-library -module-name HardPixelMining -Onone \
+  $(find "$root/Sources/HardPixelMining" -name '*.swift') "$here/FuzzEntryPoints.swift" \
+  -o "$out/fuzz-hardpixelmining"
+"$out/fuzz-hardpixelmining" -runs="$runs" -max_len=4096 "$out/corpus"
