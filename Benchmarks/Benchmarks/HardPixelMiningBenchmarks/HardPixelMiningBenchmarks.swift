@@ -158,6 +158,18 @@ let benchmarks: @Sendable () -> Void = {
     } setup: { maps = Workload(BatchShape(images: 8, classes: 2, height: 480, width: 640)) }
     teardown: { maps = nil }
 
+    // The harness's own allocations: a body that only sleeps. package-benchmark's malloc
+    // count includes its background threads, about 0.5 per millisecond here, so compare
+    // each benchmark's count with this one's at a similar duration.
+    for ms in [100, 500] {
+        Benchmark("idle sleep \(ms) ms (harness malloc baseline)", configuration: config(1)) { benchmark in
+            for _ in benchmark.scaledIterations {
+                let deadline = ContinuousClock.now + .milliseconds(ms)
+                while ContinuousClock.now < deadline {}
+            }
+        }
+    }
+
     // The memory floor: read and write the NYU-v2 logits once (393 MB each way).
     nonisolated(unsafe) var source: [Float] = []
     nonisolated(unsafe) var target: [Float] = []
