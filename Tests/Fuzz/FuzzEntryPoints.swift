@@ -93,7 +93,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     c.depthPredictionErrorWeight = WeightSchedule(initial: r.parameter(), later: r.parameter(), switchEpoch: r.parameter())
     c.segmentationErrorWeight = r.parameter()
     c.grid = r.byte() % 5 == 0 ? .perPixel : .cells(rows: r.int(12) - 1, columns: r.int(12) - 1)
-    c.depthBinning = DepthBinning(minimum: [1, 0, 0.5, -1][r.int(4)], maximum: [256, 100, .nan, 2][r.int(4)], binWidth: [10, 0, 3, 1e-3][r.int(4)])
+    c.depthBinning = DepthBinning(minimum: [1, 0, 0.5, -1][r.int(4)], maximum: [256, 100, .nan, 2][r.int(4)], binWidth: [10, 0, 3, 0.5][r.int(4)])
     c.pacing = r.byte() % 2 == 0 ? nil : SelfPacedPacing(totalEpochs: r.parameter())
     c.pacesSegmentation = r.byte() % 4 == 0
     c.propagatesDepthPredictionErrorToDepth = r.byte() % 2 == 0
@@ -157,7 +157,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     if pixels <= 400 { _ = try? dse.tables(predictions: predictions, labels: labels, groundTruthDepth: depth, shape: shape) }
     if let pacing = c.pacing {
-        if let eta = try? pacing.learningPace(of: weights, epoch: epoch) { require(eta?.isFinite ?? true || !saneParameters, "non-finite pace") }
+        if let eta = try? pacing.learningPace(of: weights, epoch: epoch) { require(eta.isFinite, "non-finite pace") }
         _ = try? pacing.mask(weights: weights, eligible: weights.map { $0 > 0 }, epoch: epoch)
     }
     return 0

@@ -22,10 +22,12 @@ public struct SelfPacedPacing: Sendable, Hashable {
         try Check.parameter(epoch, "epoch", "in 0...\(totalEpochs)", { $0 >= 0 && $0 <= totalEpochs })
     }
 
-    /// `η` for the given median and maximum.
+    /// `η` for the given median and maximum, as `u1 + (e/E)(u2 − u1)`: the same value as
+    /// `u1 + e(u2 − u1)/E` (exactly so at e = 0 and e = E), but finite for any finite input
+    /// because `e/E` is in 0...1.
     @inline(__always)
     func pace(median: Double, maximum: Double, epoch: Double) -> Double {
-        median + epoch * (maximum - median) / totalEpochs
+        median + (epoch / totalEpochs) * (maximum - median)
     }
 
     /// The learning pace `η` of `weights` at `epoch`, or `nil` when `weights` is empty
