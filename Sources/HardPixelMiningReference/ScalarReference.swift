@@ -186,3 +186,55 @@ public enum ScalarReference {
         return out
     }
 }
+
+extension ScalarReference {
+    /// Cross-entropy over the mined pixels (the selection is made by sorting here) and its
+    /// gradient, in any real type.
+    public static func minedCrossEntropy<T: ReferenceReal>(
+        logits: [T], labels: [Int32], shape: BatchShape, smoothing: LabelSmoothing, mining: PixelMining,
+        ignoreLabel: Int32 = 255
+    ) -> (value: Double, gradient: [T]) {
+        let (N, C, HW) = (shape.images, shape.classes, shape.pixelsPerImage)
+        let (on, off) = smoothing.targets(classCount: C)
+        var gradient = [T](repeating: 0, count: shape.logitCount)
+        var total = 0.0
+        for k in 0..<N {
+            func x(_ j: Int, _ i: Int) -> T { logits[(k * C + j) * HW + i] }
+            var ce = [T](repeating: 0, count: HW), logPLabel = [T](repeating: 0, count: HW), lse = [T](repeating: 0, count: HW)
+            let labelled = (0..<HW).filter { labels[k * HW + $0] != ignoreLabel }
+            for i in labelled {
+                var m = x(0, i)
+                for j in 1..<C where x(j, i) > m { m = x(j, i) }
+                var sum: T = 0
+                for j in 0..<C { sum += T.exponential(x(j, i) - m) }
+                lse[i] = m + T.logarithm(sum)
+                var sumLogP: T = 0
+                for j in 0..<C { sumLogP += x(j, i) - lse[i] }
+                logPLabel[i] = x(Int(labels[k * HW + i]), i) - lse[i]
+                ce[i] = -(T(off) * sumLogP + T(on - off) * logPLabel[i])
+            }
+            var chosen: [Int] = []
+            if !labelled.isEmpty {
+                switch mining {
+                case .topFraction(let f):
+                    let keep = Swift.min(labelled.count, Int((f * Double(labelled.count)).rounded(.up)))
+                    chosen = Array(labelled.sorted { ce[$0] != ce[$1] ? ce[$0] > ce[$1] : $0 < $1 }.prefix(keep))
+                case .probabilityBelow(let threshold, let minimumKept):
+                    let p = labelled.map { T.exponential(logPLabel[$0]) }.sorted()
+                    let limit = Swift.max(threshold, Double(p[Swift.min(minimumKept, p.count - 1)]))
+                    chosen = labelled.filter { Double(T.exponential(logPLabel[$0])) < limit }
+                }
+            }
+            guard !chosen.isEmpty else { continue }
+            total += chosen.reduce(0.0) { $0 + Double(ce[$1]) } / Double(chosen.count) / Double(N)
+            let scale = T(1 / (Double(N) * Double(chosen.count)))
+            for i in chosen {
+                for j in 0..<C {
+                    let y = j == Int(labels[k * HW + i]) ? on : off
+                    gradient[(k * C + j) * HW + i] = scale * (T.exponential(x(j, i) - lse[i]) - T(y))
+                }
+            }
+        }
+        return (total, gradient)
+    }
+}

@@ -127,6 +127,52 @@ def main():
     with open(path, "w") as f:
         json.dump(dict(generator="Tests/Reference/generate_fixtures.py", cases=cases), f, indent=0)
     print(f"wrote {len(cases)} cases to {os.path.relpath(path)} ({os.path.getsize(path)} bytes)")
+    extension_cases()
+
+
+
+def extension_cases():
+    """Fixtures for the issue-5 losses: mined cross-entropy and DepthMix."""
+    from hpm_reference import depth_mix, mined_cross_entropy
+    rng = np.random.default_rng(5)
+    mined = []
+    for (N, C, H, W) in [(3, 5, 7, 13), (2, 40, 9, 11), (2, 3, 91, 93)]:
+        logits, labels, _, _ = make_batch(rng, N, C, H, W, extreme=(C == 5))
+        labels[0, :2] = IGNORE
+        if N == 3:
+            labels[1] = IGNORE  # an all-ignored image
+        for mining in [("top", 0.2), ("top", 1.0), ("top", 0.013), ("probability", 0.7, 10), ("probability", 0.3, 0),
+                       ("probability", 0.7, 100000)]:
+            for smoothing in [("paper", 0.9), ("none", 0)]:
+                r = mined_cross_entropy(logits, labels, smoothing, mining)
+                mined.append(dict(
+                    name=f"mined_{N}x{C}x{H}x{W}_{'_'.join(map(str, mining))}_{smoothing[0]}",
+                    shape=dict(images=N, classes=C, height=H, width=W),
+                    mining=dict(kind=mining[0], value=mining[1], minimum_kept=mining[2] if len(mining) > 2 else 0),
+                    smoothing={"kind": smoothing[0], "value": smoothing[1]},
+                    logits=b64(logits, "<f4"), labels=b64(labels, "<i4"), batch=r["batch"],
+                    images=r["images"], grad=b64(r["grad"], "<f8"),
+                    selected=b64(np.array(r["selected"]).astype(np.uint8), "u1")))
+    mixes = []
+    for (N, ch, H, W, margin) in [(4, 3, 6, 7, 0.0), (3, 1, 5, 5, 2.5), (2, 4, 1, 9, -1.0)]:
+        images = rng.standard_normal((N, ch, H, W)).astype(np.float32)
+        labels = rng.integers(0, 9, size=(N, H, W)).astype(np.int32)
+        depth = rng.uniform(1, 40, size=(N, H, W)).astype(np.float32)
+        flat = depth.reshape(-1)
+        for j, v in enumerate([0.0, np.nan, 300.0, -1.0, 1.0, 256.0]):
+            flat[(j * 7) % flat.size] = v
+        depth[0, 0, 0] = depth[1 % N, 0, 0]  # an exact tie
+        partners = list(rng.permutation(N))
+        r = depth_mix(images, labels, depth, partners, margin)
+        mixes.append(dict(
+            shape=dict(images=N, height=H, width=W), channels=ch, margin=margin, partners=[int(p) for p in partners],
+            images=b64(images, "<f4"), labels=b64(labels, "<i4"), depth=b64(depth, "<f4"),
+            mixed_images=b64(r["images"], "<f4"), mixed_labels=b64(r["labels"], "<i4"),
+            mixed_depth=b64(r["depth"], "<f4"), masks=b64(r["masks"].astype(np.uint8), "u1")))
+    path = os.path.join(OUT, "extensions.json")
+    with open(path, "w") as f:
+        json.dump(dict(generator="Tests/Reference/generate_fixtures.py", mined=mined, depth_mix=mixes), f, indent=0)
+    print(f"wrote {len(mined)} mined and {len(mixes)} DepthMix cases to {os.path.relpath(path)}")
 
 
 if __name__ == "__main__":

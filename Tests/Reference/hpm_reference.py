@@ -171,3 +171,68 @@ def evaluate(logits, labels, pred, depth, config, epoch, pixel_weights=None):
              for key in ("segmentation", "depth", "dpe", "dse", "objective")}
     out["batch"] = batch
     return out
+
+
+def mined_cross_entropy(logits, labels, smoothing, mining, ignore=IGNORE, pixel_weights=None):
+    """Cross-entropy over the mined pixels of each image (loss-rank OHEM), and its gradient.
+
+    mining = ("top", fraction): the ceil(fraction * n) labelled pixels with the largest ce,
+             ties by lower index;
+    mining = ("probability", threshold, minimum_kept): labelled pixels whose true-class
+             probability is below max(threshold, p_(m)), m = min(minimum_kept, n - 1).
+    """
+    N, C, H, W = logits.shape
+    HW = H * W
+    on, off = smoothing_targets(smoothing, C)
+    out = dict(images=[], selected=[], grad=np.zeros((N, C, H, W)))
+    for k in range(N):
+        x = logits[k].astype(np.float64).reshape(C, HW)
+        lab = labels[k].reshape(HW).astype(np.int64)
+        valid = lab != ignore
+        lse = x.max(0) + np.log(np.exp(x - x.max(0)).sum(0))
+        logp = x - lse
+        safe = np.where(valid, lab, 0)
+        ce = -(off * logp.sum(0) + (on - off) * logp[safe, np.arange(HW)])
+        idx = np.nonzero(valid)[0]
+        n = len(idx)
+        chosen = np.zeros(HW, dtype=bool)
+        if n:
+            if mining[0] == "top":
+                keep = min(n, math.ceil(mining[1] * n))
+                order = sorted(idx, key=lambda i: (-ce[i], i))
+                chosen[order[:keep]] = True
+            else:
+                _, threshold, minimum_kept = mining
+                p = np.exp(logp[safe, np.arange(HW)])
+                ranked = np.sort(p[idx])
+                limit = max(threshold, ranked[min(minimum_kept, n - 1)])
+                chosen = valid & (p < limit)
+        s = int(chosen.sum())
+        pw = np.ones(HW) if pixel_weights is None else pixel_weights[k].reshape(HW).astype(np.float64)
+        loss = float((pw * ce)[chosen].sum() / s) if s else 0.0
+        y = np.full((C, HW), off)
+        y[safe, np.arange(HW)] = np.where(valid, on, off)
+        if s:
+            out["grad"][k] = ((pw * chosen / (N * s)) * (np.exp(logp) - y)).reshape(C, H, W)
+        out["images"].append(dict(loss=loss, selected=s))
+        out["selected"].append(chosen.reshape(H, W))
+    out["batch"] = float(np.mean([im["loss"] for im in out["images"]]))
+    return out
+
+
+def depth_mix(images, labels, depth, partners, margin=0.0, dmin=1.0, dmax=256.0):
+    """DepthMix: M = valid(D_i) & (~valid(D_j) | D_i < D_j + eps), in float32 as the package."""
+    N = images.shape[0]
+    out_images, out_labels, out_depth, masks = images.copy(), labels.copy(), depth.copy(), np.zeros(depth.shape, bool)
+    with np.errstate(invalid="ignore"):
+        for k in range(N):
+            j = partners[k]
+            di, dj = depth[k], depth[j]
+            vi = (di >= dmin) & (di <= dmax)
+            vj = (dj >= dmin) & (dj <= dmax)
+            m = vi & (~vj | (di < (dj + np.float32(margin)).astype(np.float32)))
+            masks[k] = m
+            out_images[k] = np.where(m[None], images[k], images[j])
+            out_labels[k] = np.where(m, labels[k], labels[j])
+            out_depth[k] = np.where(m, di, dj)
+    return dict(images=out_images, labels=out_labels, depth=out_depth, masks=masks)

@@ -11,11 +11,17 @@
 public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
     public var smoothing: LabelSmoothing
     public var ignoreLabel: Int32
+    /// Loss-rank hard pixel mining; nil keeps every labelled pixel.
+    public var mining: PixelMining?
     public var threadCount: Int
 
-    public init(smoothing: LabelSmoothing = .paperDefault, ignoreLabel: Int32 = 255, threadCount: Int = 1) {
+    public init(
+        smoothing: LabelSmoothing = .paperDefault, ignoreLabel: Int32 = 255, mining: PixelMining? = nil,
+        threadCount: Int = 1
+    ) {
         self.smoothing = smoothing
         self.ignoreLabel = ignoreLabel
+        self.mining = mining
         self.threadCount = threadCount
     }
 
@@ -34,6 +40,7 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
     ) throws -> ObjectiveResult {
         try shape.validate()
         try smoothing.validate()
+        try mining?.validate()
         try validate(threadCount: threadCount)
         try Check.count(logits.count, shape.logitCount, "logits")
         try Check.count(labels.count, shape.pixelCount, "labels")
@@ -51,7 +58,8 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
         let sums = try ObjectiveEngine.run(
             configuration: c, shape: shape, epoch: 0,
             inputs: EngineInputs(
-                logits: logits.baseAddress!, labels: labels.baseAddress!, pixelWeights: pixelWeights?.baseAddress),
+                logits: logits.baseAddress!, labels: labels.baseAddress!, pixelWeights: pixelWeights?.baseAddress,
+                mining: mining),
             outputs: EngineOutputs(logitGradient: gradient?.baseAddress, pixelLosses: pixelLosses?.baseAddress),
             workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
         return ObjectiveResult(combining: sums, configuration: c, epoch: 0)

@@ -10,8 +10,11 @@ public struct ImageSums: Sendable, Hashable {
     public var depthPixels = 0
     /// The pixels with both (where the hard-pixel weights live).
     public var eligiblePixels = 0
-    /// Σ ce over labelled pixels (weighted by per-pixel weights or the pacing mask when configured).
+    /// Σ ce over labelled pixels (weighted by per-pixel weights or the pacing mask when configured;
+    /// over the mined pixels with ``PixelMining``).
     public var crossEntropySum = 0.0
+    /// With ``PixelMining``: how many pixels were mined; L_seg divides by it instead of n.
+    public var minedPixels: Int? = nil
     /// Σ R over valid-depth pixels.
     public var residualSum = 0.0
     /// Σ R² over valid-depth pixels.
@@ -32,7 +35,7 @@ public struct ImageSums: Sendable, Hashable {
 
 /// The terms of the objective for one image, or their means over the batch.
 public struct ObjectiveTerms: Sendable, Hashable {
-    /// L_seg = Σ ce / n (0 when no pixel is labelled).
+    /// L_seg = Σ ce / n (0 when no pixel is labelled), or Σ ce / (mined pixels) when mining.
     public var segmentation = 0.0
     /// L_dep = Σ R² / nd − ρ (Σ R)² / nd² (0 without valid depth or when α = 0).
     public var depth = 0.0
@@ -47,9 +50,13 @@ public struct ObjectiveTerms: Sendable, Hashable {
 
     /// The terms of one image from its sums.
     public init(_ s: ImageSums, configuration c: ObjectiveConfiguration, epoch: Double) {
+        if let mined = s.minedPixels {
+            segmentation = mined > 0 ? s.crossEntropySum / Double(mined) : 0
+        } else if s.labelledPixels > 0 {
+            segmentation = s.crossEntropySum / Double(s.labelledPixels)
+        }
         if s.labelledPixels > 0 {
             let n = Double(s.labelledPixels)
-            segmentation = s.crossEntropySum / n
             depthPredictionError = s.depthPredictionErrorSum / n
             segmentationError = s.segmentationErrorSum / n
         }

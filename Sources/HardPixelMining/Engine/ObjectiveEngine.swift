@@ -14,7 +14,9 @@ struct EngineInputs {
     /// Ground-truth depth; required when the configuration uses depth or DSE.
     var groundTruthDepth: UnsafePointer<Float>?
     /// Optional per-pixel weights of the segmentation term (cross-entropy API only).
-    var pixelWeights: UnsafePointer<Float>?
+    var pixelWeights: UnsafePointer<Float>? = nil
+    /// Optional loss-rank mining of the segmentation term (cross-entropy API only).
+    var mining: PixelMining? = nil
 }
 
 /// Raw views of the outputs; each is written only after all validation has passed.
@@ -133,6 +135,13 @@ enum ObjectiveEngine {
 
         for i in 0..<plane where labels[i] != ignore {
             s.labelledPixels += 1
+        }
+        if let mining = inputs.mining {
+            Mining.select(
+                mining, plane: plane, images: shape.images, labels: labels, ignoreLabel: ignore, loss: loss,
+                labelLogProbability: ws.labelLogProbability + base, pixelWeights: inputs.pixelWeights.map { $0 + base },
+                scratch: ws.selection + base, coefficient: ws.coefficient + base, sums: &s)
+            return s
         }
         if usesDepth {
             for i in 0..<plane where hasDepth[i] != 0 {

@@ -19,6 +19,7 @@ public final class ObjectiveWorkspace {
     private(set) var coefficient = UnsafeMutablePointer<Float>.allocate(capacity: 0)
     private(set) var selection = UnsafeMutablePointer<Float>.allocate(capacity: 0)
     private(set) var regionKey = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
+    private(set) var labelLogProbability = UnsafeMutablePointer<Float>.allocate(capacity: 0)
     // Per image: one band of the region table (columns × bins), counts and errors.
     private(set) var regionCount = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
     private(set) var regionErrors = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
@@ -50,6 +51,7 @@ public final class ObjectiveWorkspace {
         wrong.deallocate()
         hasDepth.deallocate()
         regionKey.deallocate()
+        labelLogProbability.deallocate()
         regionCount.deallocate()
         regionErrors.deallocate()
         chunkFinite.deallocate()
@@ -82,6 +84,7 @@ public final class ObjectiveWorkspace {
             Self.grow(&coefficient, to: pixels)
             Self.grow(&selection, to: pixels)
             Self.grow(&regionKey, to: pixels)
+            Self.grow(&labelLogProbability, to: pixels)
             pixelCapacity = pixels
         }
         if table > tableCapacity {
@@ -96,6 +99,7 @@ public final class ObjectiveWorkspace {
     }
 
     var statistics: PixelStatistics {
-        PixelStatistics(maximum: maximum, logSum: logSum, loss: loss, wrong: wrong)
+        PixelStatistics(
+            maximum: maximum, logSum: logSum, loss: loss, wrong: wrong, labelLogProbability: labelLogProbability)
     }
 }

@@ -16,10 +16,13 @@ struct PixelStatistics {
     var loss: UnsafeMutablePointer<Float>
     /// Δ: 1 where the first largest logit's class differs from a valid label, else 0.
     var wrong: UnsafeMutablePointer<UInt8>
+    /// log p_label, the log-probability of the true class (0 on ignored pixels).
+    var labelLogProbability: UnsafeMutablePointer<Float>
 
     func advanced(by offset: Int) -> PixelStatistics {
         PixelStatistics(
-            maximum: maximum + offset, logSum: logSum + offset, loss: loss + offset, wrong: wrong + offset)
+            maximum: maximum + offset, logSum: logSum + offset, loss: loss + offset, wrong: wrong + offset,
+            labelLogProbability: labelLogProbability + offset)
     }
 }
 
@@ -152,6 +155,8 @@ enum Kernels {
             Lanes.store(m[v], out.maximum + q, count: n)
             Lanes.store(logSum, out.logSum + q, count: n)
             Lanes.store(loss, out.loss + q, count: n)
+            let labelLogP = select(valid .== FloatVector(repeating: 0), FloatVector(repeating: 0), labelGap - logSum)
+            Lanes.store(labelLogP, out.labelLogProbability + q, count: n)
             let wrong = argmax[v] .!= labelIndex
             for lane in 0..<n { out.wrong[q + lane] = valid[lane] != 0 && wrong[lane] ? 1 : 0 }
         }

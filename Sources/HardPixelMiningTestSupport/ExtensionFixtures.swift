@@ -1,0 +1,63 @@
+import Foundation
+import HardPixelMining
+
+/// Golden cases of the issue-5 losses (Tests/Fixtures/extensions.json).
+public struct MinedCase: Decodable, Sendable {
+    public struct Mining: Decodable, Sendable { public var kind: String; public var value: Double; public var minimum_kept: Int }
+    public struct Image: Decodable, Sendable { public var loss: Double; public var selected: Int }
+    public var name: String
+    public var shape: GoldenCase.Shape
+    public var mining: Mining
+    public var smoothing: GoldenCase.Smoothing
+    public var batch: Double
+    public var images: [Image]
+    private var logits, labels, grad, selected: String
+
+    public var batchShape: BatchShape {
+        BatchShape(images: shape.images, classes: shape.classes, height: shape.height, width: shape.width)
+    }
+    public var pixelMining: PixelMining {
+        mining.kind == "top" ? .topFraction(mining.value)
+            : .probabilityBelow(threshold: mining.value, minimumKept: mining.minimum_kept)
+    }
+    public var labelSmoothing: LabelSmoothing {
+        smoothing.kind == "none" ? .none : .paper(trueClassTarget: smoothing.value)
+    }
+    public var logitValues: [Float] { decode(logits) }
+    public var labelValues: [Int32] { decode(labels) }
+    public var expectedGradient: [Double] { decode(grad) }
+    public var expectedSelection: [UInt8] { decode(selected) }
+}
+
+public struct DepthMixCase: Decodable, Sendable {
+    public struct Shape: Decodable, Sendable { public var images, height, width: Int }
+    public var shape: Shape
+    public var channels: Int
+    public var margin: Float
+    public var partners: [Int]
+    private var images, labels, depth, mixed_images, mixed_labels, mixed_depth, masks: String
+
+    public var batchShape: BatchShape { BatchShape(images: shape.images, classes: 0, height: shape.height, width: shape.width) }
+    public var imageValues: [Float] { decode(images) }
+    public var labelValues: [Int32] { decode(labels) }
+    public var depthValues: [Float] { decode(depth) }
+    public var expectedImages: [Float] { decode(mixed_images) }
+    public var expectedLabels: [Int32] { decode(mixed_labels) }
+    public var expectedDepth: [Float] { decode(mixed_depth) }
+    public var expectedMasks: [Bool] { (decode(masks) as [UInt8]).map { $0 != 0 } }
+}
+
+extension Fixtures {
+    private struct ExtensionFile: Decodable {
+        var mined: [MinedCase]
+        var depth_mix: [DepthMixCase]
+    }
+
+    private static let extensions: ExtensionFile = {
+        let data = try! Data(contentsOf: directory.appendingPathComponent("extensions.json"))
+        return try! JSONDecoder().decode(ExtensionFile.self, from: data)
+    }()
+
+    public static var minedCases: [MinedCase] { extensions.mined }
+    public static var depthMixCases: [DepthMixCase] { extensions.depth_mix }
+}
