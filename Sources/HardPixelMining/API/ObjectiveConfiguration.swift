@@ -82,6 +82,12 @@ public struct ObjectiveConfiguration: Sendable, Hashable {
         return c
     }
 
+    /// The kernels' view of the cross-entropy targets.
+    func targets(classCount: Int) -> Targets {
+        let (on, off) = smoothing.targets(classCount: classCount)
+        return Targets(on: Float(on), off: Float(off), ignoreLabel: ignoreLabel)
+    }
+
     /// Whether the depth loss is computed.
     var usesDepthLoss: Bool { depthWeight != 0 }
     /// Whether the DPE-weighted term is computed.

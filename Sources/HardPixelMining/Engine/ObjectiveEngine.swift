@@ -44,45 +44,12 @@ enum ObjectiveEngine {
         let classes = shape.classes
         let chunksPerImage = (plane + chunkPixels - 1) / chunkPixels
         let items = shape.images * chunksPerImage
-        let (on, off) = c.smoothing.targets(classCount: classes)
-        let targets = Targets(on: Float(on), off: Float(off), ignoreLabel: c.ignoreLabel)
+        let targets = c.targets(classCount: classes)
         let grid = c.grid.dimensions(height: shape.height, width: shape.width)
-        let table = c.usesSegmentationError ? shape.images * grid.columns * c.depthBinning.binCount : 0
-        ws.reserve(pixels: shape.pixelCount, table: table, chunks: items, columns: shape.width, workers: threads)
 
-        // Phase 1: per-pixel statistics and depth residuals.
-        let stats = ws.statistics
+        // Phase 1: per-pixel statistics and depth residuals (grows the workspace as needed).
+        try statistics(configuration: c, shape: shape, inputs: inputs, workspace: ws, threads: threads)
         let tileState = ws.tileState
-        Parallel.forEach(items, threads: threads) { item, worker in
-            let k = item / chunksPerImage
-            let lo = (item % chunksPerImage) * chunkPixels
-            let hi = Swift.min(plane, lo + chunkPixels)
-            let pixel = k * plane
-            ws.chunkFinite[item] = Kernels.statistics(
-                logits: inputs.logits + k * classes * plane, labels: inputs.labels + pixel, plane: plane,
-                classes: classes, range: lo..<hi, targets: targets, out: stats.advanced(by: pixel),
-                state: tileState + worker * Kernels.tileStateVectors)
-            if let depth = inputs.groundTruthDepth {
-                if let predicted = inputs.predictedLogDepth {
-                    Kernels.depthResiduals(
-                        predicted: predicted + pixel + lo, depth: depth + pixel + lo, count: hi - lo,
-                        minimum: c.depthBinning.minimum, maximum: c.depthBinning.maximum,
-                        residual: ws.residual + pixel + lo, hasDepth: ws.hasDepth + pixel + lo)
-                } else {
-                    for i in (pixel + lo)..<(pixel + hi) {
-                        ws.hasDepth[i] = c.depthBinning.isValid(depth[i]) ? 1 : 0
-                        ws.residual[i] = 0
-                    }
-                }
-            }
-        }
-        for item in 0..<items where !ws.chunkFinite[item] {
-            let k = item / chunksPerImage
-            let image = UnsafeBufferPointer(start: inputs.logits + k * classes * plane, count: classes * plane)
-            let index = Kernels.firstNonFiniteIndex(image) ?? 0
-            throw HardPixelMiningError.nonFiniteValue(
-                argument: "logits", index: k * classes * plane + index, value: image[index])
-        }
 
         // Phase 2: weights, pacing, sums, depth gradient and per-pixel gradient coefficients.
         ws.imageSums.removeAll(keepingCapacity: true)
@@ -116,6 +83,55 @@ enum ObjectiveEngine {
             losses.update(from: ws.loss, count: shape.pixelCount)
         }
         return ws.imageSums
+    }
+
+    /// Phase 1 alone: per-pixel max, log-sum-exp, ce, Δ and log p_label into the workspace
+    /// (and depth residuals when depth is given), after which the logits are known finite.
+    /// Shared by the objective, cross-entropy and the error-prediction losses.
+    static func statistics(
+        configuration c: ObjectiveConfiguration, shape: BatchShape, inputs: EngineInputs,
+        workspace ws: ObjectiveWorkspace, threads: Int
+    ) throws {
+        let plane = shape.pixelsPerImage
+        let classes = shape.classes
+        let chunksPerImage = (plane + chunkPixels - 1) / chunkPixels
+        let items = shape.images * chunksPerImage
+        let targets = c.targets(classCount: classes)
+        let grid = c.grid.dimensions(height: shape.height, width: shape.width)
+        let table = c.usesSegmentationError ? shape.images * grid.columns * c.depthBinning.binCount : 0
+        ws.reserve(pixels: shape.pixelCount, table: table, chunks: items, columns: shape.width, workers: threads)
+        let stats = ws.statistics
+        let tileState = ws.tileState
+        Parallel.forEach(items, threads: threads) { item, worker in
+            let k = item / chunksPerImage
+            let lo = (item % chunksPerImage) * chunkPixels
+            let hi = Swift.min(plane, lo + chunkPixels)
+            let pixel = k * plane
+            ws.chunkFinite[item] = Kernels.statistics(
+                logits: inputs.logits + k * classes * plane, labels: inputs.labels + pixel, plane: plane,
+                classes: classes, range: lo..<hi, targets: targets, out: stats.advanced(by: pixel),
+                state: tileState + worker * Kernels.tileStateVectors)
+            if let depth = inputs.groundTruthDepth {
+                if let predicted = inputs.predictedLogDepth {
+                    Kernels.depthResiduals(
+                        predicted: predicted + pixel + lo, depth: depth + pixel + lo, count: hi - lo,
+                        minimum: c.depthBinning.minimum, maximum: c.depthBinning.maximum,
+                        residual: ws.residual + pixel + lo, hasDepth: ws.hasDepth + pixel + lo)
+                } else {
+                    for i in (pixel + lo)..<(pixel + hi) {
+                        ws.hasDepth[i] = c.depthBinning.isValid(depth[i]) ? 1 : 0
+                        ws.residual[i] = 0
+                    }
+                }
+            }
+        }
+        for item in 0..<items where !ws.chunkFinite[item] {
+            let k = item / chunksPerImage
+            let image = UnsafeBufferPointer(start: inputs.logits + k * classes * plane, count: classes * plane)
+            let index = Kernels.firstNonFiniteIndex(image) ?? 0
+            throw HardPixelMiningError.nonFiniteValue(
+                argument: "logits", index: k * classes * plane + index, value: image[index])
+        }
     }
 
     /// Phase 2 for image `k`.
