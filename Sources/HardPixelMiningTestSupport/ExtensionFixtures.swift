@@ -47,10 +47,33 @@ public struct DepthMixCase: Decodable, Sendable {
     public var expectedMasks: [Bool] { (decode(masks) as [UInt8]).map { $0 != 0 } }
 }
 
+public struct ErrorPredictionCase: Decodable, Sendable {
+    public var shape: GoldenCase.Shape
+    public var value: Double
+    public var images: [Double]
+    public var fractions: [Double]
+    public var iou: Double?
+    public var hard_recall: Double?
+    private var logits, labels, error_logits, detail_logits, grad, detail_weights, fused, error_map: String
+
+    public var batchShape: BatchShape {
+        BatchShape(images: shape.images, classes: shape.classes, height: shape.height, width: shape.width)
+    }
+    public var segmentationLogits: [Float] { decode(logits) }
+    public var labelValues: [Int32] { decode(labels) }
+    public var errorLogits: [Float] { decode(error_logits) }
+    public var detailLogits: [Float] { decode(detail_logits) }
+    public var expectedGradient: [Double] { decode(grad) }
+    public var expectedDetailWeights: [Float] { decode(detail_weights) }
+    public var expectedFused: [Double] { decode(fused) }
+    public var expectedErrorMap: [Bool] { (decode(error_map) as [UInt8]).map { $0 != 0 } }
+}
+
 extension Fixtures {
     private struct ExtensionFile: Decodable {
         var mined: [MinedCase]
         var depth_mix: [DepthMixCase]
+        var error_prediction: [ErrorPredictionCase]
     }
 
     private static let extensions: ExtensionFile = {
@@ -60,4 +83,5 @@ extension Fixtures {
 
     public static var minedCases: [MinedCase] { extensions.mined }
     public static var depthMixCases: [DepthMixCase] { extensions.depth_mix }
+    public static var errorPredictionCases: [ErrorPredictionCase] { extensions.error_prediction }
 }

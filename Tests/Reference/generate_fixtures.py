@@ -169,10 +169,27 @@ def extension_cases():
             images=b64(images, "<f4"), labels=b64(labels, "<i4"), depth=b64(depth, "<f4"),
             mixed_images=b64(r["images"], "<f4"), mixed_labels=b64(r["labels"], "<i4"),
             mixed_depth=b64(r["depth"], "<f4"), masks=b64(r["masks"].astype(np.uint8), "u1")))
+    from hpm_reference import error_prediction
+    errors = []
+    for (N, C, H, W, sharp) in [(2, 4, 7, 13, 1.0), (3, 19, 6, 5, 4.0), (1, 2, 1, 1, 1.0)]:
+        logits, labels, _, _ = make_batch(rng, N, C, H, W)
+        logits = (logits * sharp).astype(np.float32)  # sharp logits make confident (hard) errors
+        if N == 3:
+            labels[2] = IGNORE
+        error_logits = (rng.standard_normal((N, H, W)) * 2).astype(np.float32)
+        detail = (rng.standard_normal((N, C, H, W)) * 2).astype(np.float32)
+        r = error_prediction(logits, labels, error_logits, detail)
+        errors.append(dict(
+            shape=dict(images=N, classes=C, height=H, width=W),
+            logits=b64(logits, "<f4"), labels=b64(labels, "<i4"), error_logits=b64(error_logits, "<f4"),
+            detail_logits=b64(detail, "<f4"), value=r["value"], images=r["images"], fractions=r["fractions"],
+            grad=b64(r["grad"], "<f8"), detail_weights=b64(r["detail_weights"], "<f4"), fused=b64(r["fused"], "<f8"),
+            error_map=b64(r["error_map"].astype(np.uint8), "u1"), iou=r["iou"], hard_recall=r["hard_recall"]))
     path = os.path.join(OUT, "extensions.json")
     with open(path, "w") as f:
-        json.dump(dict(generator="Tests/Reference/generate_fixtures.py", mined=mined, depth_mix=mixes), f, indent=0)
-    print(f"wrote {len(mined)} mined and {len(mixes)} DepthMix cases to {os.path.relpath(path)}")
+        json.dump(dict(generator="Tests/Reference/generate_fixtures.py", mined=mined, depth_mix=mixes,
+                       error_prediction=errors), f, indent=0)
+    print(f"wrote {len(mined)} mined, {len(mixes)} DepthMix and {len(errors)} error-prediction cases to {os.path.relpath(path)}")
 
 
 if __name__ == "__main__":

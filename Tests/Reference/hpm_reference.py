@@ -236,3 +236,44 @@ def depth_mix(images, labels, depth, partners, margin=0.0, dmin=1.0, dmax=256.0)
             out_labels[k] = np.where(m, labels[k], labels[j])
             out_depth[k] = np.where(m, di, dj)
     return dict(images=out_images, labels=out_labels, depth=out_depth, masks=masks)
+
+
+def error_prediction(seg_logits, labels, error_logits, detail_logits, rho=0.95, w1=1.0, w2=1.5, t=0.7, ignore=IGNORE):
+    """Gong et al.'s error-prediction losses: balanced BCE, detail weights, fusion, metrics."""
+    N, C, H, W = seg_logits.shape
+    HW = H * W
+    x = seg_logits.astype(np.float64).reshape(N, C, HW)
+    p_sb = np.exp(x - x.max(1, keepdims=True))
+    p_sb /= p_sb.sum(1, keepdims=True)
+    d = detail_logits.astype(np.float64).reshape(N, C, HW)
+    p_db = np.exp(d - d.max(1, keepdims=True))
+    p_db /= p_db.sum(1, keepdims=True)
+    z = error_logits.astype(np.float64).reshape(N, HW)
+    sig = 1 / (1 + np.exp(-z))
+    lab = labels.reshape(N, HW).astype(np.int64)
+    valid = lab != ignore
+    wrong = valid & (x.argmax(1) != lab)
+    q = p_sb.max(1)
+    images, fractions = [], []
+    grad = np.zeros((N, HW))
+    for k in range(N):
+        n = int(valid[k].sum())
+        frac = wrong[k].sum() / n if n else 0.0
+        w = np.where(wrong[k], np.where(q[k] > rho, w2, w1), frac)
+        target = wrong[k].astype(np.float64)
+        bce = np.maximum(z[k], 0) - z[k] * target + np.log1p(np.exp(-np.abs(z[k])))
+        images.append(float((w * bce)[valid[k]].sum() / n) if n else 0.0)
+        fractions.append(float(frac))
+        if n:
+            grad[k] = np.where(valid[k], w * (sig[k] - target) / (N * n), 0.0)
+    E = sig > t
+    fused = np.where(E[:, None, :], p_db, p_sb)
+    pred_err = E & valid
+    inter = (pred_err & wrong).sum()
+    union = (pred_err | wrong).sum()
+    hard = wrong & (q > rho)
+    return dict(value=float(np.mean(images)), images=images, fractions=fractions, grad=grad.reshape(N, H, W),
+                detail_weights=E.astype(np.float32).reshape(N, H, W), fused=fused.reshape(N, C, H, W),
+                error_map=wrong.reshape(N, H, W),
+                iou=float(inter / union) if union else None,
+                hard_recall=float((hard & E).sum() / hard.sum()) if hard.sum() else None)
