@@ -69,8 +69,37 @@ public struct ErrorPredictionCase: Decodable, Sendable {
     public var expectedErrorMap: [Bool] { (decode(error_map) as [UInt8]).map { $0 != 0 } }
 }
 
+public struct MultiScaleCase: Decodable, Sendable {
+    public struct Output: Decodable, Sendable {
+        public var height, width: Int
+        public var weight, value: Double
+        private var logits, predicted, grad_logits, grad_depth, labels, depth, weights_map: String
+        public var logitValues: [Float] { decode(logits) }
+        public var predictedLogDepth: [Float] { decode(predicted) }
+        public var expectedLogitGradient: [Double] { decode(grad_logits) }
+        public var expectedDepthGradient: [Double] { decode(grad_depth) }
+        public var expectedLabels: [Int32] { decode(labels) }
+        public var expectedDepth: [Float] { decode(depth) }
+        public var expectedWeights: [Double] { decode(weights_map) }
+    }
+    public var shape: GoldenCase.Shape
+    public var config: GoldenCase.Config
+    public var epoch: Double
+    public var total: Double
+    public var outputs: [Output]
+    private var labels, depth, weights_map: String
+
+    public var batchShape: BatchShape {
+        BatchShape(images: shape.images, classes: shape.classes, height: shape.height, width: shape.width)
+    }
+    public var labelValues: [Int32] { decode(labels) }
+    public var depthValues: [Float] { decode(depth) }
+    public var weightsMap: [Float] { decode(weights_map) }
+}
+
 extension Fixtures {
     private struct ExtensionFile: Decodable {
+        var multi_scale: [MultiScaleCase]
         var mined: [MinedCase]
         var depth_mix: [DepthMixCase]
         var error_prediction: [ErrorPredictionCase]
@@ -84,4 +113,5 @@ extension Fixtures {
     public static var minedCases: [MinedCase] { extensions.mined }
     public static var depthMixCases: [DepthMixCase] { extensions.depth_mix }
     public static var errorPredictionCases: [ErrorPredictionCase] { extensions.error_prediction }
+    public static var multiScaleCases: [MultiScaleCase] { extensions.multi_scale }
 }

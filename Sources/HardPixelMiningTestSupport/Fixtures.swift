@@ -46,9 +46,14 @@ public struct GoldenCase: Decodable, Sendable {
         BatchShape(images: shape.images, classes: shape.classes, height: shape.height, width: shape.width)
     }
 
+    public var configuration: ObjectiveConfiguration { config.configuration }
+}
+
+extension GoldenCase.Config {
+    /// The package's configuration for the reference's configuration dictionary.
     public var configuration: ObjectiveConfiguration {
         var c = ObjectiveConfiguration()
-        let k = config
+        let k = self
         if let s = k.smoothing {
             switch s.kind {
             case "none": c.smoothing = .none
@@ -73,6 +78,9 @@ public struct GoldenCase: Decodable, Sendable {
         c.propagatesDepthPredictionErrorToDepth = k.propagate ?? false
         return c
     }
+}
+
+extension GoldenCase {
 
     public var logitValues: [Float] { decode(logits) }
     public var labelValues: [Int32] { decode(labels) }

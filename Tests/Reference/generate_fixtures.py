@@ -141,9 +141,10 @@ def extension_cases():
         labels[0, :2] = IGNORE
         if N == 3:
             labels[1] = IGNORE  # an all-ignored image
-        for mining in [("top", 0.2), ("top", 1.0), ("top", 0.013), ("probability", 0.7, 10), ("probability", 0.3, 0),
-                       ("probability", 0.7, 100000)]:
-            for smoothing in [("paper", 0.9), ("none", 0)]:
+        minings = [("top", 0.2), ("top", 1.0), ("top", 0.013), ("probability", 0.7, 10), ("probability", 0.3, 0),
+                   ("probability", 0.7, 100000)]
+        for mining in (minings if H * W < 8192 else [minings[0], minings[3]]):
+            for smoothing in ([("paper", 0.9), ("none", 0)] if H * W < 8192 else [("paper", 0.9)]):
                 r = mined_cross_entropy(logits, labels, smoothing, mining)
                 mined.append(dict(
                     name=f"mined_{N}x{C}x{H}x{W}_{'_'.join(map(str, mining))}_{smoothing[0]}",
@@ -185,11 +186,38 @@ def extension_cases():
             detail_logits=b64(detail, "<f4"), value=r["value"], images=r["images"], fractions=r["fractions"],
             grad=b64(r["grad"], "<f8"), detail_weights=b64(r["detail_weights"], "<f4"), fused=b64(r["fused"], "<f8"),
             error_map=b64(r["error_map"].astype(np.uint8), "u1"), iou=r["iou"], hard_recall=r["hard_recall"]))
+    from hpm_reference import multi_scale, resample_depth, resample_labels, resample_weights
+    scales = []
+    for (N, C, H, W, sizes, config, epoch) in [
+        (2, 5, 16, 20, [(16, 20, 1.0), (8, 10, 0.5), (4, 5, 0.25), (3, 7, 0.4)], {}, 12.0),
+        (2, 4, 12, 9, [(12, 9, 1.0), (5, 4, 0.7)], dict(total_epochs=20.0), 10.0),
+        (1, 3, 7, 6, [(9, 11, 0.3)], dict(alpha=0, beta_initial=0, beta_later=0, gamma=0), 0.0),
+    ]:
+        _, labels, _, depth = make_batch(rng, N, C, H, W)
+        depth[0, :4, :4] = np.nan  # a block with no valid depth
+        outs = []
+        for (h, w, lam) in sizes:
+            logits = (rng.standard_normal((N, C, h, w)) * 3).astype(np.float32)
+            pred = (np.log(np.clip(resample_depth(depth, h, w), 1, None)) + rng.standard_normal((N, h, w)) * 0.3).astype(np.float32)
+            outs.append((logits, pred, lam))
+        total, results = multi_scale(outs, labels, depth, config, epoch)
+        weights_map = rng.uniform(0, 2, size=(N, H, W)).astype(np.float32)
+        scales.append(dict(
+            shape=dict(images=N, classes=C, height=H, width=W), config=config_json(config), epoch=epoch,
+            labels=b64(labels, "<i4"), depth=b64(depth, "<f4"), total=total, weights_map=b64(weights_map, "<f4"),
+            outputs=[dict(height=o[0].shape[2], width=o[0].shape[3], weight=o[2], logits=b64(o[0], "<f4"),
+                          predicted=b64(o[1], "<f4"), value=r["value"], grad_logits=b64(r["grad_logits"], "<f8"),
+                          grad_depth=b64(r["grad_depth"], "<f8"),
+                          labels=b64(resample_labels(labels, o[0].shape[2], o[0].shape[3]), "<i4"),
+                          depth=b64(resample_depth(depth, o[0].shape[2], o[0].shape[3]), "<f4"),
+                          weights_map=b64(resample_weights(weights_map, o[0].shape[2], o[0].shape[3]), "<f8"))
+                     for o, r in zip(outs, results)]))
     path = os.path.join(OUT, "extensions.json")
     with open(path, "w") as f:
         json.dump(dict(generator="Tests/Reference/generate_fixtures.py", mined=mined, depth_mix=mixes,
-                       error_prediction=errors), f, indent=0)
-    print(f"wrote {len(mined)} mined, {len(mixes)} DepthMix and {len(errors)} error-prediction cases to {os.path.relpath(path)}")
+                       error_prediction=errors, multi_scale=scales), f, indent=0)
+    print(f"wrote {len(mined)} mined, {len(mixes)} DepthMix, {len(errors)} error-prediction and "
+          f"{len(scales)} multi-scale cases to {os.path.relpath(path)}")
 
 
 if __name__ == "__main__":

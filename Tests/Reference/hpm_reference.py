@@ -277,3 +277,50 @@ def error_prediction(seg_logits, labels, error_logits, detail_logits, rho=0.95, 
                 error_map=wrong.reshape(N, H, W),
                 iou=float(inter / union) if union else None,
                 hard_recall=float((hard & E).sum() / hard.sum()) if hard.sum() else None)
+
+
+def _blocks(size, out):
+    starts = [(i * size) // out for i in range(out)]
+    return [(a, max(a + 1, ((i + 1) * size) // out)) for i, a in enumerate(starts)]
+
+
+def resample_labels(labels, h, w):
+    N, H, W = labels.shape
+    rows = [(y * H) // h for y in range(h)]
+    cols = [(x * W) // w for x in range(w)]
+    return labels[:, rows][:, :, cols]
+
+
+def resample_depth(depth, h, w, dmin=1.0, dmax=256.0):
+    N, H, W = depth.shape
+    out = np.zeros((N, h, w), dtype=np.float32)
+    for k in range(N):
+        for y, (y0, y1) in enumerate(_blocks(H, h)):
+            for x, (x0, x1) in enumerate(_blocks(W, w)):
+                block = depth[k, y0:y1, x0:x1].astype(np.float64)
+                with np.errstate(invalid="ignore"):
+                    ok = block[(block >= dmin) & (block <= dmax)]
+                out[k, y, x] = np.float32(ok.mean()) if ok.size else 0.0
+    return out
+
+
+def resample_weights(weights, h, w):
+    N, H, W = weights.shape
+    out = np.zeros((N, h, w))
+    for k in range(N):
+        for y, (y0, y1) in enumerate(_blocks(H, h)):
+            for x, (x0, x1) in enumerate(_blocks(W, w)):
+                out[k, y, x] = weights[k, y0:y1, x0:x1].astype(np.float64).mean()
+    return out
+
+
+def multi_scale(outputs, labels, depth, config, epoch):
+    """outputs: list of (logits N×C×h×w, pred N×h×w, weight). Total = Σ λ_s L(s)."""
+    total, results = 0.0, []
+    for logits, pred, lam in outputs:
+        h, w = logits.shape[2:]
+        r = evaluate(logits, resample_labels(labels, h, w), pred, resample_depth(depth, h, w), config, epoch)
+        total += lam * r["batch"]["objective"]
+        results.append(dict(value=r["batch"]["objective"], grad_logits=lam * r["grad_logits"],
+                            grad_depth=lam * r["grad_depth"]))
+    return total, results

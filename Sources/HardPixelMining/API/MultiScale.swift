@@ -1,0 +1,174 @@
+/// Bringing full-resolution maps to a side output's resolution (the journal version of
+/// the paper supervises several side outputs of the decoder).
+///
+/// An output pixel (y, x) of an `h × w` map covers the source block of rows
+/// `⌊y·H/h⌋ ..< max(⌊y·H/h⌋ + 1, ⌊(y+1)·H/h⌋)` and the likewise columns.
+public enum SideOutputResampling {
+    /// Labels by nearest neighbour: the source pixel `(⌊y·H/h⌋, ⌊x·W/w⌋)` (PyTorch's
+    /// `F.interpolate(mode="nearest")`).
+    public static func labels(_ labels: [Int32], shape: BatchShape, height: Int, width: Int) throws -> [Int32] {
+        try validate(labels.count, shape, height, width, "labels")
+        return resample(shape, height, width) { k, y0, _, x0, _ in labels[k * shape.pixelsPerImage + y0 * shape.width + x0] }
+    }
+
+    /// Ground-truth depth as the mean of the block's valid depths only; where the block has
+    /// none, the result is 0 ("no depth here").
+    public static func depth(
+        _ depth: [Float], shape: BatchShape, height: Int, width: Int, binning: DepthBinning = .paper
+    ) throws -> [Float] {
+        try validate(depth.count, shape, height, width, "groundTruthDepth")
+        try binning.validate(argument: "binning")
+        return resample(shape, height, width) { k, y0, y1, x0, x1 in
+            var sum = 0.0, count = 0
+            for y in y0..<y1 {
+                for x in x0..<x1 {
+                    let d = depth[k * shape.pixelsPerImage + y * shape.width + x]
+                    if binning.isValid(d) {
+                        sum += Double(d)
+                        count += 1
+                    }
+                }
+            }
+            return count > 0 ? Float(sum / Double(count)) : 0
+        }
+    }
+
+    /// A weight map (wR, wZ or any per-pixel map) as the mean over each block.
+    public static func weights(_ weights: [Float], shape: BatchShape, height: Int, width: Int) throws -> [Float] {
+        try validate(weights.count, shape, height, width, "weights")
+        try weights.withUnsafeBufferPointer { try Check.allFinite($0, "weights") }
+        return resample(shape, height, width) { k, y0, y1, x0, x1 in
+            var sum = 0.0
+            for y in y0..<y1 {
+                for x in x0..<x1 { sum += Double(weights[k * shape.pixelsPerImage + y * shape.width + x]) }
+            }
+            return Float(sum / Double((y1 - y0) * (x1 - x0)))
+        }
+    }
+
+    private static func validate(_ count: Int, _ shape: BatchShape, _ height: Int, _ width: Int, _ argument: String) throws {
+        try shape.validate(requiresClasses: false)
+        try Check.count(count, shape.pixelCount, argument)
+        if height < 1 { throw HardPixelMiningError.invalidDimension(argument: "height", value: height, requirement: ">= 1") }
+        if width < 1 { throw HardPixelMiningError.invalidDimension(argument: "width", value: width, requirement: ">= 1") }
+    }
+
+    private static func resample<T>(
+        _ shape: BatchShape, _ height: Int, _ width: Int, _ value: (Int, Int, Int, Int, Int) -> T
+    ) -> [T] {
+        var out: [T] = []
+        out.reserveCapacity(shape.images * height * width)
+        for k in 0..<shape.images {
+            for y in 0..<height {
+                let y0 = y * shape.height / height
+                let y1 = Swift.max(y0 + 1, (y + 1) * shape.height / height)
+                for x in 0..<width {
+                    let x0 = x * shape.width / width
+                    let x1 = Swift.max(x0 + 1, (x + 1) * shape.width / width)
+                    out.append(value(k, y0, y1, x0, x1))
+                }
+            }
+        }
+        return out
+    }
+}
+
+/// One side output of the network: its logits and predicted log-depth at its own resolution,
+/// and its weight λ in the total.
+public struct SideOutput: Sendable {
+    public var logits: [Float]
+    public var predictedLogDepth: [Float]
+    public var height: Int
+    public var width: Int
+    public var weight: Double
+
+    public init(logits: [Float], predictedLogDepth: [Float] = [], height: Int, width: Int, weight: Double = 1) {
+        self.logits = logits
+        self.predictedLogDepth = predictedLogDepth
+        self.height = height
+        self.width = width
+        self.weight = weight
+    }
+}
+
+/// The objective over several side outputs in one call: `L = Σ_s λ_s L(s)`, where each
+/// output's L(s) is the configured objective on its own logits and predicted depth against
+/// the labels (nearest) and ground-truth depth (mean of valid pixels) brought to its
+/// resolution. The hard-pixel weights of each output come from its own predictions.
+/// Gradients: `λ_s ∂L(s)/∂logits_s` and `λ_s ∂L(s)/∂logD_s`.
+public struct MultiScaleObjective: Sendable, Hashable {
+    public var configuration: ObjectiveConfiguration
+    public var threadCount: Int
+
+    public init(_ configuration: ObjectiveConfiguration = .paper, threadCount: Int = 1) {
+        self.configuration = configuration
+        self.threadCount = threadCount
+    }
+
+    public struct Result: Sendable, Hashable {
+        /// Σ_s λ_s L(s).
+        public var value: Double
+        /// Each output's own result (unweighted).
+        public var outputs: [ObjectiveResult]
+    }
+
+    /// - Parameters:
+    ///   - shape: the full-resolution batch (N, C, H, W) of `labels` and `groundTruthDepth`.
+    ///   - logitGradients, depthGradients: one buffer per output, of its N·C·h·w and N·h·w elements.
+    /// - Throws: before writing any gradient: every output's sizes and logits are checked first.
+    public func evaluate(
+        outputs: [SideOutput], labels: [Int32], groundTruthDepth: [Float], shape: BatchShape, epoch: Double,
+        logitGradients: inout [[Float]], depthGradients: inout [[Float]], workspace: ObjectiveWorkspace? = nil
+    ) throws -> Result {
+        try shape.validate()
+        try configuration.validate()
+        try Check.count(labels.count, shape.pixelCount, "labels")
+        try labels.withUnsafeBufferPointer {
+            try Check.labels($0, classCount: shape.classes, ignoreLabel: configuration.ignoreLabel, "labels")
+        }
+        try validateOptionalArray(groundTruthDepth, configuration.needsGroundTruthDepth, shape, "groundTruthDepth")
+        try Check.count(logitGradients.count, outputs.count, "logitGradients")
+        try Check.count(depthGradients.count, outputs.count, "depthGradients")
+        if outputs.isEmpty {
+            throw HardPixelMiningError.invalidDimension(argument: "outputs", value: 0, requirement: "at least one output")
+        }
+        for (s, o) in outputs.enumerated() {
+            let side = BatchShape(images: shape.images, classes: shape.classes, height: o.height, width: o.width)
+            try side.validate(argument: "outputs[\(s)]")
+            try Check.finite(o.weight, "outputs[\(s)].weight")
+            try Check.count(o.logits.count, side.logitCount, "outputs[\(s)].logits")
+            try validateOptionalArray(o.predictedLogDepth, configuration.needsPredictedDepth, side, "outputs[\(s)].predictedLogDepth")
+            try Check.count(logitGradients[s].count, side.logitCount, "logitGradients[\(s)]")
+            try Check.count(depthGradients[s].count, side.pixelCount, "depthGradients[\(s)]")
+            try o.logits.withUnsafeBufferPointer { try Check.allFinite($0, "outputs[\(s)].logits") }
+            if configuration.needsPredictedDepth {
+                try o.predictedLogDepth.withUnsafeBufferPointer { try Check.allFinite($0, "outputs[\(s)].predictedLogDepth") }
+            }
+        }
+        let objective = HardPixelMiningObjective(configuration, threadCount: threadCount)
+        let ws = workspace ?? ObjectiveWorkspace()
+        var result = Result(value: 0, outputs: [])
+        for (s, o) in outputs.enumerated() {
+            let side = BatchShape(images: shape.images, classes: shape.classes, height: o.height, width: o.width)
+            let sideLabels = try SideOutputResampling.labels(labels, shape: shape, height: o.height, width: o.width)
+            let sideDepth = groundTruthDepth.isEmpty ? [] : try SideOutputResampling.depth(
+                groundTruthDepth, shape: shape, height: o.height, width: o.width, binning: configuration.depthBinning)
+            let r = try objective.evaluate(
+                logits: o.logits, labels: sideLabels, predictedLogDepth: o.predictedLogDepth, groundTruthDepth: sideDepth,
+                shape: side, epoch: epoch, logitGradient: &logitGradients[s], depthGradient: &depthGradients[s],
+                workspace: ws)
+            let lambda = Float(o.weight)
+            if lambda != 1 {
+                for i in logitGradients[s].indices { logitGradients[s][i] *= lambda }
+                for i in depthGradients[s].indices { depthGradients[s][i] *= lambda }
+            }
+            result.value += o.weight * r.value
+            result.outputs.append(r)
+        }
+        return result
+    }
+}
+
+func validateOptionalArray<T>(_ array: [T], _ required: Bool, _ shape: BatchShape, _ argument: String) throws {
+    try array.withUnsafeBufferPointer { try validateOptional($0, required: required, shape, argument) }
+}
