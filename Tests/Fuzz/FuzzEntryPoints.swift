@@ -135,6 +135,44 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     _ = try? ce.pixelLosses(logits: logits, labels: labels, shape: shape)
 
+    // Loss-rank mining.
+    var gm = [Float](repeating: sentinel, count: r.count(logitCount))
+    let mining: PixelMining = r.byte() % 2 == 0
+        ? .topFraction(r.parameter() / 8) : .probabilityBelow(threshold: r.parameter() / 8, minimumKept: r.int(40) - 3)
+    var minedResult: ObjectiveResult? = nil
+    if expectTypedOrSuccess([gm], {
+        minedResult = try LabelSmoothedCrossEntropy(smoothing: c.smoothing, ignoreLabel: c.ignoreLabel, mining: mining)
+            .evaluate(logits: logits, labels: labels, shape: shape, gradient: &gm)
+    }, { [gm] }), finiteInputs, let minedResult {
+        require(minedResult.value.isFinite && gm.allSatisfy(\.isFinite), "non-finite mined cross-entropy")
+    }
+
+    // Error prediction (its logits reuse `predicted` as one logit per pixel).
+    var gz = [Float](repeating: sentinel, count: r.count(pixels))
+    var ep = ErrorPrediction()
+    if r.byte() % 4 == 0 { ep.threshold = r.parameter() }
+    var epLoss: ErrorPrediction.Loss? = nil
+    if expectTypedOrSuccess([gz], {
+        epLoss = try ep.balancedLoss(errorLogits: predicted, segmentationLogits: logits, labels: labels, shape: shape, gradient: &gz)
+    }, { [gz] }), finiteInputs, let epLoss {
+        require(epLoss.value.isFinite && gz.allSatisfy(\.isFinite), "non-finite error-prediction loss")
+    }
+    _ = try? ep.fuse(segmentationLogits: logits, detailLogits: logits, errorLogits: predicted, shape: shape)
+    _ = try? ep.metrics(errorLogits: predicted, segmentationLogits: logits, labels: labels, shape: shape)
+
+    // DepthMix and side-output resampling.
+    let partners = (0..<Swift.max(0, shape.images)).map { ($0 + r.int(2)) % Swift.max(1, shape.images) }
+    if let mixed = try? DepthMix(margin: r.float()).mix(
+        images: predicted, channels: 1, labels: labels, depth: depth, shape: shape, partners: partners) {
+        require(mixed.masks.count == pixels, "DepthMix mask size")
+    }
+    let (h, w) = (r.int(12), r.int(12))
+    _ = try? SideOutputResampling.labels(labels, shape: shape, height: h, width: w)
+    if let d = try? SideOutputResampling.depth(depth, shape: shape, height: h, width: w) {
+        require(d.allSatisfy { $0.isFinite }, "non-finite resampled depth")
+    }
+    _ = try? SideOutputResampling.weights(weights, shape: shape, height: h, width: w)
+
     // The depth loss.
     var gdepth = [Float](repeating: sentinel, count: r.count(pixels))
     var depthResult: ObjectiveResult? = nil
