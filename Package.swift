@@ -18,11 +18,18 @@ let package = Package(
         .target(
             name: "HardPixelMiningTestSupport",
             dependencies: ["HardPixelMining", "HardPixelMiningReference"]),
-        // The main job: evaluates the objective on a generated batch and prints every term.
+        // A small CPU encoder-decoder with hand-written backward, synthetic RGB-D scenes and
+        // training: the end-to-end proof of the losses. Not in the product trainers link.
+        .target(name: "HPMReferenceNetwork", dependencies: ["HardPixelMining"]),
+        // The main job: trains the reference network for every Table II row and prints the table.
+        .executableTarget(name: "hpm-ablation", dependencies: ["HardPixelMining", "HPMReferenceNetwork"]),
+        // Evaluates the objective on a generated batch and prints every term.
         .executableTarget(name: "hpm-demo", dependencies: ["HardPixelMining"]),
         .testTarget(
             name: "HardPixelMiningTests",
-            dependencies: ["HardPixelMining", "HardPixelMiningReference", "HardPixelMiningTestSupport"]),
+            dependencies: [
+                "HardPixelMining", "HardPixelMiningReference", "HardPixelMiningTestSupport", "HPMReferenceNetwork",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,70 @@
+/// A confusion matrix of semantic segmentation, and the three standard scores.
+///
+///     pixel accuracy = Σ_c M[c][c] / Σ M
+///     mean accuracy  = mean over classes c present in the ground truth of M[c][c] / Σ_j M[c][j]
+///     mean IoU       = mean over classes c present in ground truth or prediction of
+///                      M[c][c] / (Σ_j M[c][j] + Σ_i M[i][c] − M[c][c])
+///
+/// Rows are ground truth, columns predictions; ignored pixels are not counted. Classes
+/// absent from both the ground truth and the prediction are left out of the means.
+public struct ConfusionMatrix: Sendable, Hashable {
+    public let classes: Int
+    /// Row-major counts: `counts[truth * classes + prediction]`.
+    public private(set) var counts: [Int]
+
+    public init(classes: Int) throws {
+        if classes < 2 {
+            throw HardPixelMiningError.invalidDimension(argument: "classes", value: classes, requirement: ">= 2")
+        }
+        self.classes = classes
+        counts = Array(repeating: 0, count: classes * classes)
+    }
+
+    /// Adds a batch: `predictions` and `labels` of equal size; labels equal to `ignoreLabel` are skipped.
+    public mutating func add(predictions: [Int32], labels: [Int32], ignoreLabel: Int32 = 255) throws {
+        try Check.count(predictions.count, labels.count, "predictions")
+        for i in labels.indices where labels[i] != ignoreLabel {
+            let t = Int(labels[i]), p = Int(predictions[i])
+            guard t >= 0 && t < classes else {
+                throw HardPixelMiningError.labelOutOfRange(argument: "labels", index: i, value: labels[i], classCount: classes, ignoreLabel: ignoreLabel)
+            }
+            guard p >= 0 && p < classes else {
+                throw HardPixelMiningError.labelOutOfRange(argument: "predictions", index: i, value: predictions[i], classCount: classes, ignoreLabel: -1)
+            }
+        }
+        for i in labels.indices where labels[i] != ignoreLabel {
+            counts[Int(labels[i]) * classes + Int(predictions[i])] += 1
+        }
+    }
+
+    private func truthTotal(_ c: Int) -> Int { (0..<classes).reduce(0) { $0 + counts[c * classes + $1] } }
+    private func predictedTotal(_ c: Int) -> Int { (0..<classes).reduce(0) { $0 + counts[$1 * classes + c] } }
+
+    /// Correct pixels over counted pixels (nil when nothing was counted).
+    public var pixelAccuracy: Double? {
+        let total = counts.reduce(0, +)
+        guard total > 0 else { return nil }
+        return Double((0..<classes).reduce(0) { $0 + counts[$1 * classes + $1] }) / Double(total)
+    }
+
+    /// The mean over ground-truth classes of their recall.
+    public var meanAccuracy: Double? {
+        let present = (0..<classes).filter { truthTotal($0) > 0 }
+        guard !present.isEmpty else { return nil }
+        return present.reduce(0.0) { $0 + Double(counts[$1 * classes + $1]) / Double(truthTotal($1)) } / Double(present.count)
+    }
+
+    /// Each class's IoU, nil for a class absent from both ground truth and prediction.
+    public var intersectionOverUnion: [Double?] {
+        (0..<classes).map { c in
+            let union = truthTotal(c) + predictedTotal(c) - counts[c * classes + c]
+            return union > 0 ? Double(counts[c * classes + c]) / Double(union) : nil
+        }
+    }
+
+    /// The mean IoU over classes present in ground truth or prediction.
+    public var meanIoU: Double? {
+        let values = intersectionOverUnion.compactMap { $0 }
+        return values.isEmpty ? nil : values.reduce(0, +) / Double(values.count)
+    }
+}
