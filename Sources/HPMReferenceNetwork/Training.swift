@@ -27,7 +27,7 @@ public struct RunResult: Sendable {
 /// different stream, the weights from `seed`).
 public func train(_ configuration: ObjectiveConfiguration, settings s: TrainingSettings, seed: UInt64) throws -> RunResult {
     let scenes = SceneGenerator(height: s.height, width: s.width)
-    let trainSet = scenes.scenes(count: s.trainImages, seed: seed &* 1_000_003 &+ 1)
+    let trainSet = trainingScenes(settings: s, seed: seed)
     let testSet = scenes.scenes(count: s.testImages, seed: 0xC0FFEE &+ seed)
     let classes = SceneGenerator.classes
     var network = ReferenceNetwork(classes: classes, width: s.networkWidth, seed: seed)
@@ -67,6 +67,35 @@ public func train(_ configuration: ObjectiveConfiguration, settings s: TrainingS
     return RunResult(
         pixelAccuracy: confusion.pixelAccuracy ?? 0, meanAccuracy: confusion.meanAccuracy ?? 0,
         meanIoU: confusion.meanIoU ?? 0, losses: losses, network: network)
+}
+
+/// The training scenes of a run with `seed`.
+public func trainingScenes(settings s: TrainingSettings, seed: UInt64) -> (rgb: [Float], labels: [Int32], depth: [Float]) {
+    SceneGenerator(height: s.height, width: s.width).scenes(count: s.trainImages, seed: seed &* 1_000_003 &+ 1)
+}
+
+/// The objective of `network` on all training scenes of a run, at a fixed `epoch`: the
+/// mean over the run's batches.
+public func trainingObjective(
+    _ network: ReferenceNetwork, _ configuration: ObjectiveConfiguration, settings s: TrainingSettings, seed: UInt64,
+    epoch: Double
+) throws -> Double {
+    let set = trainingScenes(settings: s, seed: seed)
+    let plane = s.height * s.width
+    let shape = BatchShape(images: s.batch, classes: network.classes, height: s.height, width: s.width)
+    let batches = s.trainImages / s.batch
+    var total = 0.0
+    for b in 0..<batches {
+        let images = (b * s.batch)..<((b + 1) * s.batch)
+        let a = network.forward(
+            Array(set.rgb[(images.lowerBound * 3 * plane)..<(images.upperBound * 3 * plane)]), images: s.batch,
+            height: s.height, width: s.width)
+        total += try HardPixelMiningObjective(configuration).evaluate(
+            logits: a.logits, labels: Array(set.labels[(images.lowerBound * plane)..<(images.upperBound * plane)]),
+            predictedLogDepth: a.logDepth, groundTruthDepth: Array(set.depth[(images.lowerBound * plane)..<(images.upperBound * plane)]),
+            shape: shape, epoch: epoch).value
+    }
+    return total / Double(batches)
 }
 
 /// The configuration of a Table II row for a run of `epochs` epochs: the paper's, with β's

@@ -93,6 +93,7 @@ do {
     let jobs = options.rows.flatMap { row in (0..<options.seeds).map { (row, UInt64($0 + 1)) } }
     print("Training the reference network on synthetic RGB-D scenes (\(s.height)×\(s.width), \(SceneGenerator.classes) classes:",
           SceneGenerator.classNames.joined(separator: ", ") + ")")
+    defer { fflush(nil) }
     print("\(options.rows.count) rows × \(options.seeds) seeds, \(s.epochs) epochs of \(s.trainImages) scenes, tested on \(s.testImages); \(options.jobs) jobs at once")
     let results = Mutex([RunResult?](repeating: nil, count: jobs.count))
     let done = Mutex(0)
@@ -108,6 +109,7 @@ do {
                 let n = done.withLock { $0 += 1; return $0 }
                 let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 print("[\(n)/\(jobs.count)] \(row.rawValue) seed \(seed): mIoU \((r.meanIoU * 1000).rounded() / 10)%, loss \(r.losses.first.map { ($0 * 1000).rounded() / 1000 } ?? 0) → \(r.losses.last.map { ($0 * 1000).rounded() / 1000 } ?? 0)  (\(Int(seconds)) s)")
+                fflush(nil)  // progress shows as it happens even when the output is a pipe or a file
             } catch {
                 failure.withLock { $0 = "\(row.rawValue) seed \(seed): \(error)" }
             }
