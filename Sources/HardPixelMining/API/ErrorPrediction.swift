@@ -60,6 +60,17 @@ public struct ErrorPrediction: Sendable, Hashable {
         try Check.parameter(threshold, "threshold", "in 0...1", { (0...1).contains($0) })
     }
 
+    /// The statistics pass over the segmentation logits, in a new workspace.
+    private func statistics(segmentationLogits: [Float], labels: [Int32], shape: BatchShape) throws -> ObjectiveWorkspace {
+        let ws = ObjectiveWorkspace()
+        try segmentationLogits.withUnsafeBufferPointer { x in
+            try labels.withUnsafeBufferPointer { y in
+                try statistics(logits: x, labels: y, shape: shape, argument: "segmentationLogits", workspace: ws)
+            }
+        }
+        return ws
+    }
+
     /// Runs the shared statistics pass on segmentation logits: `wrong` and `logSum` per pixel.
     private func statistics(
         logits: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int32>, shape: BatchShape,
@@ -88,12 +99,7 @@ public struct ErrorPrediction: Sendable, Hashable {
     public func errorMap(segmentationLogits: [Float], labels: [Int32], shape: BatchShape) throws -> [Bool] {
         try shape.validate()
         try validate()
-        let ws = ObjectiveWorkspace()
-        try segmentationLogits.withUnsafeBufferPointer { x in
-            try labels.withUnsafeBufferPointer { y in
-                try statistics(logits: x, labels: y, shape: shape, argument: "segmentationLogits", workspace: ws)
-            }
-        }
+        let ws = try statistics(segmentationLogits: segmentationLogits, labels: labels, shape: shape)
         return (0..<shape.pixelCount).map { ws.wrong[$0] != 0 }
     }
 
@@ -107,12 +113,7 @@ public struct ErrorPrediction: Sendable, Hashable {
         try Check.count(errorLogits.count, shape.pixelCount, "errorLogits")
         try Check.count(gradient.count, shape.pixelCount, "gradient")
         try errorLogits.withUnsafeBufferPointer { try Check.allFinite($0, "errorLogits") }
-        let ws = ObjectiveWorkspace()
-        try segmentationLogits.withUnsafeBufferPointer { x in
-            try labels.withUnsafeBufferPointer { y in
-                try statistics(logits: x, labels: y, shape: shape, argument: "segmentationLogits", workspace: ws)
-            }
-        }
+        let ws = try statistics(segmentationLogits: segmentationLogits, labels: labels, shape: shape)
         let plane = shape.pixelsPerImage
         var loss = Loss(value: 0, images: [], errorFractions: [])
         for k in 0..<shape.images {
@@ -196,12 +197,7 @@ public struct ErrorPrediction: Sendable, Hashable {
         try validate()
         try Check.count(errorLogits.count, shape.pixelCount, "errorLogits")
         try errorLogits.withUnsafeBufferPointer { try Check.allFinite($0, "errorLogits") }
-        let ws = ObjectiveWorkspace()
-        try segmentationLogits.withUnsafeBufferPointer { x in
-            try labels.withUnsafeBufferPointer { y in
-                try statistics(logits: x, labels: y, shape: shape, argument: "segmentationLogits", workspace: ws)
-            }
-        }
+        let ws = try statistics(segmentationLogits: segmentationLogits, labels: labels, shape: shape)
         var both = 0, either = 0, hard = 0, hardFound = 0
         for i in 0..<shape.pixelCount where labels[i] != ignoreLabel {
             let truth = ws.wrong[i] != 0

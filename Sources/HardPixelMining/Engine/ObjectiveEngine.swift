@@ -36,14 +36,33 @@ enum ObjectiveEngine {
     /// Pixels per work item of phases 1 and 3 (a multiple of 8).
     static let chunkPixels = 8192
 
+    /// The work items of the pixel passes: each image cut into chunks of `chunkPixels` pixels.
+    struct WorkItems {
+        let plane: Int
+        let chunksPerImage: Int
+        let count: Int
+
+        init(_ shape: BatchShape) {
+            plane = shape.pixelsPerImage
+            chunksPerImage = (plane + chunkPixels - 1) / chunkPixels
+            count = shape.images * chunksPerImage
+        }
+
+        /// Item `i`: its image, its pixels within the image, and the image's first pixel in NHW.
+        func callAsFunction(_ i: Int) -> (image: Int, pixels: Range<Int>, firstPixel: Int) {
+            let k = i / chunksPerImage
+            let lo = (i % chunksPerImage) * chunkPixels
+            return (k, lo..<Swift.min(plane, lo + chunkPixels), k * plane)
+        }
+    }
+
     static func run(
         configuration c: ObjectiveConfiguration, shape: BatchShape, epoch: Double,
         inputs: EngineInputs, outputs: EngineOutputs, workspace ws: ObjectiveWorkspace, threads: Int
     ) throws -> [ImageSums] {
         let plane = shape.pixelsPerImage
         let classes = shape.classes
-        let chunksPerImage = (plane + chunkPixels - 1) / chunkPixels
-        let items = shape.images * chunksPerImage
+        let items = WorkItems(shape)
         let targets = c.targets(classCount: classes)
         let grid = c.grid.dimensions(height: shape.height, width: shape.width)
 
@@ -67,14 +86,11 @@ enum ObjectiveEngine {
 
         // Phase 3: the logit gradient.
         if let gradient = outputs.logitGradient {
-            Parallel.forEach(items, threads: threads) { item, worker in
-                let k = item / chunksPerImage
-                let lo = (item % chunksPerImage) * chunkPixels
-                let hi = Swift.min(plane, lo + chunkPixels)
-                let pixel = k * plane
+            Parallel.forEach(items.count, threads: threads) { item, worker in
+                let (k, pixels, pixel) = items(item)
                 Kernels.gradient(
                     logits: inputs.logits + k * classes * plane, labels: inputs.labels + pixel, plane: plane,
-                    classes: classes, range: lo..<hi, targets: targets, maximum: ws.maximum + pixel,
+                    classes: classes, range: pixels, targets: targets, maximum: ws.maximum + pixel,
                     logSum: ws.logSum + pixel, coefficient: ws.coefficient + pixel,
                     gradient: gradient + k * classes * plane, state: tileState + worker * Kernels.tileStateVectors)
             }
@@ -94,22 +110,19 @@ enum ObjectiveEngine {
     ) throws {
         let plane = shape.pixelsPerImage
         let classes = shape.classes
-        let chunksPerImage = (plane + chunkPixels - 1) / chunkPixels
-        let items = shape.images * chunksPerImage
+        let items = WorkItems(shape)
         let targets = c.targets(classCount: classes)
         let grid = c.grid.dimensions(height: shape.height, width: shape.width)
         let table = c.usesSegmentationError ? shape.images * grid.columns * c.depthBinning.binCount : 0
-        ws.reserve(pixels: shape.pixelCount, table: table, chunks: items, columns: shape.width, workers: threads)
+        ws.reserve(pixels: shape.pixelCount, table: table, chunks: items.count, columns: shape.width, workers: threads)
         let stats = ws.statistics
         let tileState = ws.tileState
-        Parallel.forEach(items, threads: threads) { item, worker in
-            let k = item / chunksPerImage
-            let lo = (item % chunksPerImage) * chunkPixels
-            let hi = Swift.min(plane, lo + chunkPixels)
-            let pixel = k * plane
+        Parallel.forEach(items.count, threads: threads) { item, worker in
+            let (k, pixels, pixel) = items(item)
+            let (lo, hi) = (pixels.lowerBound, pixels.upperBound)
             ws.chunkFinite[item] = Kernels.statistics(
                 logits: inputs.logits + k * classes * plane, labels: inputs.labels + pixel, plane: plane,
-                classes: classes, range: lo..<hi, targets: targets, out: stats.advanced(by: pixel),
+                classes: classes, range: pixels, targets: targets, out: stats.advanced(by: pixel),
                 state: tileState + worker * Kernels.tileStateVectors)
             if let depth = inputs.groundTruthDepth {
                 if let predicted = inputs.predictedLogDepth {
@@ -125,8 +138,8 @@ enum ObjectiveEngine {
                 }
             }
         }
-        for item in 0..<items where !ws.chunkFinite[item] {
-            let k = item / chunksPerImage
+        for item in 0..<items.count where !ws.chunkFinite[item] {
+            let k = items(item).image
             let image = UnsafeBufferPointer(start: inputs.logits + k * classes * plane, count: classes * plane)
             let index = Kernels.firstNonFiniteIndex(image) ?? 0
             throw HardPixelMiningError.nonFiniteValue(
