@@ -71,7 +71,7 @@ struct Usage: Error, CustomStringConvertible {
     var description: String {
         let rows = AblationRow.allCases.enumerated().map { "  \($0.offset): \($0.element.rawValue)" }.joined(separator: "\n")
         return (message.isEmpty ? "" : message + "\n")
-            + "usage: hpm-ablation [--seeds N] [--epochs E] [--height H] [--width W] [--rows i,j,...] [--jobs J] [--train N] [--test N]\nrows:\n"
+            + "usage: hpm-ablation [--seeds N] [--epochs E] [--height H] [--width W] [--rows i,j,...] [--jobs J] [--train N] [--test N] [--lr R]\nrows:\n"
             + rows
     }
 }
