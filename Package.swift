@@ -17,14 +17,14 @@ let package = Package(
         // Fixture loading, finite differences and tolerance helpers for tests.
         .target(
             name: "HardPixelMiningTestSupport",
-            dependencies: ["HardPixelMining", "HardPixelMiningReference"]),
+            dependencies: ["HardPixelMining", "HardPixelMiningReference", "HPMReferenceNetwork"]),
         // A small CPU encoder-decoder with hand-written backward, synthetic RGB-D scenes and
         // training: the end-to-end proof of the losses. Not in the product trainers link.
         .target(name: "HPMReferenceNetwork", dependencies: ["HardPixelMining"]),
         // The main job: trains the reference network for every Table II row and prints the table.
         .executableTarget(name: "hpm-ablation", dependencies: ["HardPixelMining", "HPMReferenceNetwork"]),
         // Evaluates the objective on a generated batch and prints every term.
-        .executableTarget(name: "hpm-demo", dependencies: ["HardPixelMining"]),
+        .executableTarget(name: "hpm-demo", dependencies: ["HardPixelMining", "HPMReferenceNetwork"]),
         .testTarget(
             name: "HardPixelMiningTests",
             dependencies: [

@@ -198,6 +198,8 @@ public struct SplitMix: Sendable {
         return z ^ (z >> 31)
     }
     public mutating func uniform() -> Float { Float(next() >> 40) / Float(1 << 24) }
+    /// Uniform in [0, 1) with 53 random bits.
+    public mutating func unitInterval() -> Double { Double(next() >> 11) / Double(1 << 53) }
     public mutating func uniform(_ a: Float, _ b: Float) -> Float { a + (b - a) * uniform() }
     public mutating func int(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
     /// A standard normal draw (Box–Muller).

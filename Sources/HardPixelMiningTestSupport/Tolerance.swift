@@ -1,4 +1,5 @@
 import Foundation
+import HPMReferenceNetwork
 import HardPixelMining
 
 /// SPEC §4 tolerances.
@@ -41,19 +42,13 @@ public enum FiniteDifference {
     }
 }
 
-/// A small deterministic generator (SplitMix64) for test inputs.
+/// A small deterministic generator of test inputs, on the package's SplitMix64.
 public struct TestRandom {
-    private var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    private var source: SplitMix
+    public init(seed: UInt64) { source = SplitMix(seed: seed) }
+    public mutating func next() -> UInt64 { source.next() }
     /// Uniform in [0, 1).
-    public mutating func uniform() -> Double { Double(next() >> 11) / Double(1 << 53) }
+    public mutating func uniform() -> Double { source.unitInterval() }
     public mutating func uniform(_ range: ClosedRange<Double>) -> Double {
         range.lowerBound + (range.upperBound - range.lowerBound) * uniform()
     }

@@ -2,6 +2,7 @@
 // every term, per image and for the batch, for each row of the paper's Table II.
 //
 //     swift run -c release hpm-demo [--images N] [--classes C] [--height H] [--width W] [--epoch E] [--threads T]
+import HPMReferenceNetwork
 import HardPixelMining
 
 #if canImport(Glibc)
@@ -46,16 +47,11 @@ struct Usage: Error, CustomStringConvertible {
     }
 }
 
-/// SplitMix64: a deterministic stream of numbers.
+/// A deterministic stream of numbers in [0, 1).
 struct Generator {
-    var state: UInt64
-    mutating func uniform() -> Double {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return Double((z ^ (z >> 31)) >> 11) / Double(1 << 53)
-    }
+    var source: SplitMix
+    init(state: UInt64) { source = SplitMix(seed: state) }
+    mutating func uniform() -> Double { source.unitInterval() }
 }
 
 /// A scene of horizontal bands (one class each) at increasing depth, a network that is

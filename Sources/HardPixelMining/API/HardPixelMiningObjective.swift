@@ -48,6 +48,19 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
         depthGradient: UnsafeMutableBufferPointer<Float>? = nil,
         workspace: ObjectiveWorkspace? = nil
     ) throws -> ObjectiveResult {
+        try evaluate(
+            logits: logits, labels: labels, predictedLogDepth: predictedLogDepth, groundTruthDepth: groundTruthDepth,
+            shape: shape, epoch: epoch, logitGradient: logitGradient, depthGradient: depthGradient,
+            workspace: workspace, gradientScale: 1)
+    }
+
+    /// The core, with both gradients multiplied by `gradientScale` (a side output's λ).
+    func evaluate(
+        logits: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int32>,
+        predictedLogDepth: UnsafeBufferPointer<Float>, groundTruthDepth: UnsafeBufferPointer<Float>,
+        shape: BatchShape, epoch: Double, logitGradient: UnsafeMutableBufferPointer<Float>?,
+        depthGradient: UnsafeMutableBufferPointer<Float>?, workspace: ObjectiveWorkspace?, gradientScale: Double
+    ) throws -> ObjectiveResult {
         let c = configuration
         try shape.validate()
         try c.validate()
@@ -68,7 +81,8 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
             predictedLogDepth: c.needsPredictedDepth ? predictedLogDepth.baseAddress : nil,
             groundTruthDepth: c.needsGroundTruthDepth ? groundTruthDepth.baseAddress : nil)
         let outputs = EngineOutputs(
-            logitGradient: logitGradient?.baseAddress, depthGradient: depthGradient?.baseAddress)
+            logitGradient: logitGradient?.baseAddress, depthGradient: depthGradient?.baseAddress,
+            gradientScale: gradientScale)
         let sums = try ObjectiveEngine.run(
             configuration: c, shape: shape, epoch: epoch, inputs: inputs, outputs: outputs,
             workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)

@@ -153,14 +153,22 @@ public struct MultiScaleObjective: Sendable, Hashable {
             let sideLabels = try SideOutputResampling.labels(labels, shape: shape, height: o.height, width: o.width)
             let sideDepth = groundTruthDepth.isEmpty ? [] : try SideOutputResampling.depth(
                 groundTruthDepth, shape: shape, height: o.height, width: o.width, binning: configuration.depthBinning)
-            let r = try objective.evaluate(
-                logits: o.logits, labels: sideLabels, predictedLogDepth: o.predictedLogDepth, groundTruthDepth: sideDepth,
-                shape: side, epoch: epoch, logitGradient: &logitGradients[s], depthGradient: &depthGradients[s],
-                workspace: ws)
-            let lambda = Float(o.weight)
-            if lambda != 1 {
-                for i in logitGradients[s].indices { logitGradients[s][i] *= lambda }
-                for i in depthGradients[s].indices { depthGradients[s][i] *= lambda }
+            // λ_s scales the per-pixel gradient coefficients, so the gradient is still written once.
+            let r = try o.logits.withUnsafeBufferPointer { x in
+                try sideLabels.withUnsafeBufferPointer { y in
+                    try o.predictedLogDepth.withUnsafeBufferPointer { d in
+                        try sideDepth.withUnsafeBufferPointer { dStar in
+                            try logitGradients[s].withUnsafeMutableBufferPointer { gx in
+                                try depthGradients[s].withUnsafeMutableBufferPointer { gd in
+                                    try objective.evaluate(
+                                        logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar, shape: side,
+                                        epoch: epoch, logitGradient: gx, depthGradient: gd, workspace: ws,
+                                        gradientScale: o.weight)
+                                }
+                            }
+                        }
+                    }
+                }
             }
             result.value += o.weight * r.value
             result.outputs.append(r)

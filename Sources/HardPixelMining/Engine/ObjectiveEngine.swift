@@ -24,6 +24,8 @@ struct EngineOutputs {
     var logitGradient: UnsafeMutablePointer<Float>?
     var depthGradient: UnsafeMutablePointer<Float>?
     var pixelLosses: UnsafeMutablePointer<Float>?
+    /// A factor on both gradients (a side output's λ), applied per pixel in phase 2.
+    var gradientScale: Double = 1
 }
 
 /// The fused objective in three phases:
@@ -229,8 +231,9 @@ enum ObjectiveEngine {
         let gamma = c.segmentationErrorWeight
         let n = Double(s.labelledPixels)
         let images = Double(shape.images)
-        let logitScale = s.labelledPixels > 0 ? 1 / (images * n) : 0
-        let depthScale = s.depthPixels > 0 && c.usesDepthLoss ? c.depthWeight / images * 2 / Double(s.depthPixels) : 0
+        let λ = outputs.gradientScale
+        let logitScale = s.labelledPixels > 0 ? λ / (images * n) : 0
+        let depthScale = s.depthPixels > 0 && c.usesDepthLoss ? λ * c.depthWeight / images * 2 / Double(s.depthPixels) : 0
         let meanResidual = s.depthPixels > 0 ? s.residualSum / Double(s.depthPixels) : 0
         let depthGradient = outputs.depthGradient.map { $0 + base }
         let coefficient = ws.coefficient + base
@@ -253,7 +256,7 @@ enum ObjectiveEngine {
                 w = pw
                 s.crossEntropySum += pw * ce
             }
-            if hasDepth[i] != 0 {
+            if usesDepth && hasDepth[i] != 0 {  // hasDepth is only written when depth is given
                 if c.usesDepthPredictionError {
                     let r = residual[i]
                     let wr = abs(r)

@@ -6,7 +6,6 @@
 
 typealias FloatVector = SIMD8<Float>
 typealias IntVector = SIMD8<Int32>
-typealias BitsVector = SIMD8<UInt32>
 
 /// `mask ? a : b` per lane. (A bitwise select on the mask's bit pattern measured 2.5×
 /// slower: the bit-cast of `SIMDMask` goes through memory.)
@@ -78,16 +77,6 @@ enum Lanes {
             return UnsafeRawPointer(p).loadUnaligned(as: FloatVector.self)
         }
         var v = FloatVector(repeating: padding)
-        for i in 0..<count { v[i] = p[i] }
-        return v
-    }
-
-    @inline(__always)
-    static func load(_ p: UnsafePointer<Int32>, count: Int, padding: Int32) -> IntVector {
-        if count == IntVector.scalarCount {
-            return UnsafeRawPointer(p).loadUnaligned(as: IntVector.self)
-        }
-        var v = IntVector(repeating: padding)
         for i in 0..<count { v[i] = p[i] }
         return v
     }
