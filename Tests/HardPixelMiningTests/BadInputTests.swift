@@ -141,7 +141,7 @@ import Testing
         i = Self.valid(); i.configuration.depthBinning.maximum = .nan
         #expect(Self.error(i)?.argument == "configuration.depthBinning.maximum")
         i = Self.valid(); i.configuration.depthWeight = .infinity
-        #expect(Self.error(i) == .invalidParameter(argument: "configuration.depthWeight", value: .infinity, requirement: "finite"))
+        #expect(Self.error(i) == .invalidParameter(argument: "configuration.depthWeight", value: .infinity, requirement: "finite, >= 0 and <= 1e6"))
         i = Self.valid(); i.configuration.scaleInvariance = .nan
         #expect(Self.error(i)?.argument == "configuration.scaleInvariance")
         i = Self.valid(); i.configuration.segmentationErrorWeight = -.infinity
@@ -177,7 +177,7 @@ import Testing
         #expect(throws: HardPixelMiningError.nonFiniteValue(argument: "predictedLogDepth", index: 2, value: -.infinity)) {
             try ScaleInvariantDepthLoss().evaluate(predictedLogDepth: badPredicted, groundTruthDepth: v.depth, shape: Self.shape, gradient: &gd)
         }
-        #expect(throws: HardPixelMiningError.invalidParameter(argument: "scaleInvariance", value: .infinity, requirement: "finite")) {
+        #expect(throws: HardPixelMiningError.invalidParameter(argument: "scaleInvariance", value: .infinity, requirement: "in 0...1")) {
             try ScaleInvariantDepthLoss(scaleInvariance: .infinity).evaluate(predictedLogDepth: v.predicted, groundTruthDepth: v.depth, shape: Self.shape, gradient: &gd)
         }
         #expect(gd.allSatisfy { $0 == Self.sentinel })

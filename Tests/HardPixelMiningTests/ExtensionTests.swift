@@ -286,7 +286,7 @@ import Testing
                                                shape: g.batchShape, epoch: 12, logitGradients: &gx, depthGradients: &gd)
         }
         #expect(e?.argument == "outputs[1].weight")
-        #expect(throws: HardPixelMiningError.invalidDimension(argument: "height", value: 0, requirement: ">= 1")) {
+        #expect(throws: HardPixelMiningError.invalidDimension(argument: "height", value: 0, requirement: "in 1...16 × \(g.batchShape.height)")) {
             try SideOutputResampling.labels(g.labelValues, shape: g.batchShape, height: 0, width: 3)
         }
     }

@@ -65,13 +65,18 @@ import Testing
             predictions: predictions, labels: g.labelValues, groundTruthDepth: g.groundTruthDepth, shape: g.batchShape)
         for (k, table) in tables.enumerated() {
             let e = g.expectedTables[k]
-            #expect(table.counts.count * 2 == e.count)
-            #expect(table.counts == stride(from: 0, to: e.count, by: 2).map { Int(e[$0]) })
-            #expect(table.errors == stride(from: 1, to: e.count, by: 2).map { Int(e[$0]) })
+            #expect(table.rows * table.columns * table.bins * 2 == e.count)
+            var key = 0
             for r in 0..<table.rows { for col in 0..<table.columns { for b in 0..<table.bins {
-                let z = table.error(row: r, column: col, bin: b)
-                #expect(z >= 0 && z <= 1)
+                let (count, errors) = (Int(e[2 * key]), Int(e[2 * key + 1]))
+                let region = table.region(row: r, column: col, bin: b)
+                #expect(region?.count ?? 0 == count && region?.errors ?? 0 == errors, "region \(r), \(col), \(b)")
+                #expect(table.error(row: r, column: col, bin: b) == (count == 0 ? 0 : Double(errors) / Double(count)))
+                key += 1
             } } }
+            #expect(table.regions.count == stride(from: 0, to: e.count, by: 2).filter { e[$0] > 0 }.count)
+            #expect(table.error(row: table.rows, column: 0, bin: 0) == nil)
+            #expect(table.error(row: 0, column: 0, bin: -1) == nil)
         }
     }
 

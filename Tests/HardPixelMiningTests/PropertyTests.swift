@@ -86,7 +86,7 @@ import Testing
             #expect(w.allSatisfy { $0 >= 0 && $0 <= 1 })
             #expect(w.contains { $0 > 0 })
             for t in try dse.tables(predictions: predictions, labels: b.labels, groundTruthDepth: b.depth, shape: Self.shape) {
-                #expect(zip(t.counts, t.errors).allSatisfy { $0.1 >= 0 && $0.1 <= $0.0 })
+                #expect(t.regions.allSatisfy { $0.count > 0 && $0.errors >= 0 && $0.errors <= $0.count })
             }
         }
     }

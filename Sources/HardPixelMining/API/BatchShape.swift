@@ -19,12 +19,26 @@ public struct BatchShape: Sendable, Hashable, CustomStringConvertible {
         self.width = width
     }
 
-    /// H · W.
-    public var pixelsPerImage: Int { height * width }
-    /// N · H · W: the element count of labels, depths and per-pixel maps.
-    public var pixelCount: Int { images * height * width }
-    /// N · C · H · W: the element count of the logits and their gradient.
-    public var logitCount: Int { images * classes * height * width }
+    /// H · W (`Int.max` when the product overflows; such a shape fails validation).
+    public var pixelsPerImage: Int { Self.saturatingProduct([height, width]) }
+    /// N · H · W: the element count of labels, depths and per-pixel maps (`Int.max` when the
+    /// product overflows; such a shape fails validation).
+    public var pixelCount: Int { Self.saturatingProduct([images, height, width]) }
+    /// N · C · H · W: the element count of the logits and their gradient (`Int.max` when the
+    /// product overflows; such a shape fails validation).
+    public var logitCount: Int { Self.saturatingProduct([images, classes, height, width]) }
+
+    /// The product of non-negative factors, `Int.max` on overflow, 0 if any factor is negative.
+    static func saturatingProduct(_ factors: [Int]) -> Int {
+        var total = 1
+        for f in factors {
+            if f < 0 { return 0 }
+            let (p, overflow) = total.multipliedReportingOverflow(by: f)
+            if overflow { return .max }
+            total = p
+        }
+        return total
+    }
 
     public var description: String { "\(images)×\(classes)×\(height)×\(width)" }
 
@@ -42,13 +56,13 @@ public struct BatchShape: Sendable, Hashable, CustomStringConvertible {
         if width < 1 {
             throw HardPixelMiningError.invalidDimension(argument: "\(argument()).width", value: width, requirement: ">= 1")
         }
-        // Reject shapes whose element count would overflow, or whose class index would not fit in Int32.
-        let (hw, o1) = height.multipliedReportingOverflow(by: width)
-        let (nhw, o2) = hw.multipliedReportingOverflow(by: images)
-        let (all, o3) = nhw.multipliedReportingOverflow(by: Swift.max(1, classes))
-        if o1 || o2 || o3 || all > Int(Int32.max) * 64 || classes > Int(Int32.max) {
+        // Reject shapes whose element count would overflow or exceed 2^40 (the error names the
+        // dimensions, never a wrapped product); class indices must fit in Int32.
+        if requiresClasses && classes > Int(Int32.max) {
             throw HardPixelMiningError.invalidDimension(
-                argument: argument(), value: all, requirement: "a shape whose element count fits in memory")
+                argument: "\(argument()).classes", value: classes, requirement: "<= \(Int32.max)")
         }
+        let factors = requiresClasses ? [images, classes, height, width] : [images, height, width]
+        _ = try Check.product(factors, argument(), "a shape of at most 2^40 elements")
     }
 }

@@ -9,12 +9,15 @@
 /// absent from both the ground truth and the prediction are left out of the means.
 public struct ConfusionMatrix: Sendable, Hashable {
     public let classes: Int
+    /// The most classes a matrix may have (its counts take classes² integers: 128 MiB at most).
+    public static let maximumClasses = 4096
     /// Row-major counts: `counts[truth * classes + prediction]`.
     public private(set) var counts: [Int]
 
     public init(classes: Int) throws {
-        if classes < 2 {
-            throw HardPixelMiningError.invalidDimension(argument: "classes", value: classes, requirement: ">= 2")
+        if classes < 2 || classes > Self.maximumClasses {
+            throw HardPixelMiningError.invalidDimension(
+                argument: "classes", value: classes, requirement: "in 2...\(Self.maximumClasses)")
         }
         self.classes = classes
         counts = Array(repeating: 0, count: classes * classes)

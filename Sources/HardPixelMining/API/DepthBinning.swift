@@ -22,20 +22,34 @@ public struct DepthBinning: Sendable, Hashable {
     public static let paper = DepthBinning()
 
     /// `B = max(1, ceil((maximum - minimum) / binWidth))`.
+    ///
+    /// Never traps: for a binning that fails validation (a NaN, zero or negative width, a
+    /// reversed range) the count is clamped to `1...2^40`.
     public var binCount: Int {
-        let b = ((Double(maximum) - Double(minimum)) / Double(binWidth)).rounded(.up)
-        return Swift.max(1, Int(b))
+        let q = (Double(maximum) - Double(minimum)) / Double(binWidth)
+        guard q > 1 else { return 1 }  // also NaN
+        return Int(Swift.min(q.rounded(.up), Double(Self.countLimit)))
     }
+
+    static let countLimit = 1 << 40
+    /// The most bins a valid binning may have.
+    public static let maximumBinCount = 1 << 20
 
     /// Whether `depth` is a usable ground-truth depth.
     @inline(__always)
     public func isValid(_ depth: Float) -> Bool { depth >= minimum && depth <= maximum }
 
-    /// The bin of a valid depth, computed in Double so that it agrees with any float64 reference.
-    /// (For a valid depth the quotient is non-negative, so truncation is the floor; `rounded(.down)`
-    /// would call libm's `floor` per pixel in a baseline x86-64 build.)
+    /// The bin of `depth`, or nil when it is not a valid depth (NaN, infinite, out of range).
+    public func bin(of depth: Float) -> Int? {
+        isValid(depth) ? validBin(of: depth) : nil
+    }
+
+    /// The bin of a depth already known valid, for a validated binning, computed in Double so
+    /// that it agrees with any float64 reference. (For a valid depth the quotient is in
+    /// `0...2^20`, so truncation is the floor; `rounded(.down)` would call libm's `floor` per
+    /// pixel in a baseline x86-64 build.)
     @inline(__always)
-    public func bin(of depth: Float) -> Int {
+    func validBin(of depth: Float) -> Int {
         let b = Int((Double(depth) - Double(minimum)) / Double(binWidth))
         return Swift.min(b, binCount - 1)
     }
@@ -44,10 +58,10 @@ public struct DepthBinning: Sendable, Hashable {
         try Check.parameter(Double(minimum), "\(argument()).minimum", "finite and > 0", { $0 > 0 })
         try Check.parameter(Double(maximum), "\(argument()).maximum", "finite and >= minimum", { $0 >= Double(minimum) })
         try Check.parameter(Double(binWidth), "\(argument()).binWidth", "finite and > 0", { $0 > 0 })
-        if binCount > 1 << 20 {
+        if binCount > Self.maximumBinCount {
             throw HardPixelMiningError.invalidParameter(
                 argument: "\(argument()).binWidth", value: Double(binWidth),
-                requirement: "wide enough for at most 2^20 bins")
+                requirement: "wide enough for at most 2^20 bins over \(minimum)...\(maximum)")
         }
     }
 }
@@ -73,6 +87,20 @@ public enum RegionGrid: Sendable, Hashable {
         case .cells(let rows, let columns): return (rows, columns)
         case .perPixel: return (height, width)
         }
+    }
+
+    /// Checks the grid, and that one band of its regions (grid columns × depth bins, what the
+    /// engine keeps per image) is bounded by the image: at most `max(H · W, 65536)` regions.
+    func validate(
+        binning: DepthBinning, height: Int, width: Int, argument: @autoclosure () -> String = "grid"
+    ) throws {
+        try validate(argument: argument())
+        let columns = dimensions(height: height, width: width).columns
+        let bins = binning.binCount
+        let limit = Swift.max(BatchShape.saturatingProduct([height, width]), 1 << 16)
+        _ = try Check.product(
+            [columns, bins], limit: limit, argument(),
+            "at most max(H · W, 65536) = \(limit) regions per band (grid columns × depth bins)")
     }
 
     func validate(argument: @autoclosure () -> String = "grid") throws {

@@ -57,7 +57,10 @@ public struct DepthMix: Sendable, Hashable {
             throw HardPixelMiningError.invalidDimension(argument: "channels", value: channels, requirement: ">= 1")
         }
         let plane = shape.pixelsPerImage
-        try Check.count(images.count, shape.pixelCount * channels, "images")
+        let imageCount = try Check.product(
+            [shape.images, channels, shape.height, shape.width], "channels",
+            "a channel count whose N × channels × H × W is at most 2^40")
+        try Check.count(images.count, imageCount, "images")
         try Check.count(labels.count, shape.pixelCount, "labels")
         try Check.count(depth.count, shape.pixelCount, "depth")
         try Check.count(partners.count, shape.images, "partners")

@@ -55,8 +55,8 @@ public struct ErrorPrediction: Sendable, Hashable {
 
     func validate() throws {
         try Check.parameter(confidence, "confidence", "in 0...1", { (0...1).contains($0) })
-        try Check.parameter(easyWeight, "easyWeight", "finite and >= 0", { $0 >= 0 })
-        try Check.parameter(hardWeight, "hardWeight", "finite and >= 0", { $0 >= 0 })
+        try Check.weight(easyWeight, "easyWeight")
+        try Check.weight(hardWeight, "hardWeight")
         try Check.parameter(threshold, "threshold", "in 0...1", { (0...1).contains($0) })
     }
 

@@ -15,13 +15,17 @@ public enum HardPixelMiningError: Error, Equatable, Sendable, CustomStringConver
     case nonFiniteValue(argument: String, index: Int, value: Float)
     /// A hyper-parameter is non-finite or outside its legal range.
     case invalidParameter(argument: String, value: Double, requirement: String)
+    /// A size built from several dimensions (a product that would overflow `Int`, a table
+    /// larger than the image, an allocation that cannot succeed); `dimensions` are the
+    /// factors as given, never a wrapped product.
+    case tooLarge(argument: String, dimensions: [Int], requirement: String)
 
     /// The name of the argument that was rejected.
     public var argument: String {
         switch self {
         case .wrongCount(let argument, _, _), .invalidDimension(let argument, _, _),
             .labelOutOfRange(let argument, _, _, _, _), .nonFiniteValue(let argument, _, _),
-            .invalidParameter(let argument, _, _):
+            .invalidParameter(let argument, _, _), .tooLarge(let argument, _, _):
             return argument
         }
     }
@@ -38,6 +42,9 @@ public enum HardPixelMiningError: Error, Equatable, Sendable, CustomStringConver
             return "`\(argument)`[\(index)] is \(value); it must be finite"
         case .invalidParameter(let argument, let value, let requirement):
             return "`\(argument)` is \(value); it must be \(requirement)"
+        case .tooLarge(let argument, let dimensions, let requirement):
+            let product = dimensions.map(String.init).joined(separator: " × ")
+            return "`\(argument)` is \(product); it must be \(requirement)"
         }
     }
 }
@@ -61,6 +68,37 @@ enum Check {
         try finite(Double(value), argument())
     }
 
+    /// The product of `factors`, or a `tooLarge` error naming them when it overflows `Int`
+    /// or exceeds `limit`.
+    static func product(
+        _ factors: [Int], limit: Int = maximumElementCount, _ argument: @autoclosure () -> String,
+        _ requirement: @autoclosure () -> String = "a size whose element count is at most 2^40"
+    ) throws -> Int {
+        var total = 1
+        for f in factors {
+            let (p, overflow) = total.multipliedReportingOverflow(by: Swift.max(f, 0))
+            if overflow || p > limit {
+                throw HardPixelMiningError.tooLarge(argument: argument(), dimensions: factors, requirement: requirement())
+            }
+            total = p
+        }
+        return total
+    }
+
+    /// The largest element count of any buffer the package accepts or allocates: 2^40
+    /// (4 TiB of Float), so that every further product with a small factor fits in `Int`.
+    static let maximumElementCount = 1 << 40
+
+    /// A finite, non-negative weight no larger than ``maximumWeight``.
+    static func weight(_ value: Double, _ argument: @autoclosure () -> String) throws {
+        try parameter(value, argument(), "finite, >= 0 and <= 1e6", { $0 >= 0 && $0 <= maximumWeight })
+    }
+
+    /// The largest weight or hyper-parameter accepted on a term (α, β, γ, λ, pixel and class
+    /// weights): with logits, log-depths and losses bounded by Float's range, every sum the
+    /// package forms in Double then stays below 1e6 · (3.4e38)^2 · 2^40, far from Double's range.
+    static let maximumWeight = 1e6
+
     static func parameter(
         _ value: Double, _ argument: @autoclosure () -> String, _ requirement: @autoclosure () -> String, _ isValid: (Double) -> Bool
     ) throws {
@@ -73,6 +111,16 @@ enum Check {
     static func allFinite(_ values: UnsafeBufferPointer<Float>, _ argument: @autoclosure () -> String) throws {
         if let index = Kernels.firstNonFiniteIndex(values) {
             throw HardPixelMiningError.nonFiniteValue(argument: argument(), index: index, value: values[index])
+        }
+    }
+
+    /// Throws for the first weight that is NaN, infinite, negative or above ``maximumWeight``.
+    static func weights(_ values: UnsafeBufferPointer<Float>, _ argument: @autoclosure () -> String) throws {
+        try allFinite(values, argument())
+        let limit = Float(maximumWeight)
+        for i in values.indices where !(values[i] >= 0 && values[i] <= limit) {
+            throw HardPixelMiningError.invalidParameter(
+                argument: "\(argument())[\(i)]", value: Double(values[i]), requirement: "finite, >= 0 and <= 1e6")
         }
     }
 

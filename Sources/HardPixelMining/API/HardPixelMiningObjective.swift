@@ -63,7 +63,7 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
     ) throws -> ObjectiveResult {
         let c = configuration
         try shape.validate()
-        try c.validate()
+        try c.validate(for: shape)
         try validate(threadCount: threadCount)
         try Check.parameter(epoch, "epoch", "finite and >= 0", { $0 >= 0 })
         try c.pacing?.validate(epoch: epoch)

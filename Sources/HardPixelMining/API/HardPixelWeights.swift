@@ -25,15 +25,16 @@ public struct DepthPredictionError: Sendable, Hashable {
         try Check.count(weights.count, shape.pixelCount, "weights")
         try Check.labels(labels, classCount: shape.classes, ignoreLabel: ignoreLabel, "labels")
         try Check.allFinite(predictedLogDepth, "predictedLogDepth")
-        let hasDepth = UnsafeMutablePointer<UInt8>.allocate(capacity: shape.pixelCount)
-        defer { hasDepth.deallocate() }
-        let out = weights.baseAddress!
+        let n = shape.pixelCount
+        let hasDepth = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
+        let residual = UnsafeMutablePointer<Double>.allocate(capacity: n)
+        defer { hasDepth.deallocate(); residual.deallocate() }
         Kernels.depthResiduals(
             predicted: predictedLogDepth.baseAddress!, depth: groundTruthDepth.baseAddress!,
-            count: shape.pixelCount, minimum: depthBinning.minimum, maximum: depthBinning.maximum,
-            residual: out, hasDepth: hasDepth)
-        for i in 0..<shape.pixelCount {
-            out[i] = labels[i] != ignoreLabel && hasDepth[i] != 0 ? abs(out[i]) : 0
+            count: n, minimum: depthBinning.minimum, maximum: depthBinning.maximum,
+            residual: residual, hasDepth: hasDepth)
+        for i in 0..<n {
+            weights[i] = labels[i] != ignoreLabel && hasDepth[i] != 0 ? Float(abs(residual[i])) : 0
         }
     }
 
@@ -73,19 +74,47 @@ public struct DepthAwareSegmentationError: Sendable, Hashable {
         self.ignoreLabel = ignoreLabel
     }
 
-    /// One image's table of regions: `count` eligible pixels and `errors` wrong ones per
-    /// (row, column, bin), row-major.
+    /// One image's table of regions, listing only the non-empty ones, so that its size is
+    /// bounded by the image (a per-pixel grid with many bins has far more regions than pixels).
     public struct Table: Sendable, Hashable {
         public var rows: Int
         public var columns: Int
         public var bins: Int
-        public var counts: [Int]
-        public var errors: [Int]
+        /// The regions with at least one eligible pixel, in (row, column, bin) order.
+        public var regions: [Region]
 
-        /// Z of a region: errors / count, or 0 for an empty region.
-        public func error(row: Int, column: Int, bin: Int) -> Double {
-            let i = (row * columns + column) * bins + bin
-            return counts[i] == 0 ? 0 : Double(errors[i]) / Double(counts[i])
+        /// One (grid cell, depth bin) region: its eligible pixels and wrong ones.
+        public struct Region: Sendable, Hashable {
+            public var row: Int
+            public var column: Int
+            public var bin: Int
+            public var count: Int
+            public var errors: Int
+            /// Z = errors / count.
+            public var error: Double { Double(errors) / Double(count) }
+        }
+
+        /// The region at (row, column, bin), or nil when it is empty.
+        public func region(row: Int, column: Int, bin: Int) -> Region? {
+            let key = (row, column, bin)
+            var lo = 0, hi = regions.count
+            while lo < hi {
+                let mid = (lo + hi) / 2
+                let r = regions[mid]
+                if (r.row, r.column, r.bin) < key { lo = mid + 1 } else { hi = mid }
+            }
+            guard lo < regions.count else { return nil }
+            let r = regions[lo]
+            return (r.row, r.column, r.bin) == key ? r : nil
+        }
+
+        /// Z of a region: errors / count, 0 for an empty region, and nil outside the table
+        /// (a row, column or bin out of range).
+        public func error(row: Int, column: Int, bin: Int) -> Double? {
+            guard (0..<rows).contains(row) && (0..<columns).contains(column) && (0..<bins).contains(bin) else {
+                return nil
+            }
+            return region(row: row, column: column, bin: bin)?.error ?? 0
         }
     }
 
@@ -94,8 +123,8 @@ public struct DepthAwareSegmentationError: Sendable, Hashable {
         groundTruthDepth: UnsafeBufferPointer<Float>, shape: BatchShape
     ) throws {
         try shape.validate()
-        try grid.validate()
         try depthBinning.validate()
+        try grid.validate(binning: depthBinning, height: shape.height, width: shape.width)
         try Check.count(predictions.count, shape.pixelCount, "predictions")
         try Check.count(labels.count, shape.pixelCount, "labels")
         try Check.count(groundTruthDepth.count, shape.pixelCount, "groundTruthDepth")
@@ -120,10 +149,10 @@ public struct DepthAwareSegmentationError: Sendable, Hashable {
         let n = shape.pixelCount
         let wrong = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
         let hasDepth = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
-        let columnCell = UnsafeMutablePointer<Int32>.allocate(capacity: shape.width)
+        let columnCell = UnsafeMutablePointer<Int>.allocate(capacity: shape.width)
         let count = UnsafeMutablePointer<Int32>.allocate(capacity: dims.columns * bins)
         let errors = UnsafeMutablePointer<Int32>.allocate(capacity: dims.columns * bins)
-        let keys = UnsafeMutablePointer<Int32>.allocate(capacity: n)
+        let keys = UnsafeMutablePointer<Int>.allocate(capacity: n)
         defer {
             wrong.deallocate(); hasDepth.deallocate(); columnCell.deallocate()
             count.deallocate(); errors.deallocate(); keys.deallocate()
@@ -132,7 +161,7 @@ public struct DepthAwareSegmentationError: Sendable, Hashable {
             wrong[i] = labels[i] != ignoreLabel && predictions[i] != labels[i] ? 1 : 0
             hasDepth[i] = depthBinning.isValid(groundTruthDepth[i]) ? 1 : 0
         }
-        for x in 0..<shape.width { columnCell[x] = Int32(truncatingIfNeeded: x * dims.columns / shape.width) }
+        for x in 0..<shape.width { columnCell[x] = x * dims.columns / shape.width }
         for k in 0..<shape.images {
             let base = k * shape.pixelsPerImage
             RegionTable.weights(
@@ -175,21 +204,23 @@ public struct DepthAwareSegmentationError: Sendable, Hashable {
         let bins = depthBinning.binCount
         var tables: [Table] = []
         for k in 0..<shape.images {
-            var t = Table(
-                rows: dims.rows, columns: dims.columns, bins: bins,
-                counts: Array(repeating: 0, count: dims.rows * dims.columns * bins),
-                errors: Array(repeating: 0, count: dims.rows * dims.columns * bins))
+            // key = (cell row · columns + cell column) · bins + bin < H · W · 2^20 · 65536², fits in Int.
+            var regions: [Int: (count: Int, errors: Int)] = [:]
             for y in 0..<shape.height {
                 for x in 0..<shape.width {
                     let i = k * shape.pixelsPerImage + y * shape.width + x
-                    guard labels[i] != ignoreLabel && depthBinning.isValid(groundTruthDepth[i]) else { continue }
+                    guard labels[i] != ignoreLabel, let bin = depthBinning.bin(of: groundTruthDepth[i]) else { continue }
                     let cell = (y * dims.rows / shape.height) * dims.columns + x * dims.columns / shape.width
-                    let key = cell * bins + depthBinning.bin(of: groundTruthDepth[i])
-                    t.counts[key] += 1
-                    if predictions[i] != labels[i] { t.errors[key] += 1 }
+                    regions[cell * bins + bin, default: (0, 0)].count += 1
+                    if predictions[i] != labels[i] { regions[cell * bins + bin]!.errors += 1 }
                 }
             }
-            tables.append(t)
+            let listed = regions.keys.sorted().map { key in
+                Table.Region(
+                    row: key / bins / dims.columns, column: key / bins % dims.columns, bin: key % bins,
+                    count: regions[key]!.count, errors: regions[key]!.errors)
+            }
+            tables.append(Table(rows: dims.rows, columns: dims.columns, bins: bins, regions: listed))
         }
         return tables
     }

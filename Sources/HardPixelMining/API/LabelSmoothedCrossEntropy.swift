@@ -46,7 +46,7 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
         try Check.count(labels.count, shape.pixelCount, "labels")
         if let w = pixelWeights {
             try Check.count(w.count, shape.pixelCount, "pixelWeights")
-            try Check.allFinite(w, "pixelWeights")
+            try Check.weights(w, "pixelWeights")
         }
         if let g = gradient { try Check.count(g.count, shape.logitCount, "gradient") }
         if let l = pixelLosses { try Check.count(l.count, shape.pixelCount, "pixelLosses") }
@@ -83,9 +83,10 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
 
     /// The per-pixel losses `ce_i` (0 on ignored pixels), N·H·W.
     public func pixelLosses(logits: [Float], labels: [Int32], shape: BatchShape) throws -> [Float] {
+        try shape.validate()
         try Check.count(logits.count, shape.logitCount, "logits")
-        var out = [Float](repeating: 0, count: Swift.max(0, labels.count))
         try Check.count(labels.count, shape.pixelCount, "labels")
+        var out = [Float](repeating: 0, count: labels.count)
         _ = try logits.withUnsafeBufferPointer { x in
             try labels.withUnsafeBufferPointer { y in
                 try out.withUnsafeMutableBufferPointer { l in

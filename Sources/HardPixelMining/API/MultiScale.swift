@@ -49,8 +49,7 @@ public enum SideOutputResampling {
     private static func validate(_ count: Int, _ shape: BatchShape, _ height: Int, _ width: Int, _ argument: String) throws {
         try shape.validate(requiresClasses: false)
         try Check.count(count, shape.pixelCount, argument)
-        if height < 1 { throw HardPixelMiningError.invalidDimension(argument: "height", value: height, requirement: ">= 1") }
-        if width < 1 { throw HardPixelMiningError.invalidDimension(argument: "width", value: width, requirement: ">= 1") }
+        try validateSideSize(height: height, width: width, of: shape, argument: "height", "width")
     }
 
     private static func resample<T>(
@@ -121,7 +120,7 @@ public struct MultiScaleObjective: Sendable, Hashable {
         logitGradients: inout [[Float]], depthGradients: inout [[Float]], workspace: ObjectiveWorkspace? = nil
     ) throws -> Result {
         try shape.validate()
-        try configuration.validate()
+        try configuration.validate(for: shape)
         try Check.count(labels.count, shape.pixelCount, "labels")
         try labels.withUnsafeBufferPointer {
             try Check.labels($0, classCount: shape.classes, ignoreLabel: configuration.ignoreLabel, "labels")
@@ -134,8 +133,11 @@ public struct MultiScaleObjective: Sendable, Hashable {
         }
         for (s, o) in outputs.enumerated() {
             let side = BatchShape(images: shape.images, classes: shape.classes, height: o.height, width: o.width)
+            try validateSideSize(
+                height: o.height, width: o.width, of: shape, argument: "outputs[\(s)].height", "outputs[\(s)].width")
             try side.validate(argument: "outputs[\(s)]")
-            try Check.finite(o.weight, "outputs[\(s)].weight")
+            try configuration.validate(for: side, argument: "configuration")
+            try Check.weight(o.weight, "outputs[\(s)].weight")
             try Check.count(o.logits.count, side.logitCount, "outputs[\(s)].logits")
             try validateOptionalArray(o.predictedLogDepth, configuration.needsPredictedDepth, side, "outputs[\(s)].predictedLogDepth")
             try Check.count(logitGradients[s].count, side.logitCount, "logitGradients[\(s)]")
@@ -175,6 +177,24 @@ public struct MultiScaleObjective: Sendable, Hashable {
         }
         return result
     }
+}
+
+/// A side output's size: 1...16× the input's in each dimension (side outputs are usually
+/// coarser; a modest upsampling is allowed), which also bounds its element count by 256×
+/// the input's and keeps every block bound `y · H / h` within `Int`.
+func validateSideSize(
+    height: Int, width: Int, of shape: BatchShape, argument heightArgument: String, _ widthArgument: String
+) throws {
+    if height < 1 || height / 16 > shape.height - 1 {
+        throw HardPixelMiningError.invalidDimension(
+            argument: heightArgument, value: height, requirement: "in 1...16 × \(shape.height)")
+    }
+    if width < 1 || width / 16 > shape.width - 1 {
+        throw HardPixelMiningError.invalidDimension(
+            argument: widthArgument, value: width, requirement: "in 1...16 × \(shape.width)")
+    }
+    _ = try Check.product([height, shape.height], limit: Int.max / 2, heightArgument, "a size whose product with the input's fits in Int")
+    _ = try Check.product([width, shape.width], limit: Int.max / 2, widthArgument, "a size whose product with the input's fits in Int")
 }
 
 func validateOptionalArray<T>(_ array: [T], _ required: Bool, _ shape: BatchShape, _ argument: String) throws {

@@ -100,14 +100,24 @@ public struct ObjectiveConfiguration: Sendable, Hashable {
     /// depth counts of ``ImageSums`` stay 0.
     public var needsGroundTruthDepth: Bool { needsPredictedDepth || usesSegmentationError }
 
-    func validate(argument: @autoclosure () -> String = "configuration") throws {
+    /// Checks every hyper-parameter, and the DSE regions against the image size of `shape`.
+    ///
+    /// Ranges: ρ in 0...1; α, γ and both values of β finite, >= 0 and <= 1e6 (so that no
+    /// accepted finite input yields an infinite value); the grid and binning as their own
+    /// `validate` states.
+    func validate(for shape: BatchShape, argument: @autoclosure () -> String = "configuration") throws {
         try smoothing.validate(argument: "\(argument()).smoothing")
-        try Check.finite(depthWeight, "\(argument()).depthWeight")
-        try Check.finite(scaleInvariance, "\(argument()).scaleInvariance")
+        try Check.weight(depthWeight, "\(argument()).depthWeight")
+        try Check.parameter(scaleInvariance, "\(argument()).scaleInvariance", "in 0...1", { (0...1).contains($0) })
         try depthPredictionErrorWeight.validate(argument: "\(argument()).depthPredictionErrorWeight")
-        try Check.finite(segmentationErrorWeight, "\(argument()).segmentationErrorWeight")
-        try grid.validate(argument: "\(argument()).grid")
+        try Check.weight(segmentationErrorWeight, "\(argument()).segmentationErrorWeight")
         try depthBinning.validate(argument: "\(argument()).depthBinning")
+        if usesSegmentationError {
+            try grid.validate(
+                binning: depthBinning, height: shape.height, width: shape.width, argument: "\(argument()).grid")
+        } else {
+            try grid.validate(argument: "\(argument()).grid")
+        }
         try pacing?.validate(argument: "\(argument()).pacing")
         if pacesSegmentation && pacing == nil {
             throw HardPixelMiningError.invalidParameter(

@@ -27,7 +27,7 @@ public struct ScaleInvariantDepthLoss: Sendable, Hashable {
         shape: BatchShape, gradient: UnsafeMutableBufferPointer<Float>? = nil
     ) throws -> ObjectiveResult {
         try shape.validate(requiresClasses: false)
-        try Check.finite(scaleInvariance, "scaleInvariance")
+        try Check.parameter(scaleInvariance, "scaleInvariance", "in 0...1", { (0...1).contains($0) })
         try depthBinning.validate()
         try Check.count(predictedLogDepth.count, shape.pixelCount, "predictedLogDepth")
         try Check.count(groundTruthDepth.count, shape.pixelCount, "groundTruthDepth")
@@ -39,7 +39,7 @@ public struct ScaleInvariantDepthLoss: Sendable, Hashable {
         c.scaleInvariance = scaleInvariance
         c.depthBinning = depthBinning
         let plane = shape.pixelsPerImage
-        let residual = UnsafeMutablePointer<Float>.allocate(capacity: plane)
+        let residual = UnsafeMutablePointer<Double>.allocate(capacity: plane)
         let hasDepth = UnsafeMutablePointer<UInt8>.allocate(capacity: plane)
         defer {
             residual.deallocate()
@@ -54,7 +54,7 @@ public struct ScaleInvariantDepthLoss: Sendable, Hashable {
                 residual: residual, hasDepth: hasDepth)
             var s = ImageSums()
             for i in 0..<plane where hasDepth[i] != 0 {
-                let r = Double(residual[i])
+                let r = residual[i]
                 s.depthPixels += 1
                 s.residualSum += r
                 s.squaredResidualSum += r * r
@@ -64,7 +64,7 @@ public struct ScaleInvariantDepthLoss: Sendable, Hashable {
                 let scale = s.depthPixels > 0 ? 2 / (Double(shape.images) * nd) : 0
                 let mean = s.depthPixels > 0 ? s.residualSum / nd : 0
                 for i in 0..<plane {
-                    g[base + i] = hasDepth[i] != 0 ? saturatingFloat(scale * (Double(residual[i]) - scaleInvariance * mean)) : 0
+                    g[base + i] = hasDepth[i] != 0 ? saturatingFloat(scale * (residual[i] - scaleInvariance * mean)) : 0
                 }
             }
             sums.append(s)

@@ -99,8 +99,8 @@ public struct WeightSchedule: Sendable, Hashable {
     public var isAlwaysZero: Bool { initial == 0 && later == 0 }
 
     func validate(argument: @autoclosure () -> String) throws {
-        try Check.finite(initial, "\(argument()).initial")
-        try Check.finite(later, "\(argument()).later")
+        try Check.weight(initial, "\(argument()).initial")
+        try Check.weight(later, "\(argument()).later")
         try Check.finite(switchEpoch, "\(argument()).switchEpoch")
     }
 }

@@ -76,7 +76,7 @@ enum ObjectiveEngine {
         ws.imageSums.removeAll(keepingCapacity: true)
         ws.imageSums.append(contentsOf: repeatElement(ImageSums(), count: shape.images))
         for x in 0..<shape.width {
-            ws.columnCell[x] = Int32(truncatingIfNeeded: x * grid.columns / shape.width)
+            ws.columnCell[x] = x * grid.columns / shape.width
         }
         ws.imageSums.withUnsafeMutableBufferPointer { sums in
             Parallel.forEach(shape.images, threads: threads) { k in
@@ -116,7 +116,7 @@ enum ObjectiveEngine {
         let targets = c.targets(classCount: classes)
         let grid = c.grid.dimensions(height: shape.height, width: shape.width)
         let table = c.usesSegmentationError ? shape.images * grid.columns * c.depthBinning.binCount : 0
-        ws.reserve(pixels: shape.pixelCount, table: table, chunks: items.count, columns: shape.width, workers: threads)
+        try ws.reserve(pixels: shape.pixelCount, table: table, chunks: items.count, columns: shape.width, workers: threads)
         let stats = ws.statistics
         let tileState = ws.tileState
         Parallel.forEach(items.count, threads: threads) { item, worker in
@@ -177,7 +177,7 @@ enum ObjectiveEngine {
         if usesDepth {
             for i in 0..<plane where hasDepth[i] != 0 {
                 s.depthPixels += 1
-                let r = Double(residual[i])
+                let r = residual[i]
                 s.residualSum += r
                 s.squaredResidualSum += r * r
                 if labels[i] != ignore { s.eligiblePixels += 1 }
@@ -210,7 +210,7 @@ enum ObjectiveEngine {
                 return pacing.pace(median: Double(u1), maximum: Double(u2), epoch: epoch)
             }
             if c.usesDepthPredictionError {
-                s.depthPredictionErrorPace = pace(isEligible) { abs(residual[$0]) }
+                s.depthPredictionErrorPace = pace(isEligible) { Float(abs(residual[$0])) }
             }
             if c.usesSegmentationError {
                 s.segmentationErrorPace = pace(isEligible) { wZ[$0] }
@@ -242,7 +242,7 @@ enum ObjectiveEngine {
         for i in 0..<plane {
             var dg = 0.0
             if usesDepth && hasDepth[i] != 0 {
-                dg = depthScale * (Double(residual[i]) - c.scaleInvariance * meanResidual)
+                dg = depthScale * (residual[i] - c.scaleInvariance * meanResidual)
             }
             guard labels[i] != ignore else {
                 coefficient[i] = 0
@@ -259,7 +259,8 @@ enum ObjectiveEngine {
             if usesDepth && hasDepth[i] != 0 {  // hasDepth is only written when depth is given
                 if c.usesDepthPredictionError {
                     let r = residual[i]
-                    let wr = abs(r)
+                    // wR as Float, the same value the pace was selected from.
+                    let wr = Float(abs(r))
                     if counts(wr, s.depthPredictionErrorPace) {
                         s.depthPredictionErrorSum += Double(wr) * ce
                         w += beta * Double(wr)

@@ -1,99 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Scratch memory for the objective, O(N · H · W), reused across calls so that a
 /// steady-state call allocates nothing.
 ///
 /// A workspace grows to the largest shape it has served and never shrinks. It is a
-/// reference type and not thread-safe: give each training thread its own.
+/// reference type and not thread-safe: give each training thread its own. Growing it
+/// never traps: an allocation the system refuses throws ``HardPixelMiningError/tooLarge(argument:dimensions:requirement:)``.
 public final class ObjectiveWorkspace {
     private(set) var pixelCapacity = 0
     private(set) var tableCapacity = 0
     private(set) var chunkCapacity = 0
+    private(set) var tileStateCapacity = 0
+    private(set) var columnCapacity = 0
 
     // Per pixel (N · H · W each).
-    private(set) var maximum = UnsafeMutablePointer<Float>.allocate(capacity: 0)
-    private(set) var logSum = UnsafeMutablePointer<Float>.allocate(capacity: 0)
-    private(set) var loss = UnsafeMutablePointer<Float>.allocate(capacity: 0)
-    private(set) var wrong = UnsafeMutablePointer<UInt8>.allocate(capacity: 0)
-    private(set) var residual = UnsafeMutablePointer<Float>.allocate(capacity: 0)
-    private(set) var hasDepth = UnsafeMutablePointer<UInt8>.allocate(capacity: 0)
-    private(set) var segmentationError = UnsafeMutablePointer<Float>.allocate(capacity: 0)
-    private(set) var coefficient = UnsafeMutablePointer<Float>.allocate(capacity: 0)
-    private(set) var selection = UnsafeMutablePointer<Float>.allocate(capacity: 0)
-    private(set) var regionKey = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
-    private(set) var labelLogProbability = UnsafeMutablePointer<Float>.allocate(capacity: 0)
+    private(set) var maximum: UnsafeMutablePointer<Float> = Scratch.empty()
+    private(set) var logSum: UnsafeMutablePointer<Float> = Scratch.empty()
+    private(set) var loss: UnsafeMutablePointer<Float> = Scratch.empty()
+    private(set) var wrong: UnsafeMutablePointer<UInt8> = Scratch.empty()
+    private(set) var residual: UnsafeMutablePointer<Double> = Scratch.empty()
+    private(set) var hasDepth: UnsafeMutablePointer<UInt8> = Scratch.empty()
+    private(set) var segmentationError: UnsafeMutablePointer<Float> = Scratch.empty()
+    private(set) var coefficient: UnsafeMutablePointer<Float> = Scratch.empty()
+    private(set) var selection: UnsafeMutablePointer<Float> = Scratch.empty()
+    private(set) var regionKey: UnsafeMutablePointer<Int> = Scratch.empty()
+    private(set) var labelLogProbability: UnsafeMutablePointer<Float> = Scratch.empty()
     // Per image: one band of the region table (columns × bins), counts and errors.
-    private(set) var regionCount = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
-    private(set) var regionErrors = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
+    private(set) var regionCount: UnsafeMutablePointer<Int32> = Scratch.empty()
+    private(set) var regionErrors: UnsafeMutablePointer<Int32> = Scratch.empty()
     // Per worker thread: the kernels' tile state.
-    private(set) var tileState = UnsafeMutablePointer<FloatVector>.allocate(capacity: 0)
-    private(set) var tileStateCapacity = 0
+    private(set) var tileState: UnsafeMutablePointer<FloatVector> = Scratch.empty()
     // Per image column: its grid column.
-    private(set) var columnCell = UnsafeMutablePointer<Int32>.allocate(capacity: 0)
-    private(set) var columnCapacity = 0
+    private(set) var columnCell: UnsafeMutablePointer<Int> = Scratch.empty()
     // Per work item of the statistics pass: whether its logits were all finite.
-    private(set) var chunkFinite = UnsafeMutablePointer<Bool>.allocate(capacity: 0)
+    private(set) var chunkFinite: UnsafeMutablePointer<Bool> = Scratch.empty()
     // The per-image results, kept so that their storage is reused.
     var imageSums: [ImageSums] = []
 
     /// An empty workspace; it grows on first use.
     public init() {}
 
-    /// A workspace already large enough for `shape` with the paper's 8 × 8 grid.
-    public convenience init(reservingFor shape: BatchShape) {
+    /// A workspace already large enough for `shape` with the paper's 8 × 8 grid and two threads.
+    ///
+    /// - Throws: ``HardPixelMiningError`` for an invalid shape, or `tooLarge` when the system
+    ///   cannot provide the memory.
+    public convenience init(reservingFor shape: BatchShape) throws {
+        try shape.validate()
         self.init()
-        reserve(
+        try reserve(
             pixels: shape.pixelCount, table: shape.images * 8 * DepthBinning.paper.binCount,
             chunks: shape.images * ((shape.pixelsPerImage + ObjectiveEngine.chunkPixels - 1) / ObjectiveEngine.chunkPixels),
             columns: shape.width, workers: 2)
     }
 
     deinit {
-        for p in [maximum, logSum, loss, residual, segmentationError, coefficient, selection] { p.deallocate() }
-        wrong.deallocate()
-        hasDepth.deallocate()
-        regionKey.deallocate()
-        labelLogProbability.deallocate()
-        regionCount.deallocate()
-        regionErrors.deallocate()
-        chunkFinite.deallocate()
-        columnCell.deallocate()
-        tileState.deallocate()
+        Scratch.release(maximum); Scratch.release(logSum); Scratch.release(loss); Scratch.release(wrong)
+        Scratch.release(residual); Scratch.release(hasDepth); Scratch.release(segmentationError)
+        Scratch.release(coefficient); Scratch.release(selection); Scratch.release(regionKey)
+        Scratch.release(labelLogProbability); Scratch.release(regionCount); Scratch.release(regionErrors)
+        Scratch.release(tileState); Scratch.release(columnCell); Scratch.release(chunkFinite)
     }
 
-    private static func grow<T>(_ p: inout UnsafeMutablePointer<T>, to capacity: Int) {
-        p.deallocate()
-        p = .allocate(capacity: capacity)
-    }
-
-    func reserve(pixels: Int, table: Int, chunks: Int, columns: Int = 0, workers: Int = 1) {
-        if workers * Kernels.tileStateVectors > tileStateCapacity {
-            Self.grow(&tileState, to: workers * Kernels.tileStateVectors)
-            tileStateCapacity = workers * Kernels.tileStateVectors
+    /// Grows every buffer to at least the given counts. Throws (and keeps the old buffers)
+    /// when the system refuses an allocation.
+    func reserve(pixels: Int, table: Int, chunks: Int, columns: Int = 0, workers: Int = 1) throws {
+        let tileVectors = workers * Kernels.tileStateVectors
+        if tileVectors > tileStateCapacity {
+            try Scratch.grow(&tileState, to: tileVectors)
+            tileStateCapacity = tileVectors
         }
         if columns > columnCapacity {
-            Self.grow(&columnCell, to: columns)
+            try Scratch.grow(&columnCell, to: columns)
             columnCapacity = columns
         }
         if pixels > pixelCapacity {
-            Self.grow(&maximum, to: pixels)
-            Self.grow(&logSum, to: pixels)
-            Self.grow(&loss, to: pixels)
-            Self.grow(&wrong, to: pixels)
-            Self.grow(&residual, to: pixels)
-            Self.grow(&hasDepth, to: pixels)
-            Self.grow(&segmentationError, to: pixels)
-            Self.grow(&coefficient, to: pixels)
-            Self.grow(&selection, to: pixels)
-            Self.grow(&regionKey, to: pixels)
-            Self.grow(&labelLogProbability, to: pixels)
+            try Scratch.grow(&maximum, to: pixels)
+            try Scratch.grow(&logSum, to: pixels)
+            try Scratch.grow(&loss, to: pixels)
+            try Scratch.grow(&wrong, to: pixels)
+            try Scratch.grow(&residual, to: pixels)
+            try Scratch.grow(&hasDepth, to: pixels)
+            try Scratch.grow(&segmentationError, to: pixels)
+            try Scratch.grow(&coefficient, to: pixels)
+            try Scratch.grow(&selection, to: pixels)
+            try Scratch.grow(&regionKey, to: pixels)
+            try Scratch.grow(&labelLogProbability, to: pixels)
             pixelCapacity = pixels
         }
         if table > tableCapacity {
-            Self.grow(&regionCount, to: table)
-            Self.grow(&regionErrors, to: table)
+            try Scratch.grow(&regionCount, to: table)
+            try Scratch.grow(&regionErrors, to: table)
             tableCapacity = table
         }
         if chunks > chunkCapacity {
-            Self.grow(&chunkFinite, to: chunks)
+            try Scratch.grow(&chunkFinite, to: chunks)
             chunkCapacity = chunks
         }
     }
@@ -102,4 +108,31 @@ public final class ObjectiveWorkspace {
         PixelStatistics(
             maximum: maximum, logSum: logSum, loss: loss, wrong: wrong, labelLogProbability: labelLogProbability)
     }
+}
+
+/// Uninitialised scratch of trivial types from `malloc`, so that an allocation the system
+/// refuses becomes a typed error instead of a trap.
+enum Scratch {
+    static func empty<T>() -> UnsafeMutablePointer<T> {
+        // A one-element allocation never fails in practice; it keeps every pointer non-nil.
+        UnsafeMutableRawPointer(malloc(MemoryLayout<T>.stride)!).bindMemory(to: T.self, capacity: 1)
+    }
+
+    static func allocate<T>(_ type: T.Type, count: Int) throws -> UnsafeMutablePointer<T> {
+        let (bytes, overflow) = Swift.max(count, 1).multipliedReportingOverflow(by: MemoryLayout<T>.stride)
+        guard !overflow, let raw = malloc(bytes) else {
+            throw HardPixelMiningError.tooLarge(
+                argument: "workspace", dimensions: [count, MemoryLayout<T>.stride],
+                requirement: "an allocation the system can provide")
+        }
+        return raw.bindMemory(to: T.self, capacity: Swift.max(count, 1))
+    }
+
+    static func grow<T>(_ p: inout UnsafeMutablePointer<T>, to count: Int) throws {
+        let new = try allocate(T.self, count: count)
+        release(p)
+        p = new
+    }
+
+    static func release<T>(_ p: UnsafeMutablePointer<T>) { free(p) }
 }

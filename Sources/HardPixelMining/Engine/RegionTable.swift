@@ -7,9 +7,9 @@ enum RegionTable {
     static func weights(
         image k: Int, shape: BatchShape, grid: (rows: Int, columns: Int), binning: DepthBinning,
         labels: UnsafePointer<Int32>, depth: UnsafePointer<Float>, hasDepth: UnsafePointer<UInt8>,
-        wrong: UnsafePointer<UInt8>, ignoreLabel: Int32, columnCell: UnsafePointer<Int32>,
+        wrong: UnsafePointer<UInt8>, ignoreLabel: Int32, columnCell: UnsafePointer<Int>,
         count: UnsafeMutablePointer<Int32>, errors: UnsafeMutablePointer<Int32>, weights: UnsafeMutablePointer<Float>,
-        keys: UnsafeMutablePointer<Int32>
+        keys: UnsafeMutablePointer<Int>
     ) {
         let (h, w) = (shape.height, shape.width)
         let bins = binning.binCount
@@ -27,14 +27,14 @@ enum RegionTable {
                     let i = row * w + x
                     weights[i] = 0
                     guard labels[i] != ignoreLabel && hasDepth[i] != 0 else { continue }
-                    let key = Int(columnCell[x]) * bins + binning.bin(of: depth[i])
-                    keys[i] = Int32(truncatingIfNeeded: key)
+                    let key = columnCell[x] * bins + binning.validBin(of: depth[i])
+                    keys[i] = key
                     count[key] += 1
                     errors[key] += Int32(wrong[i])
                 }
             }
             for i in (y * w)..<(end * w) where labels[i] != ignoreLabel && hasDepth[i] != 0 {
-                let key = Int(keys[i])
+                let key = keys[i]
                 weights[i] = Float(Double(errors[key]) / Double(count[key]))
             }
             y = end

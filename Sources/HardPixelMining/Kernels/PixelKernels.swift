@@ -223,11 +223,14 @@ enum Kernels {
         }
     }
 
-    /// Depth residuals over `count` pixels: `R = logD − log D*` where `D*` is valid, else 0,
-    /// and `hasDepth` = 1 where `D*` is valid.
+    /// Depth residuals over `count` pixels: `R = logD − log D*` in Double where `D*` is valid,
+    /// else 0, and `hasDepth` = 1 where `D*` is valid. The log and the difference are taken
+    /// in Double (a Float log's error of about 2.6e-7 would dominate residuals of 1e-3 and
+    /// below); it is per pixel, not per class, so it costs little. Subnormal Float depths are
+    /// normal Doubles, so they get their exact log too.
     static func depthResiduals(
         predicted: UnsafePointer<Float>, depth: UnsafePointer<Float>, count: Int,
-        minimum: Float, maximum: Float, residual: UnsafeMutablePointer<Float>, hasDepth: UnsafeMutablePointer<UInt8>
+        minimum: Float, maximum: Float, residual: UnsafeMutablePointer<Double>, hasDepth: UnsafeMutablePointer<UInt8>
     ) {
         var p = 0
         let one = FloatVector(repeating: 1), zero = FloatVector(repeating: 0)
@@ -235,14 +238,18 @@ enum Kernels {
         while p < count {
             let n = Swift.min(8, count - p)
             let d = Lanes.load(depth + p, count: n, padding: 0)
-            // 1 where valid (NaN compares false), else 0.
-            var valid = zero
-            valid = select((d .>= low) .& (d .<= high), one, valid)
-            let safe = select(valid .== zero, one, d)
-            var r = Lanes.load(predicted + p, count: n, padding: 0) - VectorMath.log(safe)
-            r = select(valid .== zero, zero, r)
-            Lanes.store(r, residual + p, count: n)
-            for lane in 0..<n { hasDepth[p + lane] = valid[lane] != 0 ? 1 : 0 }
+            // NaN compares false, so it is invalid.
+            let valid = (d .>= low) .& (d .<= high)
+            let safe = select(valid, d, one)
+            let logDepth = VectorMath.log(DoubleVector(safe))
+            let predictedLog = DoubleVector(Lanes.load(predicted + p, count: n, padding: 0))
+            let validDouble = DoubleVector(select(valid, one, zero))
+            // R, and exactly 0 where the depth is invalid.
+            let r = (predictedLog - logDepth).replacing(with: 0, where: validDouble .== 0)
+            for lane in 0..<n {
+                residual[p + lane] = r[lane]
+                hasDepth[p + lane] = valid[lane] ? 1 : 0
+            }
             p += n
         }
     }
