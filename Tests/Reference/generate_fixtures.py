@@ -121,6 +121,7 @@ def main():
     cases.append(case("paced_multichunk_epoch10", big, dict(total_epochs=20.0), 10.0))
     cases.append(case("hpm_1x1", tiny, {}, 12))
     cases.append(case("paced_1x1_per_pixel", tiny, dict(total_epochs=4.0, grid="per_pixel"), 2.0))
+    small_residual_cases(cases)
 
     os.makedirs(OUT, exist_ok=True)
     path = os.path.join(OUT, "objective.json")
@@ -129,6 +130,31 @@ def main():
     print(f"wrote {len(cases)} cases to {os.path.relpath(path)} ({os.path.getsize(path)} bytes)")
     extension_cases()
 
+
+
+def small_residual_cases(cases):
+    """Issue 10: residuals R = log D - log D* of about 1e-3 and 1e-4 on small images, where a
+    Float log's error (about 2.6e-7 per residual) would dominate; and subnormal depths with a
+    subnormal minimum depth. A generator of its own, so the earlier cases stay bit for bit."""
+    rng = np.random.default_rng(1010)
+    for (N, C, H, W), scale in [((2, 3, 4, 5), 1e-3), ((1, 2, 3, 3), 1e-4), ((2, 5, 6, 7), 1e-4)]:
+        logits, labels, _, depth = make_batch(rng, N, C, H, W, ties=False)
+        safe = np.where((depth >= 1) & (depth <= 256), depth, 1.0).astype(np.float64)
+        pred = (np.log(safe) + rng.standard_normal((N, H, W)) * scale).astype(np.float32)
+        batch = (logits, labels, pred, depth)
+        tag = f"{N}x{C}x{H}x{W}_r{scale:g}"
+        cases.append(case(f"small_residual_depth_{tag}", batch, dict(beta_initial=0, beta_later=0, gamma=0), 0))
+        cases.append(case(f"small_residual_hpm_{tag}", batch, {}, 12))
+        cases.append(case(f"small_residual_paced_{tag}", batch, dict(total_epochs=20.0), 10.0))
+    # Subnormal and tiny depths, valid with a subnormal minimum: their logs are exact in float64.
+    logits, labels, _, _ = make_batch(rng, 1, 3, 3, 4, ties=False)
+    depth = np.array([1e-40, 3e-42, 1e-45, 2e-38, 1e-30, 0.5, 1.0, 7.0, 0.0, -1e-40, 1e-39, 3.0],
+                     dtype=np.float32).reshape(1, 3, 4)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logd = np.where(depth > 0, np.log(depth.astype(np.float64)), 0.0)
+    pred = (logd + rng.standard_normal((1, 3, 4)) * 1e-3).astype(np.float32)
+    cases.append(case("subnormal_depth", (logits, labels, pred, depth),
+                      dict(dmin=float(np.float32(1e-45)), dmax=256.0, bin_width=10.0), 12))
 
 
 def extension_cases():
