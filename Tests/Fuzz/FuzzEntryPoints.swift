@@ -28,11 +28,39 @@ struct ByteReader {
         return (Float(byte()) - 127.5) / 127.5 * scale + Float(selector & 7) * 0.01
     }
 
+    /// A hyper-parameter: mostly small and ordinary, sometimes special, sometimes any bit
+    /// pattern of the whole Double range (subnormals, 1e±308, NaN payloads).
     mutating func parameter() -> Double {
-        let specials: [Double] = [.nan, .infinity, -.infinity, 0, -1, 1e300, 0.5, 1, 10, 40]
+        let specials: [Double] = [.nan, .infinity, -.infinity, 0, -1, 1e300, 0.5, 1, 10, 40, 1e6, 1e6 + 1,
+                                  .greatestFiniteMagnitude, .leastNonzeroMagnitude, -0.0, 5]
         let selector = byte()
         if selector < 40 { return specials[Int(selector) % specials.count] }
+        if selector < 64 { return Double(bitPattern: uint64()) }
         return Double(byte()) / 16
+    }
+
+    mutating func uint64() -> UInt64 {
+        var v: UInt64 = 0
+        for _ in 0..<8 { v = v << 8 | UInt64(byte()) }
+        return v
+    }
+
+    /// A positive Float across the whole range, for bin widths and depth limits: down to
+    /// subnormals and up to the largest finite value, sometimes special.
+    mutating func wideFloat() -> Float {
+        switch byte() % 8 {
+        case 0: return [Float.nan, .infinity, 0, -1, .leastNonzeroMagnitude, .greatestFiniteMagnitude, 1e-30, 1][int(8)]
+        case 1, 2: return Float(bitPattern: UInt32(truncatingIfNeeded: uint64()) & 0x7FFF_FFFF)
+        default: return Float(byte()) / 8 + 0.125
+        }
+    }
+
+    /// A dimension: mostly small, sometimes negative, huge or near `Int` overflow.
+    mutating func dimension(_ small: Int) -> Int {
+        switch byte() % 32 {
+        case 0: return [-1, 1 << 20, 1 << 31, 1 << 40, Int.max / 3, Int.max, Int.min, 1 << 62][int(8)]
+        default: return int(small)
+        }
     }
 
     /// A count near `expected`: usually exact, sometimes off by one.
@@ -69,10 +97,13 @@ func expectTypedOrSuccess(_ outputs: [[Float]], _ body: () throws -> Void, _ aft
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var r = ByteReader(data: UnsafeBufferPointer(start: bytes, count: size))
-    let shape = BatchShape(images: r.int(4), classes: r.int(7), height: r.int(10), width: r.int(10))
+    let shape = BatchShape(images: r.dimension(4), classes: r.dimension(7), height: r.dimension(10), width: r.dimension(10))
     let sane = shape.images >= 1 && shape.classes >= 2 && shape.height >= 1 && shape.width >= 1
-    let pixels = Swift.max(0, shape.images * shape.height * shape.width)
-    let logitCount = pixels * Swift.max(0, shape.classes)
+        && shape.logitCount <= 1 << 40
+    // Buffers follow the shape when it is small, and stay small when it is huge (then every
+    // entry point must throw, without computing a wrapped count first).
+    let pixels = Swift.min(shape.pixelCount, 4096)
+    let logitCount = Swift.min(shape.logitCount, 4096)
 
     let logits = (0..<r.count(logitCount)).map { _ in r.float() }
     let labels = (0..<r.count(pixels)).map { _ -> Int32 in
@@ -92,8 +123,11 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     c.scaleInvariance = r.parameter()
     c.depthPredictionErrorWeight = WeightSchedule(initial: r.parameter(), later: r.parameter(), switchEpoch: r.parameter())
     c.segmentationErrorWeight = r.parameter()
-    c.grid = r.byte() % 5 == 0 ? .perPixel : .cells(rows: r.int(12) - 1, columns: r.int(12) - 1)
-    c.depthBinning = DepthBinning(minimum: [1, 0, 0.5, -1][r.int(4)], maximum: [256, 100, .nan, 2][r.int(4)], binWidth: [10, 0, 3, 0.5][r.int(4)])
+    // Grids up to and beyond the image (and beyond 65536); binnings of any width and range.
+    c.grid = r.byte() % 5 == 0 ? .perPixel : .cells(rows: r.dimension(12) &- 1, columns: r.dimension(12) &- 1)
+    c.depthBinning = r.byte() % 2 == 0
+        ? DepthBinning(minimum: [1, 0, 0.5, -1][r.int(4)], maximum: [256, 100, .nan, 2][r.int(4)], binWidth: [10, 0, 3, 0.5][r.int(4)])
+        : DepthBinning(minimum: r.wideFloat(), maximum: r.wideFloat(), binWidth: r.wideFloat())
     c.pacing = r.byte() % 2 == 0 ? nil : SelfPacedPacing(totalEpochs: r.parameter())
     c.pacesSegmentation = r.byte() % 4 == 0
     c.propagatesDepthPredictionErrorToDepth = r.byte() % 2 == 0
@@ -101,10 +135,10 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let epoch = r.parameter()
     let threads = r.int(4)
 
-    let finiteInputs = logits.allSatisfy(\.isFinite) && predicted.allSatisfy(\.isFinite) && weights.allSatisfy(\.isFinite)
-    let saneParameters = [c.depthWeight, c.scaleInvariance, c.depthPredictionErrorWeight.initial,
-                          c.depthPredictionErrorWeight.later, c.segmentationErrorWeight, epoch]
-        .allSatisfy { $0.isFinite && abs($0) <= 1e6 }
+    // Issue 10: whatever is accepted gives finite outputs (non-finite logits, log-depths and
+    // weights are rejected, and every weight is bounded), so no gating on the parameters.
+    let finiteInputs = true
+    let saneParameters = true
 
     // The objective, with both gradients.
     var gx = [Float](repeating: sentinel, count: r.count(logitCount))
@@ -124,6 +158,81 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             require(gx.allSatisfy(\.isFinite) && gd.allSatisfy(\.isFinite), "non-finite gradient")
         }
     }
+
+    // The objective's pointer and Span forms, with a workspace reused across calls.
+    let workspace = ObjectiveWorkspace()
+    var px = [Float](repeating: sentinel, count: r.count(logitCount))
+    var pd = [Float](repeating: sentinel, count: r.count(pixels))
+    let objective = HardPixelMiningObjective(c, threadCount: threads)
+    _ = expectTypedOrSuccess([px, pd], {
+        try logits.withUnsafeBufferPointer { x in
+            try labels.withUnsafeBufferPointer { y in
+                try predicted.withUnsafeBufferPointer { d in
+                    try depth.withUnsafeBufferPointer { dStar in
+                        try px.withUnsafeMutableBufferPointer { gx in
+                            try pd.withUnsafeMutableBufferPointer { gd in
+                                let result = try objective.evaluate(
+                                    logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar, shape: shape,
+                                    epoch: epoch, logitGradient: gx, depthGradient: gd, workspace: workspace)
+                                require(result.value.isFinite, "non-finite value (pointer form)")
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        require(px.allSatisfy(\.isFinite) && pd.allSatisfy(\.isFinite), "non-finite gradient (pointer form)")
+    }, { [px, pd] })
+    var sx = [Float](repeating: sentinel, count: r.count(logitCount))
+    var sd = [Float](repeating: sentinel, count: r.count(pixels))
+    _ = expectTypedOrSuccess([sx, sd], {
+        var gx = sx.mutableSpan
+        var gd = sd.mutableSpan
+        let result = try objective.evaluate(
+            logits: logits.span, labels: labels.span, predictedLogDepth: predicted.span, groundTruthDepth: depth.span,
+            shape: shape, epoch: epoch, logitGradient: &gx, depthGradient: &gd, workspace: workspace)
+        require(result.value.isFinite, "non-finite value (Span form)")
+    }, { [sx, sd] })
+    // Workspaces for invalid, overflowing and small shapes. (A valid shape of billions of
+    // pixels would really be reserved, which libFuzzer's malloc limit reports as out of
+    // memory; the unit tests check that a refused allocation throws.)
+    let reserved = BatchShape(images: r.dimension(4), classes: 2, height: r.dimension(10), width: r.dimension(10))
+    if reserved.pixelCount <= 1 << 16 || reserved.logitCount > 1 << 40 {
+        _ = try? ObjectiveWorkspace(reservingFor: reserved)
+    }
+
+    // Multi-scale side outputs of any size (up to and beyond 16× the input).
+    let sides = (0..<(1 + r.int(2))).map { _ -> SideOutput in
+        let (h, w) = (r.dimension(12), r.dimension(12))
+        let n = Swift.min(BatchShape(images: shape.images, classes: shape.classes, height: h, width: w).logitCount, 4096)
+        let m = Swift.min(BatchShape(images: shape.images, classes: 1, height: h, width: w).pixelCount, 4096)
+        return SideOutput(logits: (0..<r.count(n)).map { _ in r.float() }, predictedLogDepth: (0..<r.count(m)).map { _ in r.float() },
+                          height: h, width: w, weight: r.parameter())
+    }
+    var sideX = sides.map { [Float](repeating: sentinel, count: r.count($0.logits.count)) }
+    var sideD = sides.map { [Float](repeating: sentinel, count: r.count($0.predictedLogDepth.count)) }
+    _ = expectTypedOrSuccess(sideX + sideD, {
+        let result = try MultiScaleObjective(c, threadCount: threads).evaluate(
+            outputs: sides, labels: labels, groundTruthDepth: depth, shape: shape, epoch: epoch,
+            logitGradients: &sideX, depthGradients: &sideD)
+        require(result.value.isFinite, "non-finite multi-scale value")
+        require(sideX.allSatisfy { $0.allSatisfy(\.isFinite) } && sideD.allSatisfy { $0.allSatisfy(\.isFinite) }, "non-finite multi-scale gradient")
+    }, { sideX + sideD })
+
+    // Confusion matrices of any class count.
+    if var matrix = try? ConfusionMatrix(classes: r.dimension(12)) {
+        let preds = labels.map { $0 == 255 ? Int32(r.int(20)) : $0 }
+        if (try? matrix.add(predictions: preds, labels: labels)) != nil {
+            for score in [matrix.pixelAccuracy, matrix.meanAccuracy, matrix.meanIoU] {
+                require(score.map { $0 >= 0 && $0 <= 1 } ?? true, "score outside 0...1")
+            }
+        }
+    }
+
+    // Public helpers that take a depth or an index.
+    let binning = c.depthBinning
+    _ = binning.binCount
+    for d in depth.prefix(8) { if let b = binning.bin(of: d) { require(b >= 0 && b < binning.binCount, "bin out of range") } }
 
     // Cross-entropy with pixel weights and per-pixel losses.
     var g = [Float](repeating: sentinel, count: r.count(logitCount))
@@ -158,15 +267,19 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         require(epLoss.value.isFinite && gz.allSatisfy(\.isFinite), "non-finite error-prediction loss")
     }
     _ = try? ep.fuse(segmentationLogits: logits, detailLogits: logits, errorLogits: predicted, shape: shape)
+    _ = try? ep.errorMap(segmentationLogits: logits, labels: labels, shape: shape)
+    if let d = try? ep.detailWeights(errorLogits: predicted) { require(d.allSatisfy(\.isFinite), "non-finite detail weight") }
     _ = try? ep.metrics(errorLogits: predicted, segmentationLogits: logits, labels: labels, shape: shape)
 
     // DepthMix and side-output resampling.
-    let partners = (0..<Swift.max(0, shape.images)).map { ($0 + r.int(2)) % Swift.max(1, shape.images) }
+    let partners = (0..<Swift.min(Swift.max(0, shape.images), 64)).map { ($0 + r.int(2)) % Swift.max(1, shape.images) }
     if let mixed = try? DepthMix(margin: r.float()).mix(
-        images: predicted, channels: 1, labels: labels, depth: depth, shape: shape, partners: partners) {
+        images: predicted, channels: r.byte() % 16 == 0 ? r.dimension(4) : 1, labels: labels, depth: depth, shape: shape,
+        partners: partners) {
         require(mixed.masks.count == pixels, "DepthMix mask size")
     }
-    let (h, w) = (r.int(12), r.int(12))
+    _ = try? DepthMix(margin: r.float(), depthBinning: c.depthBinning).mask(depth: depth, partnerDepth: predicted)
+    let (h, w) = (r.dimension(12), r.dimension(12))
     _ = try? SideOutputResampling.labels(labels, shape: shape, height: h, width: w)
     if let d = try? SideOutputResampling.depth(depth, shape: shape, height: h, width: w) {
         require(d.allSatisfy { $0.isFinite }, "non-finite resampled depth")
@@ -193,7 +306,12 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if let w = try? dse.weights(predictions: predictions, labels: labels, groundTruthDepth: depth, shape: shape) {
         require(w.allSatisfy { $0 >= 0 && $0 <= 1 }, "Z outside 0...1")
     }
-    if pixels <= 400 { _ = try? dse.tables(predictions: predictions, labels: labels, groundTruthDepth: depth, shape: shape) }
+    if let tables = try? dse.tables(predictions: predictions, labels: labels, groundTruthDepth: depth, shape: shape) {
+        for t in tables {
+            require(t.regions.count <= shape.pixelsPerImage, "a table larger than the image")
+            _ = t.error(row: r.dimension(12) &- 1, column: r.dimension(12) &- 1, bin: r.dimension(30) &- 1)
+        }
+    }
     if let pacing = c.pacing {
         if let eta = try? pacing.learningPace(of: weights, epoch: epoch) { require(eta.isFinite, "non-finite pace") }
         _ = try? pacing.mask(weights: weights, eligible: weights.map { $0 > 0 }, epoch: epoch)

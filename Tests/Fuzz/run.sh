@@ -15,5 +15,7 @@ swiftc -sanitize=fuzzer,address -parse-as-library -module-name HardPixelMining -
   $(find "$root/Sources/HardPixelMining" -name '*.swift') "$here/FuzzEntryPoints.swift" \
   -o "$out/fuzz-hardpixelmining"
 # The Swift runtime's backtracer trips AddressSanitizer when a property check traps; off.
-SWIFT_BACKTRACE=enable=no "$out/fuzz-hardpixelmining" -runs="$runs" -max_len=4096 \
+# An allocation the system refuses must reach the library as NULL (a typed error), as it
+# does without AddressSanitizer, so the sanitizer's allocator returns NULL too.
+ASAN_OPTIONS="allocator_may_return_null=1:${ASAN_OPTIONS:-}" SWIFT_BACKTRACE=enable=no "$out/fuzz-hardpixelmining" -runs="$runs" -max_len=4096 \
   -artifact_prefix="$out/" "$out/corpus"

@@ -39,9 +39,13 @@ public struct DepthBinning: Sendable, Hashable {
     @inline(__always)
     public func isValid(_ depth: Float) -> Bool { depth >= minimum && depth <= maximum }
 
-    /// The bin of `depth`, or nil when it is not a valid depth (NaN, infinite, out of range).
+    /// The bin of `depth`, or nil when it is not a valid depth (NaN, infinite, out of range)
+    /// or the binning itself is invalid (a NaN or negative width). Never traps.
     public func bin(of depth: Float) -> Int? {
-        isValid(depth) ? validBin(of: depth) : nil
+        guard isValid(depth) else { return nil }
+        let q = (Double(depth) - Double(minimum)) / Double(binWidth)
+        guard q >= 0 else { return nil }  // also NaN
+        return Int(Swift.min(q, Double(binCount - 1)))
     }
 
     /// The bin of a depth already known valid, for a validated binning, computed in Double so

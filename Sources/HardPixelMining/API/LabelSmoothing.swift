@@ -14,9 +14,10 @@ public enum LabelSmoothing: Sendable, Hashable {
     /// The paper's default, `on = 0.9`.
     public static let paperDefault = LabelSmoothing.paper(trueClassTarget: 0.9)
 
-    /// The targets `(on, off)` for `classCount` classes.
+    /// The targets `(on, off)` for `classCount` classes (a count below 2, which no entry point
+    /// accepts, is taken as 2, so the result is always finite).
     public func targets(classCount: Int) -> (on: Double, off: Double) {
-        let c = Double(classCount)
+        let c = Double(Swift.max(classCount, 2))
         switch self {
         case .none: return (1, 0)
         case .paper(let on): return (on, (1 - on) / (c - 1))
