@@ -10,7 +10,10 @@ let package = Package(
     targets: [
         // The API layer (validation, shapes, configuration) and the SIMD kernels.
         // Depends on nothing but the Swift toolchain.
-        .target(name: "HardPixelMining"),
+        .target(name: "HardPixelMining", dependencies: ["CHardPixelMiningSupport"]),
+        // A few lines of C for what Swift cannot express: non-temporal stores, and the
+        // target's vector width and FMA as compile-time constants.
+        .target(name: "CHardPixelMiningSupport"),
         // A readable scalar implementation of every equation, generic over the
         // floating-point type, so that tests can run it in Float64. Not shipped.
         .target(name: "HardPixelMiningReference", dependencies: ["HardPixelMining"]),

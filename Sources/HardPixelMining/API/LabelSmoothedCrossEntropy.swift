@@ -55,6 +55,14 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
         var c = ObjectiveConfiguration.segmentationOnly
         c.smoothing = smoothing
         c.ignoreLabel = ignoreLabel
+        if mining == nil {
+            let sums = try CrossEntropyPass.run(
+                logits: logits.baseAddress!, labels: labels.baseAddress!, shape: shape,
+                targets: c.targets(classCount: shape.classes), pixelWeights: pixelWeights?.baseAddress,
+                gradient: gradient?.baseAddress, pixelLosses: pixelLosses?.baseAddress, gradientScale: 1,
+                workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
+            return ObjectiveResult(combining: sums, configuration: c, epoch: 0)
+        }
         let sums = try ObjectiveEngine.run(
             configuration: c, shape: shape, epoch: 0,
             inputs: EngineInputs(

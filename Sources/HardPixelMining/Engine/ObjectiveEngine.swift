@@ -70,7 +70,7 @@ enum ObjectiveEngine {
 
         // Phase 1: per-pixel statistics and depth residuals (grows the workspace as needed).
         try statistics(configuration: c, shape: shape, inputs: inputs, workspace: ws, threads: threads)
-        let tileState = ws.tileState
+        let layout = TileLayout(classes: classes)
 
         // Phase 2: weights, pacing, sums, depth gradient and per-pixel gradient coefficients.
         ws.imageSums.removeAll(keepingCapacity: true)
@@ -92,9 +92,10 @@ enum ObjectiveEngine {
                 let (k, pixels, pixel) = items(item)
                 Kernels.gradient(
                     logits: inputs.logits + k * classes * plane, labels: inputs.labels + pixel, plane: plane,
-                    classes: classes, range: pixels, targets: targets, maximum: ws.maximum + pixel,
+                    range: pixels, targets: targets, maximum: ws.maximum + pixel,
                     logSum: ws.logSum + pixel, coefficient: ws.coefficient + pixel,
-                    gradient: gradient + k * classes * plane, state: tileState + worker * Kernels.tileStateVectors)
+                    gradient: gradient + k * classes * plane, layout: layout,
+                    scratch: ws.tileScratch + worker * layout.scratchFloats)
             }
         }
         if let losses = outputs.pixelLosses {
@@ -116,16 +117,18 @@ enum ObjectiveEngine {
         let targets = c.targets(classCount: classes)
         let grid = c.grid.dimensions(height: shape.height, width: shape.width)
         let table = c.usesSegmentationError ? shape.images * grid.columns * c.depthBinning.binCount : 0
-        try ws.reserve(pixels: shape.pixelCount, table: table, chunks: items.count, columns: shape.width, workers: threads)
+        let layout = TileLayout(classes: classes)
+        try ws.reserve(
+            pixels: shape.pixelCount, table: table, chunks: items.count, columns: shape.width, tile: layout,
+            workers: threads)
         let stats = ws.statistics
-        let tileState = ws.tileState
         Parallel.forEach(items.count, threads: threads) { item, worker in
             let (k, pixels, pixel) = items(item)
             let (lo, hi) = (pixels.lowerBound, pixels.upperBound)
             ws.chunkFinite[item] = Kernels.statistics(
                 logits: inputs.logits + k * classes * plane, labels: inputs.labels + pixel, plane: plane,
-                classes: classes, range: pixels, targets: targets, out: stats.advanced(by: pixel),
-                state: tileState + worker * Kernels.tileStateVectors)
+                range: pixels, targets: targets, layout: layout, out: stats.advanced(by: pixel),
+                scratch: ws.tileScratch + worker * layout.scratchFloats)
             if let depth = inputs.groundTruthDepth {
                 if let predicted = inputs.predictedLogDepth {
                     Kernels.depthResiduals(

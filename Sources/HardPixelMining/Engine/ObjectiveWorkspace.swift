@@ -16,7 +16,7 @@ public final class ObjectiveWorkspace {
     private(set) var pixelCapacity = 0
     private(set) var tableCapacity = 0
     private(set) var chunkCapacity = 0
-    private(set) var tileStateCapacity = 0
+    private(set) var tileScratchCapacity = 0
     private(set) var columnCapacity = 0
 
     // Per pixel (N · H · W each).
@@ -34,12 +34,15 @@ public final class ObjectiveWorkspace {
     // Per image: one band of the region table (columns × bins), counts and errors.
     private(set) var regionCount: UnsafeMutablePointer<Int32> = Scratch.empty()
     private(set) var regionErrors: UnsafeMutablePointer<Int32> = Scratch.empty()
-    // Per worker thread: the kernels' tile state.
-    private(set) var tileState: UnsafeMutablePointer<FloatVector> = Scratch.empty()
+    // Per worker thread: the kernels' tile (C × T floats) and its per-pixel state.
+    private(set) var tileScratch: UnsafeMutablePointer<Float> = Scratch.empty()
     // Per image column: its grid column.
     private(set) var columnCell: UnsafeMutablePointer<Int> = Scratch.empty()
     // Per work item of the statistics pass: whether its logits were all finite.
     private(set) var chunkFinite: UnsafeMutablePointer<Bool> = Scratch.empty()
+    // Per work item of the one-pass cross-entropy: its Σ w · ce.
+    private(set) var chunkSums: UnsafeMutablePointer<Double> = Scratch.empty()
+    private(set) var chunkSumCapacity = 0
     // The per-image results, kept so that their storage is reused.
     var imageSums: [ImageSums] = []
 
@@ -56,7 +59,7 @@ public final class ObjectiveWorkspace {
         try reserve(
             pixels: shape.pixelCount, table: shape.images * 8 * DepthBinning.paper.binCount,
             chunks: shape.images * ((shape.pixelsPerImage + ObjectiveEngine.chunkPixels - 1) / ObjectiveEngine.chunkPixels),
-            columns: shape.width, workers: 2)
+            columns: shape.width, tile: TileLayout(classes: shape.classes), workers: 2)
     }
 
     deinit {
@@ -64,16 +67,16 @@ public final class ObjectiveWorkspace {
         Scratch.release(residual); Scratch.release(hasDepth); Scratch.release(segmentationError)
         Scratch.release(coefficient); Scratch.release(selection); Scratch.release(regionKey)
         Scratch.release(labelLogProbability); Scratch.release(regionCount); Scratch.release(regionErrors)
-        Scratch.release(tileState); Scratch.release(columnCell); Scratch.release(chunkFinite)
+        Scratch.release(tileScratch); Scratch.release(chunkSums); Scratch.release(columnCell); Scratch.release(chunkFinite)
     }
 
     /// Grows every buffer to at least the given counts. Throws (and keeps the old buffers)
     /// when the system refuses an allocation.
-    func reserve(pixels: Int, table: Int, chunks: Int, columns: Int = 0, workers: Int = 1) throws {
-        let tileVectors = workers * Kernels.tileStateVectors
-        if tileVectors > tileStateCapacity {
-            try Scratch.grow(&tileState, to: tileVectors)
-            tileStateCapacity = tileVectors
+    func reserve(pixels: Int, table: Int, chunks: Int, columns: Int, tile: TileLayout, workers: Int) throws {
+        let tileFloats = workers * tile.scratchFloats
+        if tileFloats > tileScratchCapacity {
+            try Scratch.grow(&tileScratch, to: tileFloats)
+            tileScratchCapacity = tileFloats
         }
         if columns > columnCapacity {
             try Scratch.grow(&columnCell, to: columns)
@@ -101,6 +104,13 @@ public final class ObjectiveWorkspace {
         if chunks > chunkCapacity {
             try Scratch.grow(&chunkFinite, to: chunks)
             chunkCapacity = chunks
+        }
+    }
+
+    func reserveChunkSums(_ chunks: Int) throws {
+        if chunks > chunkSumCapacity {
+            try Scratch.grow(&chunkSums, to: chunks)
+            chunkSumCapacity = chunks
         }
     }
 

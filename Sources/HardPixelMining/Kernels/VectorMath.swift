@@ -1,74 +1,64 @@
-// Vector exp and log for the kernels. Scalar `exp`/`log` per lane would turn a
-// vector loop scalar, so both are polynomials on whole SIMD8 vectors with
-// bit-casts for the exponent (Cephes' expf/logf coefficients).
-// Only plain `*` and `+` are used: `addingProduct` would call `fmaf` per lane in
-// a baseline x86-64 build, which has no FMA instruction.
-
-typealias FloatVector = SIMD8<Float>
-typealias IntVector = SIMD8<Int32>
-typealias DoubleVector = SIMD8<Double>
-typealias Int64Vector = SIMD8<Int64>
-
-/// `mask ? a : b` per lane. (A bitwise select on the mask's bit pattern measured 2.5×
-/// slower: the bit-cast of `SIMDMask` goes through memory.)
-@inline(__always)
-func select(_ mask: SIMDMask<IntVector>, _ a: FloatVector, _ b: FloatVector) -> FloatVector {
-    b.replacing(with: a, where: mask)
-}
+// Vector exp and log for the kernels, generic over the lane count. Scalar `exp`/`log` per
+// lane would turn a vector loop scalar, so both are polynomials on whole vectors with
+// bit-casts for the exponent (Cephes' expf/logf coefficients), and multiply-adds fused
+// where the target has FMA.
 
 enum VectorMath {
     /// e^x for x <= 0 (softmax arguments); inputs below -87.33 are clamped to
     /// e^-87.33 ≈ 1.2e-38. Relative error below 2e-7 (Cephes expf).
     @inline(__always)
-    static func exp(_ x: FloatVector) -> FloatVector {
-        // A compare and select: `clamped` calls out-of-line pointwiseMin/Max.
-        let low = FloatVector(repeating: -87.33)
-        let x = select(x .< low, low, x)
+    static func exp<V: FloatLanes>(_ x: V) -> V {
+        let low = V(repeating: -87.33)
+        let x = x.with(low, where: x .< low)
         // n = round(x / ln 2) by the 1.5 · 2^23 trick: the sum's low mantissa bits hold n.
-        let magic: Float = 12_582_912
-        let t = x * 1.442_695_04 + magic
+        let magic = V(repeating: 12_582_912)
+        let t = magic.plusProduct(x, V(repeating: 1.442_695_04))
         let n = t - magic
-        var r = x - n * 0.693_359_375
-        r = r - n * -2.121_944_4e-4
+        var r = x.plusProduct(n, V(repeating: -0.693_359_375))
+        r = r.plusProduct(n, V(repeating: 2.121_944_4e-4))
         let r2 = r * r
-        var p = r * 1.987_569_15e-4 + 1.398_199_95e-3
-        p = p * r + 8.333_451_9e-3
-        p = p * r + 4.166_579_59e-2
-        p = p * r + 1.666_666_55e-1
-        p = p * r + 5.000_000_12e-1
-        p = p * r2 + r + 1
+        var p = V(repeating: 1.398_199_95e-3).plusProduct(r, V(repeating: 1.987_569_15e-4))
+        p = V(repeating: 8.333_451_9e-3).plusProduct(p, r)
+        p = V(repeating: 4.166_579_59e-2).plusProduct(p, r)
+        p = V(repeating: 1.666_666_55e-1).plusProduct(p, r)
+        p = V(repeating: 5.000_000_12e-1).plusProduct(p, r)
+        p = (r + V(repeating: 1)).plusProduct(p, r2)
         // 2^n: (n + 127) << 23, with n read from the bits of t.
-        let nBits = unsafeBitCast(t, to: IntVector.self) &- 0x4B40_0000
-        let scale = unsafeBitCast((nBits &+ 127) &<< 23, to: FloatVector.self)
+        let nBits = t.bits &- V.Bits(repeating: 0x4B40_0000)
+        let scale = V(bits: (nBits &+ V.Bits(repeating: 127)) &<< V.Bits(repeating: 23))
         return p * scale
     }
 
     /// The natural logarithm of positive normal x. Relative error below 2e-7 (Cephes logf).
     @inline(__always)
-    static func log(_ x: FloatVector) -> FloatVector {
-        let bits = unsafeBitCast(x, to: IntVector.self)
-        // x = m · 2^e with m in [0.5, 1).
-        var e = FloatVector(((bits &>> 23) & 0xFF) &- 126)
-        var m = unsafeBitCast((bits & 0x007F_FFFF) | 0x3F00_0000, to: FloatVector.self)
-        let small = m .< 0.707_106_781
+    static func log<V: FloatLanes>(_ x: V) -> V {
+        let bits = x.bits
+        // x = m · 2^e with m in [0.5, 1); e as a Float through the 2^23 trick.
+        let exponentBits = (bits &>> V.Bits(repeating: 23)) & V.Bits(repeating: 0xFF)
+        var e = V(bits: exponentBits | V.Bits(repeating: 0x4B00_0000)) - V(repeating: 8_388_608 + 126)
+        var m = V(bits: (bits & V.Bits(repeating: 0x007F_FFFF)) | V.Bits(repeating: 0x3F00_0000))
+        let small = m .< V(repeating: 0.707_106_781)
         // For m < sqrt(1/2) use 2m - 1 and e - 1; otherwise m - 1.
-        e = select(small, e - 1, e)
-        m = select(small, m + m, m) - 1
+        e = e.with(e - V(repeating: 1), where: small)
+        m = m.with(m + m, where: small) - V(repeating: 1)
         let z = m * m
-        var y = m * 7.037_683_629_2e-2 - 1.151_461_031_0e-1
-        y = y * m + 1.167_699_874_0e-1
-        y = y * m - 1.242_014_084_6e-1
-        y = y * m + 1.424_932_278_7e-1
-        y = y * m - 1.666_805_766_5e-1
-        y = y * m + 2.000_071_476_5e-1
-        y = y * m - 2.499_999_399_3e-1
-        y = y * m + 3.333_333_117_4e-1
+        var y = V(repeating: -1.151_461_031_0e-1).plusProduct(m, V(repeating: 7.037_683_629_2e-2))
+        y = V(repeating: 1.167_699_874_0e-1).plusProduct(y, m)
+        y = V(repeating: -1.242_014_084_6e-1).plusProduct(y, m)
+        y = V(repeating: 1.424_932_278_7e-1).plusProduct(y, m)
+        y = V(repeating: -1.666_805_766_5e-1).plusProduct(y, m)
+        y = V(repeating: 2.000_071_476_5e-1).plusProduct(y, m)
+        y = V(repeating: -2.499_999_399_3e-1).plusProduct(y, m)
+        y = V(repeating: 3.333_333_117_4e-1).plusProduct(y, m)
         y = y * m * z
-        y = y + e * -2.121_944_4e-4
-        y = y - z * 0.5
-        return m + y + e * 0.693_359_375
+        y = y.plusProduct(e, V(repeating: -2.121_944_4e-4))
+        y = y.plusProduct(z, V(repeating: -0.5))
+        return (m + y).plusProduct(e, V(repeating: 0.693_359_375))
     }
 }
+
+typealias DoubleVector = SIMD8<Double>
+typealias Int64Vector = SIMD8<Int64>
 
 extension VectorMath {
     /// The natural logarithm of positive normal Doubles, to about 1 ulp: x = m · 2^e with
@@ -93,28 +83,5 @@ extension VectorMath {
             series = series * z + 1.0 / Double(2 * k + 1)
         }
         return 2 * s * series + e * 0.693_147_180_559_945_309_4
-    }
-}
-
-/// Loads and stores of up to 8 floats at an unaligned address. A partial block
-/// (count < 8) fills the missing lanes with `padding` and stores only `count` lanes.
-enum Lanes {
-    @inline(__always)
-    static func load(_ p: UnsafePointer<Float>, count: Int, padding: Float) -> FloatVector {
-        if count == FloatVector.scalarCount {
-            return UnsafeRawPointer(p).loadUnaligned(as: FloatVector.self)
-        }
-        var v = FloatVector(repeating: padding)
-        for i in 0..<count { v[i] = p[i] }
-        return v
-    }
-
-    @inline(__always)
-    static func store(_ v: FloatVector, _ p: UnsafeMutablePointer<Float>, count: Int) {
-        if count == FloatVector.scalarCount {
-            UnsafeMutableRawPointer(p).storeBytes(of: v, as: FloatVector.self)
-            return
-        }
-        for i in 0..<count { p[i] = v[i] }
     }
 }

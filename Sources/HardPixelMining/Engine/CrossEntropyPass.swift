@@ -1,0 +1,59 @@
+/// Label-smoothed cross-entropy in one pass over the logits (after a cheap pass over the
+/// labels that counts each image's labelled pixels): statistics and gradient per tile, the
+/// gradient streamed out. Work items are fixed chunks of pixels and every sum runs in chunk
+/// order, so the result is bitwise the same for any thread count.
+///
+/// Error contract: the logits' finiteness is only known once a chunk has been read, so when
+/// any logit is NaN or infinite the gradient and the per-pixel losses are zero-filled (never
+/// left partly written) and the first such index is thrown.
+enum CrossEntropyPass {
+    static func run(
+        logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, shape: BatchShape, targets: Targets,
+        pixelWeights: UnsafePointer<Float>?, gradient: UnsafeMutablePointer<Float>?,
+        pixelLosses: UnsafeMutablePointer<Float>?, gradientScale: Double, workspace ws: ObjectiveWorkspace, threads: Int
+    ) throws -> [ImageSums] {
+        let plane = shape.pixelsPerImage
+        let classes = shape.classes
+        let items = ObjectiveEngine.WorkItems(shape)
+        let layout = TileLayout(classes: classes)
+        try ws.reserve(pixels: 0, table: 0, chunks: items.count, columns: 0, tile: layout, workers: threads)
+        try ws.reserveChunkSums(items.count)
+
+        // The label pass: n per image.
+        ws.imageSums.removeAll(keepingCapacity: true)
+        for k in 0..<shape.images {
+            var s = ImageSums()
+            let image = labels + k * plane
+            for i in 0..<plane where image[i] != targets.ignoreLabel { s.labelledPixels += 1 }
+            ws.imageSums.append(s)
+        }
+        let scales = ws.imageSums.map { s in
+            s.labelledPixels > 0 ? Float(gradientScale / (Double(shape.images) * Double(s.labelledPixels))) : 0
+        }
+
+        // The logit pass.
+        Parallel.forEach(items.count, threads: threads) { item, worker in
+            let (k, pixels, pixel) = items(item)
+            let (sum, finite) = Kernels.crossEntropy(
+                logits: logits + k * classes * plane, labels: labels + pixel, plane: plane, range: pixels,
+                targets: targets, scale: scales[k], pixelWeights: pixelWeights.map { $0 + pixel },
+                gradient: gradient.map { $0 + k * classes * plane }, pixelLosses: pixelLosses.map { $0 + pixel },
+                layout: layout, scratch: ws.tileScratch + worker * layout.scratchFloats)
+            ws.chunkFinite[item] = finite
+            ws.chunkSums[item] = sum
+        }
+        for item in 0..<items.count where !ws.chunkFinite[item] {
+            gradient?.update(repeating: 0, count: shape.logitCount)
+            pixelLosses?.update(repeating: 0, count: shape.pixelCount)
+            let k = items(item).image
+            let image = UnsafeBufferPointer(start: logits + k * classes * plane, count: classes * plane)
+            let index = Kernels.firstNonFiniteIndex(image) ?? 0
+            throw HardPixelMiningError.nonFiniteValue(
+                argument: "logits", index: k * classes * plane + index, value: image[index])
+        }
+        for item in 0..<items.count {
+            ws.imageSums[items(item).image].crossEntropySum += ws.chunkSums[item]
+        }
+        return ws.imageSums
+    }
+}

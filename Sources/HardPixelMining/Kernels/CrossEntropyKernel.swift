@@ -1,0 +1,76 @@
+import CHardPixelMiningSupport
+
+extension Kernels {
+    /// Label-smoothed cross-entropy and its gradient in one pass over pixels `range` of one
+    /// image: each logit is read from DRAM once, exp is computed once per logit (kept in the
+    /// tile), and the gradient `g_ij = coef_i · (e_ij / Σ_j e_ij − y_ij)` is streamed out with
+    /// non-temporal stores. `coef_i = scale · w_i` on valid labels (w_i = 1 without pixel
+    /// weights), 0 elsewhere. `pixelWeights` and `pixelLosses` are indexed by the image's pixel.
+    ///
+    /// - Returns: Σ w_i · ce_i over the range in pixel order (Double), and whether every logit
+    ///   of the range was finite (if not, the gradient and losses of the range are meaningless).
+    static func crossEntropy(
+        logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>,
+        targets: Targets, scale: Float, pixelWeights: UnsafePointer<Float>?, gradient: UnsafeMutablePointer<Float>?,
+        pixelLosses: UnsafeMutablePointer<Float>?, layout: TileLayout, scratch: UnsafeMutablePointer<Float>
+    ) -> (sum: Double, finite: Bool) {
+        let result = HPM_VECTOR_LANES == 16
+            ? crossEntropy(SIMD16<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, gradient, pixelLosses, layout, scratch)
+            : crossEntropy(SIMD8<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, gradient, pixelLosses, layout, scratch)
+        if gradient != nil { hpm_stream_fence() }
+        return result
+    }
+
+    private static func crossEntropy<V: FloatLanes>(
+        _: V.Type, _ x: UnsafePointer<Float>, _ labels: UnsafePointer<Int32>, _ plane: Int, _ range: Range<Int>,
+        _ t: Targets, _ scale: Float, _ weights: UnsafePointer<Float>?, _ g: UnsafeMutablePointer<Float>?,
+        _ losses: UnsafeMutablePointer<Float>?, _ layout: TileLayout, _ scratch: UnsafeMutablePointer<Float>
+    ) -> (sum: Double, finite: Bool) {
+        let lanes = V.laneCount
+        let rowLength = layout.pixels
+        let valid = layout.state(scratch, TileState.valid)
+        let coefficient = layout.state(scratch, TileState.coefficient)
+        let sumExp = layout.state(scratch, TileState.sumExp)
+        let loss = layout.state(scratch, TileState.argmax)  // the argmax is not needed here
+        var finite = true
+        var sum = 0.0
+        var p = range.lowerBound
+        while p < range.upperBound {
+            let count = Swift.min(layout.pixels, range.upperBound - p)
+            let vectors = (count + lanes - 1) / lanes
+            finite = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch) && finite
+            gatherLabels(labels: labels, p: p, count: count, padded: vectors * lanes, targets: t, layout: layout, scratch: scratch)
+            for i in 0..<(vectors * lanes) {
+                coefficient[i] = valid[i] * scale * (i < count ? weights?[p + i] ?? 1 : 0)
+            }
+            sumExponentials(V.self, vectors: vectors, layout: layout, scratch: scratch, keepingExponentials: g != nil)
+            for v in 0..<vectors {
+                crossEntropy(V.self, vector: v, targets: t, layout: layout, scratch: scratch).loss.store(to: loss + v * lanes)
+            }
+            for i in 0..<count {
+                sum += Double(weights?[p + i] ?? 1) * Double(loss[i])
+            }
+            (losses.map { $0 + p })?.update(from: loss, count: count)
+            guard let g else {
+                p += count
+                continue
+            }
+            // Sweep 3, over the tile in cache: coef · (e / Σe − off), in place.
+            let off = V(repeating: t.off)
+            for v in 0..<vectors {
+                let coef = V.load(coefficient + v * lanes)
+                let a = coef / V.load(sumExp + v * lanes)
+                let b = V(repeating: 0) - coef * off
+                var row = scratch + v * lanes
+                for _ in 0..<layout.classes {
+                    b.plusProduct(a, V.load(row)).store(to: row)
+                    row += rowLength
+                }
+            }
+            correctLabels(labels: labels, p: p, count: count, targets: t, coefficient: coefficient, layout: layout, scratch: scratch)
+            streamTile(to: g, plane: plane, p: p, count: count, layout: layout, scratch: scratch)
+            p += count
+        }
+        return (sum, finite)
+    }
+}

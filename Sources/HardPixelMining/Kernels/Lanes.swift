@@ -1,0 +1,85 @@
+import CHardPixelMiningSupport
+
+// The vectors the kernels compute with. Every kernel is generic over `FloatLanes` and is
+// specialised once, at the dispatch in `Kernels.lanes`, for the widest vector the build
+// targets: 16 floats where AVX-512 is enabled (`-Xswiftc -target-cpu -Xswiftc native` on
+// this machine), 8 otherwise (two SSE registers in a baseline x86-64 build; measured
+// against 4 in Docs/Performance.md). Only the protocol's operations are used, so that the
+// specialised code is the concrete SIMD type's own vector instructions.
+
+/// A vector of Float lanes with the operations the kernels need.
+protocol FloatLanes {
+    /// The same-sized vector of Int32 lanes, for bit manipulation in exp and log.
+    associatedtype Bits: SIMD where Bits.Scalar == Int32
+    associatedtype Mask
+    static var laneCount: Int { get }
+    init(repeating: Float)
+    subscript(index: Int) -> Float { get set }
+    static func + (a: Self, b: Self) -> Self
+    static func - (a: Self, b: Self) -> Self
+    static func * (a: Self, b: Self) -> Self
+    static func / (a: Self, b: Self) -> Self
+    static func .< (a: Self, b: Self) -> Mask
+    static func .> (a: Self, b: Self) -> Mask
+    static func .== (a: Self, b: Self) -> Mask
+    static func .!= (a: Self, b: Self) -> Mask
+    func replacing(with other: Self, where mask: Mask) -> Self
+    func addingProduct(_ a: Self, _ b: Self) -> Self
+}
+
+extension SIMD8: FloatLanes where Scalar == Float {
+    typealias Bits = SIMD8<Int32>
+    static var laneCount: Int { 8 }
+}
+
+extension SIMD16: FloatLanes where Scalar == Float {
+    typealias Bits = SIMD16<Int32>
+    static var laneCount: Int { 16 }
+}
+
+extension FloatLanes {
+    /// Loads `laneCount` floats from an address of any alignment.
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>) -> Self {
+        UnsafeRawPointer(p).loadUnaligned(as: Self.self)
+    }
+
+    /// Stores all lanes to an address of any alignment.
+    @inline(__always)
+    func store(to p: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self)
+    }
+
+    /// Loads `count` (< laneCount) floats, the other lanes `padding`.
+    @inline(__always)
+    static func load(_ p: UnsafePointer<Float>, count: Int, padding: Float) -> Self {
+        if count == laneCount { return load(p) }
+        var v = Self(repeating: padding)
+        for i in 0..<count { v[i] = p[i] }
+        return v
+    }
+
+    /// Stores the first `count` lanes.
+    @inline(__always)
+    func store(to p: UnsafeMutablePointer<Float>, count: Int) {
+        if count == Self.laneCount { return store(to: p) }
+        for i in 0..<count { p[i] = self[i] }
+    }
+
+    /// `a · b + self`, fused where the target has FMA (a per-lane `fmaf` call otherwise).
+    @inline(__always)
+    func plusProduct(_ a: Self, _ b: Self) -> Self {
+        HPM_FUSED_MULTIPLY_ADD != 0 ? addingProduct(a, b) : self + a * b
+    }
+
+    /// `mask ? a : self` per lane: a compare and blend (`pointwiseMin`/`Max` stay
+    /// out-of-line calls per vector).
+    @inline(__always)
+    func with(_ a: Self, where mask: Mask) -> Self { replacing(with: a, where: mask) }
+
+    @inline(__always)
+    var bits: Bits { unsafeBitCast(self, to: Bits.self) }
+
+    @inline(__always)
+    init(bits: Bits) { self = unsafeBitCast(bits, to: Self.self) }
+}

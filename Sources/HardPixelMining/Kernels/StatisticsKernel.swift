@@ -1,0 +1,70 @@
+import CHardPixelMiningSupport
+
+/// Where the statistics pass leaves its per-pixel results (all of one length).
+struct PixelStatistics {
+    /// m, the largest logit of the pixel.
+    var maximum: UnsafeMutablePointer<Float>
+    /// log Σ_j exp(x_j - m); the log-sum-exp is `maximum + logSum`.
+    var logSum: UnsafeMutablePointer<Float>
+    /// ce, the label-smoothed cross-entropy (0 on ignored pixels).
+    var loss: UnsafeMutablePointer<Float>
+    /// Δ: 1 where the first largest logit's class differs from a valid label, else 0.
+    var wrong: UnsafeMutablePointer<UInt8>
+    /// log p_label, the log-probability of the true class (0 on ignored pixels).
+    var labelLogProbability: UnsafeMutablePointer<Float>
+
+    func advanced(by offset: Int) -> PixelStatistics {
+        PixelStatistics(
+            maximum: maximum + offset, logSum: logSum + offset, loss: loss + offset, wrong: wrong + offset,
+            labelLogProbability: labelLogProbability + offset)
+    }
+}
+
+extension Kernels {
+    /// The statistics pass over pixels `range` of one image: reads each logit from DRAM once
+    /// and computes one exp per logit. `logits` is the image's first logit (class `c` of pixel
+    /// `p` at `c · plane + p`), `labels` and `out` are indexed by the image's pixel.
+    /// - Returns: false if any logit in the range is NaN or infinite (then `out` is meaningless).
+    static func statistics(
+        logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>,
+        targets: Targets, layout: TileLayout, out: PixelStatistics, scratch: UnsafeMutablePointer<Float>
+    ) -> Bool {
+        HPM_VECTOR_LANES == 16
+            ? statistics(SIMD16<Float>.self, logits, labels, plane, range, targets, layout, out, scratch)
+            : statistics(SIMD8<Float>.self, logits, labels, plane, range, targets, layout, out, scratch)
+    }
+
+    private static func statistics<V: FloatLanes>(
+        _: V.Type, _ x: UnsafePointer<Float>, _ labels: UnsafePointer<Int32>, _ plane: Int, _ range: Range<Int>,
+        _ targets: Targets, _ layout: TileLayout, _ out: PixelStatistics, _ scratch: UnsafeMutablePointer<Float>
+    ) -> Bool {
+        let lanes = V.laneCount
+        var finite = true
+        var p = range.lowerBound
+        while p < range.upperBound {
+            let count = Swift.min(layout.pixels, range.upperBound - p)
+            let vectors = (count + lanes - 1) / lanes
+            finite = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch) && finite
+            gatherLabels(labels: labels, p: p, count: count, padded: vectors * lanes, targets: targets, layout: layout, scratch: scratch)
+            sumExponentials(V.self, vectors: vectors, layout: layout, scratch: scratch, keepingExponentials: false)
+            let maximum = layout.state(scratch, TileState.maximum)
+            let argmax = layout.state(scratch, TileState.argmax)
+            let labelIndex = layout.state(scratch, TileState.labelIndex)
+            let valid = layout.state(scratch, TileState.valid)
+            for v in 0..<vectors {
+                let n = Swift.min(lanes, count - v * lanes)
+                let q = p + v * lanes
+                let (logSum, loss, labelLogP) = crossEntropy(V.self, vector: v, targets: targets, layout: layout, scratch: scratch)
+                V.load(maximum + v * lanes).store(to: out.maximum + q, count: n)
+                logSum.store(to: out.logSum + q, count: n)
+                loss.store(to: out.loss + q, count: n)
+                labelLogP.store(to: out.labelLogProbability + q, count: n)
+            }
+            for i in 0..<count {
+                out.wrong[p + i] = valid[i] != 0 && argmax[i] != labelIndex[i] ? 1 : 0
+            }
+            p += count
+        }
+        return finite
+    }
+}
