@@ -21,11 +21,14 @@ let package = Package(
         .executableTarget(
             name: "HardPixelMiningBenchmarks",
             dependencies: [
+                "CMemoryFloor",
                 .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "HardPixelMining", package: libraryFolder.lastPathComponent),
             ],
             path: "Benchmarks/HardPixelMiningBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
-        )
+        ),
+        // The memory floor in plain C (non-temporal stores), measured in the same run.
+        .target(name: "CMemoryFloor", path: "Benchmarks/CMemoryFloor"),
     ]
 )

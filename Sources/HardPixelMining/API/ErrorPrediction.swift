@@ -79,12 +79,11 @@ public struct ErrorPrediction: Sendable, Hashable {
         try Check.count(logits.count, shape.logitCount, argument)
         try Check.count(labels.count, shape.pixelCount, "labels")
         try Check.labels(labels, classCount: shape.classes, ignoreLabel: ignoreLabel, "labels")
-        var c = ObjectiveConfiguration.segmentationOnly
-        c.ignoreLabel = ignoreLabel
         do {
-            try ObjectiveEngine.statistics(
-                configuration: c, shape: shape, inputs: EngineInputs(logits: logits.baseAddress!, labels: labels.baseAddress!),
-                workspace: workspace, threads: 1)
+            try StatisticsPass.run(
+                targets: Targets(on: 1, off: 0, ignoreLabel: ignoreLabel), shape: shape,
+                inputs: EngineInputs(logits: logits.baseAddress!, labels: labels.baseAddress!), depthBinning: nil,
+                regionTable: 0, workspace: workspace, threads: 1)
         } catch HardPixelMiningError.nonFiniteValue(_, let index, let value) {
             throw HardPixelMiningError.nonFiniteValue(argument: argument, index: index, value: value)
         }

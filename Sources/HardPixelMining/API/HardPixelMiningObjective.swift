@@ -39,7 +39,11 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
     ///   - logitGradient: receives ∂L/∂logits (N·C·H·W), or nil.
     ///   - depthGradient: receives ∂L/∂logD (N·H·W), or nil.
     ///   - workspace: scratch to reuse across calls; a temporary one when nil.
-    /// - Throws: ``HardPixelMiningError`` before writing anything.
+    /// - Throws: ``HardPixelMiningError`` before writing anything: every input is validated
+    ///   first, and the logits' finiteness is known after the statistics pass, before any
+    ///   output is written. (L_seg alone runs in one pass, as ``LabelSmoothedCrossEntropy``
+    ///   does: a non-finite logit then leaves `logitGradient` zero-filled, never partly
+    ///   written, and `depthGradient` untouched.)
     public func evaluate(
         logits: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int32>,
         predictedLogDepth: UnsafeBufferPointer<Float>, groundTruthDepth: UnsafeBufferPointer<Float>,
@@ -83,8 +87,11 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
         let outputs = EngineOutputs(
             logitGradient: logitGradient?.baseAddress, depthGradient: depthGradient?.baseAddress,
             gradientScale: gradientScale)
+        // L_seg alone is plain cross-entropy: one pass over the logits.
+        let term: SegmentationTerm = c.needsGroundTruthDepth || c.pacesSegmentation
+            ? .hardPixel(c, epoch: epoch) : .plain(pixelWeights: nil)
         let sums = try ObjectiveEngine.run(
-            configuration: c, shape: shape, epoch: epoch, inputs: inputs, outputs: outputs,
+            term, targets: c.targets(classCount: shape.classes), shape: shape, inputs: inputs, outputs: outputs,
             workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
         return ObjectiveResult(combining: sums, configuration: c, epoch: epoch)
     }

@@ -27,6 +27,12 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
 
     /// Evaluates the loss; `value` and `batch.segmentation` of the result are L_seg.
     ///
+    /// Without mining this is one pass over the logits (a pass over the labels first):
+    /// statistics and gradient per tile. Every input but the logits' finiteness is validated
+    /// before anything is written; a NaN or infinite logit is found while the gradient is
+    /// being written, so it throws with `gradient` and `pixelLosses` zero-filled (never
+    /// partly written). With mining, every output stays untouched on any error.
+    ///
     /// - Parameters:
     ///   - pixelWeights: optional N·H·W finite weights `w_i`.
     ///   - gradient: receives ∂L/∂logits (N·C·H·W), or nil.
@@ -55,19 +61,11 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
         var c = ObjectiveConfiguration.segmentationOnly
         c.smoothing = smoothing
         c.ignoreLabel = ignoreLabel
-        if mining == nil {
-            let sums = try CrossEntropyPass.run(
-                logits: logits.baseAddress!, labels: labels.baseAddress!, shape: shape,
-                targets: c.targets(classCount: shape.classes), pixelWeights: pixelWeights?.baseAddress,
-                gradient: gradient?.baseAddress, pixelLosses: pixelLosses?.baseAddress, gradientScale: 1,
-                workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
-            return ObjectiveResult(combining: sums, configuration: c, epoch: 0)
-        }
+        let weights = pixelWeights?.baseAddress
         let sums = try ObjectiveEngine.run(
-            configuration: c, shape: shape, epoch: 0,
-            inputs: EngineInputs(
-                logits: logits.baseAddress!, labels: labels.baseAddress!, pixelWeights: pixelWeights?.baseAddress,
-                mining: mining),
+            mining.map { .mined($0, pixelWeights: weights) } ?? .plain(pixelWeights: weights),
+            targets: c.targets(classCount: shape.classes), shape: shape,
+            inputs: EngineInputs(logits: logits.baseAddress!, labels: labels.baseAddress!),
             outputs: EngineOutputs(logitGradient: gradient?.baseAddress, pixelLosses: pixelLosses?.baseAddress),
             workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
         return ObjectiveResult(combining: sums, configuration: c, epoch: 0)

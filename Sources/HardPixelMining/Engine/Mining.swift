@@ -9,8 +9,24 @@ import Darwin
 /// Phase 2 of cross-entropy with ``PixelMining``: choose the image's pixels and write
 /// their gradient coefficients (`w_i / (N |S|)`, 0 elsewhere).
 enum Mining {
+    /// Selects image `k`'s pixels from the statistics in the workspace and returns its sums.
     static func select(
-        _ mining: PixelMining, plane: Int, images: Int, labels: UnsafePointer<Int32>, ignoreLabel: Int32,
+        _ mining: PixelMining, image k: Int, shape: BatchShape, ignoreLabel: Int32, labels: UnsafePointer<Int32>,
+        pixelWeights: UnsafePointer<Float>?, gradientScale: Double, workspace ws: ObjectiveWorkspace
+    ) -> ImageSums {
+        let base = k * shape.pixelsPerImage
+        var s = ImageSums()
+        for i in base..<(base + shape.pixelsPerImage) where labels[i] != ignoreLabel { s.labelledPixels += 1 }
+        select(
+            mining, plane: shape.pixelsPerImage, scale: gradientScale / Double(shape.images), labels: labels + base,
+            ignoreLabel: ignoreLabel, loss: ws.loss + base, labelLogProbability: ws.labelLogProbability + base,
+            pixelWeights: pixelWeights.map { $0 + base }, scratch: ws.selection + base,
+            coefficient: ws.coefficient + base, sums: &s)
+        return s
+    }
+
+    private static func select(
+        _ mining: PixelMining, plane: Int, scale gradientScale: Double, labels: UnsafePointer<Int32>, ignoreLabel: Int32,
         loss: UnsafePointer<Float>, labelLogProbability: UnsafePointer<Float>, pixelWeights: UnsafePointer<Float>?,
         scratch: UnsafeMutablePointer<Float>, coefficient: UnsafeMutablePointer<Float>, sums s: inout ImageSums
     ) {
@@ -56,7 +72,7 @@ enum Mining {
             }
         }
         s.minedPixels = chosen
-        let scale = chosen > 0 ? 1 / (Double(images) * Double(chosen)) : 0
+        let scale = chosen > 0 ? gradientScale / Double(chosen) : 0
         for i in 0..<plane where coefficient[i] != 0 {
             let w = pixelWeights.map { Double($0[i]) } ?? 1
             s.crossEntropySum += w * Double(loss[i])

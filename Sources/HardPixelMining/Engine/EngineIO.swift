@@ -1,0 +1,38 @@
+/// `x` as a Float, saturated at ±`limit` so that finite inputs, however extreme, give
+/// finite outputs (an exact Double such as β · |R| / (N n) may exceed Float's range).
+@inline(__always)
+func saturatingFloat(_ x: Double, limit: Float = .greatestFiniteMagnitude) -> Float {
+    Float(Swift.min(Swift.max(x, -Double(limit)), Double(limit)))
+}
+
+/// Raw views of the inputs, already validated against the shape.
+struct EngineInputs {
+    var logits: UnsafePointer<Float>
+    var labels: UnsafePointer<Int32>
+    /// Predicted log-depth; given when the term uses L_dep or L_R.
+    var predictedLogDepth: UnsafePointer<Float>? = nil
+    /// Ground-truth depth; given when the term uses L_dep, L_R or L_Z.
+    var groundTruthDepth: UnsafePointer<Float>? = nil
+}
+
+/// Raw views of the outputs; each is written only after all validation has passed.
+struct EngineOutputs {
+    var logitGradient: UnsafeMutablePointer<Float>?
+    var depthGradient: UnsafeMutablePointer<Float>? = nil
+    var pixelLosses: UnsafeMutablePointer<Float>? = nil
+    /// A factor on both gradients (a side output's λ), folded into the per-pixel coefficients.
+    var gradientScale: Double = 1
+}
+
+/// What weighs each labelled pixel's cross-entropy: the engine's description of the
+/// segmentation part of every loss (one case per kind of work, so that a loss says what it
+/// computes instead of configuring the objective to imitate it).
+enum SegmentationTerm {
+    /// `Σ w_i ce_i / n` (w_i = 1, or a pixel weight): cross-entropy, in one pass over the logits.
+    case plain(pixelWeights: UnsafePointer<Float>?)
+    /// Loss-rank mining: `Σ_{i ∈ S} w_i ce_i / |S|`; statistics, selection, gradient.
+    case mined(PixelMining, pixelWeights: UnsafePointer<Float>?)
+    /// The hard-pixel objective at `epoch` (any Table II row): `W_i = 1 + β wR_i + γ wZ_i`,
+    /// each hard term where it counts (paced or not), plus L_dep; statistics, weights, gradient.
+    case hardPixel(ObjectiveConfiguration, epoch: Double)
+}

@@ -1,0 +1,49 @@
+/// The statistics pass: per-pixel max, log-sum-exp, ce, Δ and log p_label into the
+/// workspace (and depth residuals when a binning is given), after which the logits are known
+/// finite. Shared by mining, the hard-pixel objective and the error-prediction losses.
+enum StatisticsPass {
+    /// - Parameters:
+    ///   - depthBinning: when given, residuals (with predicted depth) or validity alone
+    ///     (without) are computed for every pixel.
+    ///   - regionTable: counters the DSE region table needs (0 without DSE).
+    static func run(
+        targets: Targets, shape: BatchShape, inputs: EngineInputs, depthBinning: DepthBinning?, regionTable: Int,
+        workspace ws: ObjectiveWorkspace, threads: Int
+    ) throws {
+        let plane = shape.pixelsPerImage
+        let classes = shape.classes
+        let items = ObjectiveEngine.WorkItems(shape)
+        let layout = TileLayout(classes: classes)
+        try ws.reserve(
+            pixels: shape.pixelCount, table: regionTable, chunks: items.count, columns: shape.width, tile: layout,
+            workers: threads)
+        let stats = ws.statistics
+        Parallel.forEach(items.count, threads: threads) { item, worker in
+            let (k, pixels, pixel) = items(item)
+            ws.chunkFinite[item] = Kernels.statistics(
+                logits: inputs.logits + k * classes * plane, labels: inputs.labels + pixel, plane: plane,
+                range: pixels, targets: targets, layout: layout, out: stats.advanced(by: pixel),
+                scratch: ws.tileScratch + worker * layout.scratchFloats)
+            guard let binning = depthBinning, let depth = inputs.groundTruthDepth else { return }
+            let first = pixel + pixels.lowerBound
+            if let predicted = inputs.predictedLogDepth {
+                Kernels.depthResiduals(
+                    predicted: predicted + first, depth: depth + first, count: pixels.count,
+                    minimum: binning.minimum, maximum: binning.maximum,
+                    residual: ws.residual + first, hasDepth: ws.hasDepth + first)
+            } else {
+                for i in first..<(first + pixels.count) {
+                    ws.hasDepth[i] = binning.isValid(depth[i]) ? 1 : 0
+                    ws.residual[i] = 0
+                }
+            }
+        }
+        for item in 0..<items.count where !ws.chunkFinite[item] {
+            let k = items(item).image
+            let image = UnsafeBufferPointer(start: inputs.logits + k * classes * plane, count: classes * plane)
+            let index = Kernels.firstNonFiniteIndex(image) ?? 0
+            throw HardPixelMiningError.nonFiniteValue(
+                argument: "logits", index: k * classes * plane + index, value: image[index])
+        }
+    }
+}

@@ -1,0 +1,142 @@
+/// The weighing of one image for the hard-pixel objective: its sums (n, nd, Σ R, Σ R²),
+/// the DSE weights, the learning paces, and per pixel the gradient coefficient
+/// `W_i · λ / (N n)` (with `W_i = 1 + β wR_i [counts] + γ wZ_i [counts]`) and the depth gradient.
+/// Per pixel, not per class.
+enum WeighingPass {
+    static func weigh(
+        image k: Int, configuration c: ObjectiveConfiguration, epoch: Double, shape: BatchShape,
+        grid: (rows: Int, columns: Int), inputs: EngineInputs, outputs: EngineOutputs, workspace ws: ObjectiveWorkspace
+    ) -> ImageSums {
+        let plane = shape.pixelsPerImage
+        let base = k * plane
+        let labels = inputs.labels + base
+        let ignore = c.ignoreLabel
+        var s = ImageSums()
+        for i in 0..<plane where labels[i] != ignore { s.labelledPixels += 1 }
+        if inputs.groundTruthDepth != nil { depthSums(&s, labels: labels, ignoreLabel: ignore, plane: plane, base: base, ws) }
+        let wZ = ws.segmentationError + base
+        if c.usesSegmentationError {
+            let bins = c.depthBinning.binCount
+            RegionTable.weights(
+                image: k, shape: shape, grid: grid, binning: c.depthBinning, labels: labels,
+                depth: inputs.groundTruthDepth! + base, hasDepth: ws.hasDepth + base, wrong: ws.wrong + base,
+                ignoreLabel: ignore, columnCell: ws.columnCell, count: ws.regionCount + k * grid.columns * bins,
+                errors: ws.regionErrors + k * grid.columns * bins, weights: wZ, keys: ws.regionKey + base)
+        }
+        if let pacing = c.pacing {
+            paces(&s, pacing: pacing, configuration: c, epoch: epoch, labels: labels, plane: plane, base: base, ws)
+        }
+        coefficients(&s, configuration: c, epoch: epoch, shape: shape, labels: labels, base: base, inputs: inputs,
+                     outputs: outputs, ws)
+        return s
+    }
+
+    /// nd, Σ R, Σ R² and the eligible pixels, in pixel order.
+    private static func depthSums(
+        _ s: inout ImageSums, labels: UnsafePointer<Int32>, ignoreLabel: Int32, plane: Int, base: Int, _ ws: ObjectiveWorkspace
+    ) {
+        let residual = ws.residual + base
+        let hasDepth = ws.hasDepth + base
+        for i in 0..<plane where hasDepth[i] != 0 {
+            s.depthPixels += 1
+            s.residualSum += residual[i]
+            s.squaredResidualSum += residual[i] * residual[i]
+            if labels[i] != ignoreLabel { s.eligiblePixels += 1 }
+        }
+    }
+
+    /// Self-paced pacing: η per weight map over the eligible pixels (labelled ones for ce),
+    /// each by selection in O(n).
+    private static func paces(
+        _ s: inout ImageSums, pacing: SelfPacedPacing, configuration c: ObjectiveConfiguration, epoch: Double,
+        labels: UnsafePointer<Int32>, plane: Int, base: Int, _ ws: ObjectiveWorkspace
+    ) {
+        let scratch = ws.selection + base
+        let residual = ws.residual + base, hasDepth = ws.hasDepth + base
+        let wZ = ws.segmentationError + base, loss = ws.loss + base
+        let ignore = c.ignoreLabel
+        func pace(_ include: (Int) -> Bool, _ weight: (Int) -> Float) -> Double? {
+            var m = 0
+            for i in 0..<plane where include(i) {
+                scratch[m] = weight(i)
+                m += 1
+            }
+            guard m > 0 else { return nil }
+            let (u1, u2) = Selection.lowerMedianAndMaximum(UnsafeMutableBufferPointer(start: scratch, count: m))
+            return pacing.pace(median: Double(u1), maximum: Double(u2), epoch: epoch)
+        }
+        let isEligible = { (i: Int) in labels[i] != ignore && hasDepth[i] != 0 }
+        if c.usesDepthPredictionError {
+            s.depthPredictionErrorPace = pace(isEligible) { Float(abs(residual[$0])) }
+        }
+        if c.usesSegmentationError {
+            s.segmentationErrorPace = pace(isEligible) { wZ[$0] }
+        }
+        if c.pacesSegmentation {
+            s.segmentationPace = pace({ labels[$0] != ignore }) { loss[$0] }
+        }
+    }
+
+    /// Per pixel: the sums of the weighted terms, the logit gradient's coefficient and the
+    /// depth gradient.
+    private static func coefficients(
+        _ s: inout ImageSums, configuration c: ObjectiveConfiguration, epoch: Double, shape: BatchShape,
+        labels: UnsafePointer<Int32>, base: Int, inputs: EngineInputs, outputs: EngineOutputs, _ ws: ObjectiveWorkspace
+    ) {
+        let plane = shape.pixelsPerImage
+        let residual = ws.residual + base, hasDepth = ws.hasDepth + base
+        let wZ = ws.segmentationError + base, loss = ws.loss + base
+        let usesDepth = inputs.groundTruthDepth != nil  // hasDepth is only written when depth is given
+        // Which hard pixels count: all eligible ones, or those under the pace.
+        let paced = c.pacing != nil
+        @inline(__always) func counts(_ w: Float, _ eta: Double?) -> Bool {
+            guard paced else { return true }
+            guard let eta else { return false }
+            return Double(w) < eta
+        }
+        let beta = c.depthPredictionErrorWeight.value(atEpoch: epoch)
+        let gamma = c.segmentationErrorWeight
+        let images = Double(shape.images)
+        let λ = outputs.gradientScale
+        let logitScale = s.labelledPixels > 0 ? λ / (images * Double(s.labelledPixels)) : 0
+        let depthScale = s.depthPixels > 0 && c.usesDepthLoss ? λ * c.depthWeight / images * 2 / Double(s.depthPixels) : 0
+        let meanResidual = s.depthPixels > 0 ? s.residualSum / Double(s.depthPixels) : 0
+        let depthGradient = outputs.depthGradient.map { $0 + base }
+        let coefficient = ws.coefficient + base
+
+        for i in 0..<plane {
+            let hasDepthHere = usesDepth && hasDepth[i] != 0
+            var dg = hasDepthHere ? depthScale * (residual[i] - c.scaleInvariance * meanResidual) : 0
+            guard labels[i] != c.ignoreLabel else {
+                coefficient[i] = 0
+                depthGradient?[i] = saturatingFloat(dg)
+                continue
+            }
+            let ce = Double(loss[i])
+            var w = 0.0
+            if !c.pacesSegmentation || counts(loss[i], s.segmentationPace) {
+                w = 1
+                s.crossEntropySum += ce
+            }
+            if hasDepthHere && c.usesDepthPredictionError {
+                let r = residual[i]
+                // wR as Float, the same value the pace was selected from.
+                let wr = Float(abs(r))
+                if counts(wr, s.depthPredictionErrorPace) {
+                    s.depthPredictionErrorSum += Double(wr) * ce
+                    w += beta * Double(wr)
+                    if c.propagatesDepthPredictionErrorToDepth && r != 0 {
+                        dg += beta * (r > 0 ? 1 : -1) * ce * logitScale
+                    }
+                }
+            }
+            if hasDepthHere && c.usesSegmentationError && counts(wZ[i], s.segmentationErrorPace) {
+                s.segmentationErrorSum += Double(wZ[i]) * ce
+                w += gamma * Double(wZ[i])
+            }
+            // A quarter of Float's range keeps coef · (p − y) finite in the gradient kernel.
+            coefficient[i] = saturatingFloat(w * logitScale, limit: .greatestFiniteMagnitude / 4)
+            depthGradient?[i] = saturatingFloat(dg)
+        }
+    }
+}
