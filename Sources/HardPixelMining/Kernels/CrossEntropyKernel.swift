@@ -27,8 +27,7 @@ extension Kernels {
         _ losses: UnsafeMutablePointer<Float>?, _ layout: TileLayout, _ scratch: UnsafeMutablePointer<Float>
     ) -> (sum: Double, finite: Bool) {
         let lanes = V.laneCount
-        let rowLength = layout.pixels
-        let valid = layout.state(scratch, TileState.valid)
+        let rowLength = layout.stride
         let coefficient = layout.state(scratch, TileState.coefficient)
         let sumExp = layout.state(scratch, TileState.sumExp)
         let loss = layout.state(scratch, TileState.argmax)  // the argmax is not needed here
@@ -39,35 +38,41 @@ extension Kernels {
             let count = Swift.min(layout.pixels, range.upperBound - p)
             let vectors = (count + lanes - 1) / lanes
             finite = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch) && finite
-            gatherLabels(labels: labels, p: p, count: count, padded: vectors * lanes, targets: t, layout: layout, scratch: scratch)
-            for i in 0..<(vectors * lanes) {
-                coefficient[i] = valid[i] * scale * (i < count ? weights?[p + i] ?? 1 : 0)
-            }
+            maximum(V.self, vectors: vectors, argmax: false, layout: layout, scratch: scratch)
+            gatherLabels(
+                labels: labels, p: p, count: count, padded: vectors * lanes, targets: t, layout: layout, scratch: scratch,
+                scale: scale, weights: weights)
             sumExponentials(V.self, vectors: vectors, layout: layout, scratch: scratch, keepingExponentials: g != nil)
             for v in 0..<vectors {
                 crossEntropy(V.self, vector: v, targets: t, layout: layout, scratch: scratch).loss.store(to: loss + v * lanes)
             }
-            for i in 0..<count {
-                sum += Double(weights?[p + i] ?? 1) * Double(loss[i])
+            if let weights {
+                for i in 0..<count { sum += Double(weights[p + i]) * Double(loss[i]) }
+            } else {
+                for i in 0..<count { sum += Double(loss[i]) }
             }
             (losses.map { $0 + p })?.update(from: loss, count: count)
             guard let g else {
                 p += count
                 continue
             }
-            // Sweep 3, over the tile in cache: coef · (e / Σe − off), in place.
-            let off = V(repeating: t.off)
+            // Sweep 3, over the tile in cache: coef · (e / Σe − y), in place; the true class's
+            // element by a compare and blend.
+            let off = V(repeating: t.off), extra = V(repeating: t.on - t.off)
+            let labelIndex = layout.state(scratch, TileState.labelIndex)
             for v in 0..<vectors {
                 let coef = V.load(coefficient + v * lanes)
                 let a = coef / V.load(sumExp + v * lanes)
                 let b = V(repeating: 0) - coef * off
+                let bLabel = b - coef * extra
+                let label = V.load(labelIndex + v * lanes)
                 var row = scratch + v * lanes
-                for _ in 0..<layout.classes {
-                    b.plusProduct(a, V.load(row)).store(to: row)
+                for c in 0..<layout.classes {
+                    let offset = b.with(bLabel, where: label .== V(repeating: Float(c)))
+                    offset.plusProduct(a, V.load(row)).store(to: row)
                     row += rowLength
                 }
             }
-            correctLabels(labels: labels, p: p, count: count, targets: t, coefficient: coefficient, layout: layout, scratch: scratch)
             streamTile(to: g, plane: plane, p: p, count: count, layout: layout, scratch: scratch)
             p += count
         }

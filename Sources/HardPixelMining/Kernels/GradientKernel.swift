@@ -26,57 +26,36 @@ extension Kernels {
         _ scratch: UnsafeMutablePointer<Float>
     ) {
         let lanes = V.laneCount
-        let rowLength = layout.pixels
+        let off = V(repeating: t.off), extra = V(repeating: t.on - t.off)
+        let labelIndex = layout.state(scratch, TileState.labelIndex)
         var p = range.lowerBound
         while p < range.upperBound {
             let count = Swift.min(layout.pixels, range.upperBound - p)
             let full = count / lanes, rest = count % lanes
             let vectors = full + (rest > 0 ? 1 : 0)
-            // The per-pixel factors of the tile, as vectors in the state rows.
-            let shift = layout.state(scratch, TileState.maximum)
-            let scale = layout.state(scratch, TileState.sumExp)
-            let offset = layout.state(scratch, TileState.coefficient)
-            let lse = layout.state(scratch, TileState.sumGap)
+            // The logits were found finite by the statistics pass.
+            _ = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch)
+            gatherLabels(labels: labels, p: p, count: count, padded: vectors * lanes, targets: t, layout: layout, scratch: scratch)
+            // Pixel by pixel, in place: coef · (exp((x − m) − logSum) − y), the true class's
+            // element by a compare and blend.
             for v in 0..<vectors {
                 let n = v < full ? lanes : rest
                 let q = p + v * lanes
-                V.load(maximum + q, count: n, padding: 0).store(to: shift + v * lanes)
-                V.load(logSum + q, count: n, padding: 0).store(to: lse + v * lanes)
+                let m = V.load(maximum + q, count: n, padding: 0)
+                let lse = V.load(logSum + q, count: n, padding: 0)
                 let coef = V.load(coefficient + q, count: n, padding: 0)
-                coef.store(to: scale + v * lanes)
-                (coef * V(repeating: t.off)).store(to: offset + v * lanes)
-            }
-            // Every class gets coef · (p − off), class-major so that the logits stream in.
-            for c in 0..<layout.classes {
-                let source = x + c * plane + p
-                let row = scratch + c * rowLength
-                for v in 0..<vectors {
-                    let value = v < full ? V.load(source + v * lanes) : V.load(source + v * lanes, count: rest, padding: 0)
-                    let prob = VectorMath.exp((value - V.load(shift + v * lanes)) - V.load(lse + v * lanes))
-                    (V(repeating: 0) - V.load(offset + v * lanes)).plusProduct(V.load(scale + v * lanes), prob)
-                        .store(to: row + v * lanes)
+                let b = V(repeating: 0) - coef * off
+                let bLabel = b - coef * extra
+                let label = V.load(labelIndex + v * lanes)
+                var row = scratch + v * lanes
+                for c in 0..<layout.classes {
+                    let prob = VectorMath.exp((V.load(row) - m) - lse)
+                    b.with(bLabel, where: label .== V(repeating: Float(c))).plusProduct(coef, prob).store(to: row)
+                    row += layout.stride
                 }
             }
-            // The true class's element, corrected by −coef · (on − off) once per pixel.
-            correctLabels(labels: labels, p: p, count: count, targets: t, coefficient: coefficient + p, layout: layout, scratch: scratch)
             streamTile(to: g, plane: plane, p: p, count: count, layout: layout, scratch: scratch)
             p += count
-        }
-    }
-
-    /// Subtracts `coefficient_i · (on − off)` from the tile's element of each valid label.
-    @inline(__always)
-    static func correctLabels(
-        labels: UnsafePointer<Int32>, p: Int, count: Int, targets t: Targets, coefficient: UnsafePointer<Float>,
-        layout: TileLayout, scratch: UnsafeMutablePointer<Float>
-    ) {
-        let extra = t.on - t.off
-        let classes = Int32(truncatingIfNeeded: layout.classes)
-        for i in 0..<count {
-            let label = labels[p + i]
-            if label >= 0 && label < classes && label != t.ignoreLabel {
-                scratch[Int(label) * layout.pixels + i] -= coefficient[i] * extra
-            }
         }
     }
 }

@@ -45,6 +45,7 @@ extension Kernels {
             let count = Swift.min(layout.pixels, range.upperBound - p)
             let vectors = (count + lanes - 1) / lanes
             finite = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch) && finite
+            maximum(V.self, vectors: vectors, argmax: true, layout: layout, scratch: scratch)
             gatherLabels(labels: labels, p: p, count: count, padded: vectors * lanes, targets: targets, layout: layout, scratch: scratch)
             sumExponentials(V.self, vectors: vectors, layout: layout, scratch: scratch, keepingExponentials: false)
             let maximum = layout.state(scratch, TileState.maximum)

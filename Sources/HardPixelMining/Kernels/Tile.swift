@@ -11,26 +11,36 @@ import CHardPixelMiningSupport
 
 /// The layout of one worker's scratch for a given class count.
 struct TileLayout {
-    /// T, pixels per tile: a multiple of 16 (every lane count), 16...1024.
+    /// T, pixels per tile: a multiple of 16 (every lane count), 16...8192.
     let pixels: Int
+    /// Floats from one row of the tile to the next: T and one cache line more, so that the
+    /// rows of a column (one pixel's classes) do not all fall in one L1 set when 4·T is a
+    /// multiple of 4 KiB.
+    let stride: Int
     let classes: Int
 
     /// Rows of per-pixel state after the tile's C rows.
     static let stateRows = 8
 
+    /// The tile's budget: 640 KiB, within a 1 MiB L2 with room for the state and the streams.
+    /// Long rows matter: reading C planes in runs of 4·T bytes reaches the memory's speed only
+    /// for runs of about 16 KiB (measured in Docs/Performance.md).
+    static let budgetFloats = 163_840
+
     init(classes: Int) {
         self.classes = classes
-        let budget = 24_576  // floats: 96 KiB
-        pixels = Swift.min(1024, Swift.max(16, budget / Swift.max(classes, 1) / 16 * 16))
+        let budget = Self.budgetFloats
+        pixels = Swift.min(ObjectiveEngine.chunkPixels, Swift.max(16, budget / Swift.max(classes, 1) / 16 * 16))
+        stride = pixels + 16
     }
 
     /// Floats of scratch one worker needs.
-    var scratchFloats: Int { (classes + Self.stateRows) * pixels }
+    var scratchFloats: Int { (classes + Self.stateRows) * stride }
 
     /// Row `r` of the per-pixel state (r in 0..<stateRows).
     @inline(__always)
     func state(_ scratch: UnsafeMutablePointer<Float>, _ r: Int) -> UnsafeMutablePointer<Float> {
-        scratch + (classes + r) * pixels
+        scratch + (classes + r) * stride
     }
 }
 
@@ -55,90 +65,122 @@ enum Kernels {
     /// that sums over classes stay finite for any finite input.
     static let gapFloor: Float = -1e30
 
-    /// Sweep 1, from DRAM: copies pixels `p ..< p + count` of every class plane into the tile,
-    /// padding the last vector with 0, and leaves each pixel's largest logit and the first
-    /// class that attains it in the state rows. Returns false if any logit is NaN or infinite.
+    /// Sweep 1, from DRAM: copies pixels `p ..< p + count` of every class plane into the tile
+    /// (class-major, so that each plane is read in one run of 4·T bytes), padding the last
+    /// vector with 0. Returns false if any logit is NaN or infinite.
     @inline(__always)
     static func loadTile<V: FloatLanes>(
-        _: V.Type, logits x: UnsafePointer<Float>, plane: Int, p: Int, count: Int,
-        layout: TileLayout, scratch: UnsafeMutablePointer<Float>
+        _: V.Type, logits x: UnsafePointer<Float>, plane: Int, p: Int, count: Int, layout: TileLayout,
+        scratch: UnsafeMutablePointer<Float>
     ) -> Bool {
         let lanes = V.laneCount
         let full = count / lanes, rest = count % lanes
-        let vectors = full + (rest > 0 ? 1 : 0)
-        let t = layout.pixels
-        let maximum = layout.state(scratch, TileState.maximum)
-        let argmax = layout.state(scratch, TileState.argmax)
         var check = V(repeating: 0)
         for c in 0..<layout.classes {
             let source = x + c * plane + p
-            let row = scratch + c * t
-            let index = V(repeating: Float(c))
-            for v in 0..<vectors {
-                let value = v < full ? V.load(source + v * lanes) : V.load(source + v * lanes, count: rest, padding: 0)
+            let row = scratch + c * layout.stride
+            for v in 0..<full {
+                let value = V.load(source + v * lanes)
                 value.store(to: row + v * lanes)
                 check = check + (value - value)  // 0 for finite x, NaN otherwise
-                if c == 0 {
-                    value.store(to: maximum + v * lanes)
-                    V(repeating: 0).store(to: argmax + v * lanes)
-                } else {
-                    let m = V.load(maximum + v * lanes)
-                    let greater = value .> m
-                    m.with(value, where: greater).store(to: maximum + v * lanes)
-                    V.load(argmax + v * lanes).with(index, where: greater).store(to: argmax + v * lanes)
-                }
+            }
+            if rest > 0 {
+                let value = V.load(source + full * lanes, count: rest, padding: 0)
+                value.store(to: row + full * lanes)
+                check = check + (value - value)
             }
         }
         for i in 0..<lanes where check[i] != 0 { return false }
         return true
     }
 
-    /// Per pixel of the tile: whether its label is valid, the label as a Float (−1 if not),
-    /// and its logit x_label (read from the tile while it still holds logits). Lanes past
-    /// `count` up to the last whole vector are marked invalid.
+    /// Sweep 1b, over the tile in cache, pixel by pixel with the accumulators in registers:
+    /// each pixel's largest logit into the state, and with `argmax` the first class that
+    /// attains it.
+    @inline(__always)
+    static func maximum<V: FloatLanes>(
+        _: V.Type, vectors: Int, argmax: Bool, layout: TileLayout, scratch: UnsafeMutablePointer<Float>
+    ) {
+        let lanes = V.laneCount
+        let maximum = layout.state(scratch, TileState.maximum)
+        let argmaxRow = layout.state(scratch, TileState.argmax)
+        for v in 0..<vectors {
+            var row = scratch + v * lanes
+            var m = V.load(row)
+            var index = V(repeating: 0)
+            if argmax {
+                for c in 1..<layout.classes {
+                    row += layout.stride
+                    let value = V.load(row)
+                    let greater = value .> m
+                    m = m.with(value, where: greater)
+                    index = index.with(V(repeating: Float(c)), where: greater)
+                }
+                index.store(to: argmaxRow + v * lanes)
+            } else {
+                for _ in 1..<layout.classes {
+                    row += layout.stride
+                    let value = V.load(row)
+                    m = m.with(value, where: value .> m)
+                }
+            }
+            m.store(to: maximum + v * lanes)
+        }
+    }
+
+    /// Per pixel of the tile: whether its label is valid and the label as a Float (−1 if not).
+    /// Lanes past `count` up to the last whole vector are marked invalid.
+    ///
+    /// With `scale`, also the gradient coefficient `scale · w_i` of valid pixels (0 elsewhere),
+    /// `w_i` from `weights` (indexed like `labels`) or 1.
     @inline(__always)
     static func gatherLabels(
         labels: UnsafePointer<Int32>, p: Int, count: Int, padded: Int, targets: Targets, layout: TileLayout,
-        scratch: UnsafeMutablePointer<Float>
+        scratch: UnsafeMutablePointer<Float>, scale: Float? = nil, weights: UnsafePointer<Float>? = nil
     ) {
-        let t = layout.pixels
+        let coefficient = layout.state(scratch, TileState.coefficient)
         let valid = layout.state(scratch, TileState.valid)
         let labelIndex = layout.state(scratch, TileState.labelIndex)
-        let labelValue = layout.state(scratch, TileState.labelValue)
         let classes = Int32(truncatingIfNeeded: layout.classes)
         for i in 0..<padded {
             let label = i < count ? labels[p + i] : -1
             if i < count && label != targets.ignoreLabel && label >= 0 && label < classes {
                 valid[i] = 1
                 labelIndex[i] = Float(label)
-                labelValue[i] = scratch[Int(label) * t + i]
+                if let scale { coefficient[i] = scale * (weights?[p + i] ?? 1) }
             } else {
                 valid[i] = 0
                 labelIndex[i] = -1
-                labelValue[i] = 0
+                if scale != nil { coefficient[i] = 0 }
             }
         }
     }
 
-    /// Sweep 2, over the tile in cache: per pixel Σ_j exp(x_j − m) and Σ_j (x_j − m) into the
-    /// state rows, with the accumulators in registers. With `keepingExponentials`, the tile's
-    /// logits are replaced by exp(x − m), so that a gradient needs no second exp.
+    /// Sweep 2, over the tile in cache: per pixel Σ_j exp(x_j − m), Σ_j (x_j − m) and x_label
+    /// into the state rows, with the accumulators in registers (x_label by a compare and
+    /// blend per class, not a gather). With `keepingExponentials`, the tile's logits are
+    /// replaced by exp(x − m), so that a gradient needs no second exp.
     @inline(__always)
     static func sumExponentials<V: FloatLanes>(
         _: V.Type, vectors: Int, layout: TileLayout, scratch: UnsafeMutablePointer<Float>, keepingExponentials: Bool
     ) {
         let lanes = V.laneCount
-        let t = layout.pixels
+        let t = layout.stride
         let maximum = layout.state(scratch, TileState.maximum)
         let sumExp = layout.state(scratch, TileState.sumExp)
         let sumGap = layout.state(scratch, TileState.sumGap)
+        let labelIndex = layout.state(scratch, TileState.labelIndex)
+        let labelValue = layout.state(scratch, TileState.labelValue)
         let floor = V(repeating: gapFloor)
         for v in 0..<vectors {
             let m = V.load(maximum + v * lanes)
-            var se = V(repeating: 0), sg = V(repeating: 0)
+            let label = V.load(labelIndex + v * lanes)
+            var se = V(repeating: 0), sg = V(repeating: 0), xl = V(repeating: 0)
             var row = scratch + v * lanes
-            for _ in 0..<layout.classes {
-                let gap = V.load(row) - m
+            for c in 0..<layout.classes {
+                let x = V.load(row)
+                xl = xl.with(x, where: label .== V(repeating: Float(c)))
+                let gap = x - m
                 let e = VectorMath.exp(gap)
                 if keepingExponentials { e.store(to: row) }
                 se = se + e
@@ -147,6 +189,7 @@ enum Kernels {
             }
             se.store(to: sumExp + v * lanes)
             sg.store(to: sumGap + v * lanes)
+            xl.store(to: labelValue + v * lanes)
         }
     }
 
@@ -178,7 +221,7 @@ enum Kernels {
         scratch: UnsafeMutablePointer<Float>
     ) {
         for c in 0..<layout.classes {
-            hpm_stream_floats(g + c * plane + p, scratch + c * layout.pixels, count)
+            hpm_stream_floats(g + c * plane + p, scratch + c * layout.stride, count)
         }
     }
 
