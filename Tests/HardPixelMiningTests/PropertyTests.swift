@@ -141,3 +141,22 @@ import Testing
         #expect(g1.map(\.bitPattern) == g2.map(\.bitPattern) && d1.map(\.bitPattern) == d2.map(\.bitPattern))
     }
 }
+
+/// The radix select behind pacing and mining against sorting: lower median and maximum of
+/// arrays with duplicates, negatives, zeros of both signs, subnormals and huge values.
+@Suite struct SelectionTests {
+    @Test(arguments: [1, 2, 3, 7, 64, 1000, 4097])
+    func learningPaceAtEpochZeroIsTheSortedLowerMedian(count: Int) throws {
+        var random = TestRandom(seed: UInt64(count))
+        let specials: [Float] = [0, -0.0, 1e-42, -1e-42, 3.4e38, -3.4e38, 1, 1, 1]
+        let values = (0..<count).map { i -> Float in
+            random.uniform() < 0.2 ? specials[i % specials.count] : Float(random.uniform(-5...5)).rounded() / 4
+        }
+        let pacing = SelfPacedPacing(totalEpochs: 10)
+        let sorted = values.sorted()
+        let median = try #require(try pacing.learningPace(of: values, epoch: 0))
+        #expect(median == Double(sorted[(count - 1) / 2]))
+        let maximum = try #require(try pacing.learningPace(of: values, epoch: 10))
+        #expect(maximum == Double(sorted[count - 1]))
+    }
+}

@@ -7,7 +7,11 @@
 
 #include <stddef.h>
 
-#if defined(__AVX512F__)
+// 16 floats where AVX-512 is enabled, else 8 (two SSE or one AVX register; 4 measured
+// slower in a baseline build, see Docs/Performance.md). `-Xcc -DHPM_LANES=4|8|16` overrides.
+#if defined(HPM_LANES)
+#define HPM_VECTOR_LANES HPM_LANES
+#elif defined(__AVX512F__)
 #define HPM_VECTOR_LANES 16
 #else
 #define HPM_VECTOR_LANES 8

@@ -33,7 +33,7 @@ public struct SelfPacedPacing: Sendable, Hashable {
     /// The learning pace `η` of `weights` at `epoch`, or `nil` when `weights` is empty
     /// (then no pixel counts).
     ///
-    /// - Complexity: O(n) expected, O(n log n) worst case (introselect); copies `weights` once.
+    /// - Complexity: O(n) (a radix select); copies `weights` once.
     public func learningPace(of weights: UnsafeBufferPointer<Float>, epoch: Double) throws -> Double? {
         try validate()
         try validate(epoch: epoch)

@@ -14,9 +14,11 @@ extension Kernels {
         targets: Targets, scale: Float, pixelWeights: UnsafePointer<Float>?, gradient: UnsafeMutablePointer<Float>?,
         pixelLosses: UnsafeMutablePointer<Float>?, layout: TileLayout, scratch: UnsafeMutablePointer<Float>
     ) -> (sum: Double, finite: Bool) {
-        let result = HPM_VECTOR_LANES == 16
-            ? crossEntropy(SIMD16<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, gradient, pixelLosses, layout, scratch)
-            : crossEntropy(SIMD8<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, gradient, pixelLosses, layout, scratch)
+        let result = switch HPM_VECTOR_LANES {
+        case 16: crossEntropy(SIMD16<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, gradient, pixelLosses, layout, scratch)
+        case 4: crossEntropy(SIMD4<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, gradient, pixelLosses, layout, scratch)
+        default: crossEntropy(SIMD8<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, gradient, pixelLosses, layout, scratch)
+        }
         if gradient != nil { hpm_stream_fence() }
         return result
     }

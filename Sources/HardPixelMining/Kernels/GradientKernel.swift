@@ -11,10 +11,10 @@ extension Kernels {
         coefficient: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, layout: TileLayout,
         scratch: UnsafeMutablePointer<Float>
     ) {
-        if HPM_VECTOR_LANES == 16 {
-            self.gradient(SIMD16<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, gradient, layout, scratch)
-        } else {
-            self.gradient(SIMD8<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, gradient, layout, scratch)
+        switch HPM_VECTOR_LANES {
+        case 16: self.gradient(SIMD16<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, gradient, layout, scratch)
+        case 4: self.gradient(SIMD4<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, gradient, layout, scratch)
+        default: self.gradient(SIMD8<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, gradient, layout, scratch)
         }
         hpm_stream_fence()
     }

@@ -27,6 +27,11 @@ protocol FloatLanes {
     func addingProduct(_ a: Self, _ b: Self) -> Self
 }
 
+extension SIMD4: FloatLanes where Scalar == Float {
+    typealias Bits = SIMD4<Int32>
+    static var laneCount: Int { 4 }
+}
+
 extension SIMD8: FloatLanes where Scalar == Float {
     typealias Bits = SIMD8<Int32>
     static var laneCount: Int { 8 }

@@ -3,9 +3,7 @@ enum Selection {
     /// The lower median (element `(n - 1) / 2` of the sorted order, as `torch.median`)
     /// and the maximum of `values`, which must be non-empty. Reorders `values`.
     ///
-    /// ``smallest(_:_:)`` is introselect: quickselect with a median-of-three pivot and three-way
-    /// partitioning (weight maps have many equal values), falling back to sorting
-    /// the remaining range after 2·log2(n) rounds, so the worst case is O(n log n).
+    /// ``smallest(_:_:)`` is a radix select: O(n) in every case.
     static func lowerMedianAndMaximum(_ values: UnsafeMutableBufferPointer<Float>) -> (median: Float, maximum: Float) {
         precondition(!values.isEmpty)
         var maximum = values[0]
@@ -13,41 +11,41 @@ enum Selection {
         return (smallest(values, (values.count - 1) / 2), maximum)
     }
 
-    /// The element of rank `k` (0-based) in ascending order of non-empty `values`. Reorders `values`.
+    /// The element of rank `k` (0-based) in ascending order of non-empty `values`, NaN-free.
+    ///
+    /// Radix select on the floats' order-preserving keys (the bit pattern, with the sign bit
+    /// flipped for positives and every bit for negatives): three passes that count 11, 11 and
+    /// 10 bits of the keys among the candidates left, each a branch-free histogram in a
+    /// stack buffer. O(n), no data movement, no allocation; `values` is left as it was.
     static func smallest(_ values: UnsafeMutableBufferPointer<Float>, _ k: Int) -> Float {
         precondition(k >= 0 && k < values.count)
-        var lo = 0
-        var hi = values.count  // the k-th element lies in lo..<hi
-        var budget = 2 * (Int.bitWidth - values.count.leadingZeroBitCount) + 4
-        while hi - lo > 16 {
-            budget -= 1
-            if budget == 0 {
-                values[lo..<hi].sort()
-                return values[k]
-            }
-            let a = values[lo], b = values[lo + (hi - lo) / 2], c = values[hi - 1]
-            let pivot = max(min(a, b), min(max(a, b), c))
-            // Dutch national flag: [lo, lt) < pivot, [lt, i) == pivot, (gt, hi) > pivot.
-            var lt = lo, i = lo, gt = hi - 1
-            while i <= gt {
-                let v = values[i]
-                if v < pivot {
-                    values.swapAt(i, lt); lt += 1; i += 1
-                } else if v > pivot {
-                    values.swapAt(i, gt); gt -= 1
-                } else {
-                    i += 1
-                }
-            }
-            if k < lt {
-                hi = lt
-            } else if k > gt {
-                lo = gt + 1
-            } else {
-                return pivot
-            }
+        @inline(__always) func key(_ v: Float) -> UInt32 {
+            let bits = v.bitPattern
+            return bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
         }
-        values[lo..<hi].sort()
-        return values[k]
+        return withUnsafeTemporaryAllocation(of: Int.self, capacity: 2048) { histogram in
+            var prefix: UInt32 = 0  // the key bits fixed so far
+            var rank = k
+            for (shift, width) in [(21, 11), (10, 11), (0, 10)] as [(UInt32, UInt32)] {
+                let buckets = 1 << Int(width)
+                histogram.update(repeating: 0)
+                let fixedMask: UInt32 = shift + width >= 32 ? 0 : ~((1 << (shift + width)) - 1)
+                let digitMask = UInt32(buckets - 1)
+                for v in values {
+                    let kv = key(v)
+                    // Candidates agree with the prefix on the bits fixed so far.
+                    let candidate = (kv & fixedMask) == prefix ? 1 : 0
+                    histogram[Int((kv >> shift) & digitMask)] &+= candidate
+                }
+                var digit = 0
+                while rank >= histogram[digit] {
+                    rank -= histogram[digit]
+                    digit += 1
+                }
+                prefix |= UInt32(digit) << shift
+            }
+            let bits = prefix & 0x8000_0000 != 0 ? prefix & 0x7FFF_FFFF : ~prefix
+            return Float(bitPattern: bits)
+        }
     }
 }

@@ -29,9 +29,11 @@ extension Kernels {
         logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>,
         targets: Targets, layout: TileLayout, out: PixelStatistics, scratch: UnsafeMutablePointer<Float>
     ) -> Bool {
-        HPM_VECTOR_LANES == 16
-            ? statistics(SIMD16<Float>.self, logits, labels, plane, range, targets, layout, out, scratch)
-            : statistics(SIMD8<Float>.self, logits, labels, plane, range, targets, layout, out, scratch)
+        switch HPM_VECTOR_LANES {
+        case 16: statistics(SIMD16<Float>.self, logits, labels, plane, range, targets, layout, out, scratch)
+        case 4: statistics(SIMD4<Float>.self, logits, labels, plane, range, targets, layout, out, scratch)
+        default: statistics(SIMD8<Float>.self, logits, labels, plane, range, targets, layout, out, scratch)
+        }
     }
 
     private static func statistics<V: FloatLanes>(
