@@ -20,18 +20,21 @@ let package = Package(
         // Fixture loading, finite differences and tolerance helpers for tests.
         .target(
             name: "HardPixelMiningTestSupport",
-            dependencies: ["HardPixelMining", "HardPixelMiningReference", "HPMReferenceNetwork"]),
+            dependencies: ["HardPixelMining", "HardPixelMiningReference", "HPMRandom"]),
+        // The package's one random generator (SplitMix64), shared by tests, demo and network.
+        .target(name: "HPMRandom"),
         // A small CPU encoder-decoder with hand-written backward, synthetic RGB-D scenes and
         // training: the end-to-end proof of the losses. Not in the product trainers link.
-        .target(name: "HPMReferenceNetwork", dependencies: ["HardPixelMining"]),
+        .target(name: "HPMReferenceNetwork", dependencies: ["HardPixelMining", "HPMRandom"]),
         // The main job: trains the reference network for every Table II row and prints the table.
         .executableTarget(name: "hpm-ablation", dependencies: ["HardPixelMining", "HPMReferenceNetwork"]),
         // Evaluates the objective on a generated batch and prints every term.
-        .executableTarget(name: "hpm-demo", dependencies: ["HardPixelMining", "HPMReferenceNetwork"]),
+        .executableTarget(name: "hpm-demo", dependencies: ["HardPixelMining", "HPMReferenceNetwork", "HPMRandom"]),
         .testTarget(
             name: "HardPixelMiningTests",
             dependencies: [
                 "HardPixelMining", "HardPixelMiningReference", "HardPixelMiningTestSupport", "HPMReferenceNetwork",
+                "HPMRandom",
             ]),
     ],
     swiftLanguageModes: [.v6]

@@ -6,7 +6,9 @@ Optional (needs torch and numpy; neither the library nor its tests use it). It f
 checks that its torch implementation gives the values of the float64 reference that
 the Swift golden tests are checked against (Tests/Reference/hpm_reference.py), on a
 small batch, then times label-smoothed cross-entropy forward+backward and L_T
-forward+backward written with torch operations on the NYU-v2 batch (N × 40 × 480 × 640).
+forward+backward written with torch operations on the NYU-v2 batch (N × 40 × 480 × 640),
+and the cross-entropy step compiled with torch.compile (checked against eager), all timed
+in interleaved repetitions.
 """
 import argparse
 import os
@@ -90,13 +92,16 @@ def check_values():
     assert rel < 1e-4, "the torch peer disagrees with the reference"
 
 
-def timed(fn, repeat):
-    times = []
+def interleaved(fns, repeat):
+    """Median milliseconds of each of `fns`, timed in turn `repeat` times (so that a change
+    in the machine's speed touches every one alike)."""
+    times = {name: [] for name in fns}
     for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - t) * 1e3)
-    return float(np.median(times))
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append((time.perf_counter() - t) * 1e3)
+    return {name: float(np.median(v)) for name, v in times.items()}
 
 
 def main():
@@ -104,7 +109,8 @@ def main():
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--images", type=int, default=8)
     ap.add_argument("--classes", type=int, default=40)
-    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--no-compile", action="store_true", help="skip torch.compile (about 35 s to compile)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     check_values()
@@ -116,20 +122,41 @@ def main():
     depth = torch.rand(N, H, W, generator=g) * 250 + 1
     logd = (torch.log(depth) + 0.1 * torch.rand(N, H, W, generator=g)).requires_grad_()
 
-    def ce_step():
-        x.grad = None
+    def ce_loss(x):
         ce, valid = paper_ce(x, y)
-        (ce.sum((1, 2)) / valid.sum((1, 2))).mean().backward()
+        return (ce.sum((1, 2)) / valid.sum((1, 2))).mean()
+
+    def step(loss):
+        def run():
+            x.grad = None
+            loss(x).backward()
+        return run
 
     def lt_step():
         x.grad = None
         logd.grad = None
         objective_lt(x, y, logd, depth, 20.0).backward()
 
-    gb = N * C * H * W * 4 / 1e9
-    for name, fn in (("CE fwd+grad", ce_step), ("L_T fwd+grad", lt_step)):
+    fns = {"CE fwd+grad": step(ce_loss), "L_T fwd+grad": lt_step}
+    if not a.no_compile:
+        compiled = torch.compile(ce_loss)
+        t = time.perf_counter()
+        step(compiled)()
+        print(f"torch.compile of the CE step: {time.perf_counter() - t:.0f} s (first call)")
+        # The compiled loss must agree with the eager one, value and gradient.
+        x.grad = None
+        eager = ce_loss(x); eager.backward(); g_eager = x.grad.clone()
+        x.grad = None
+        fast = compiled(x); fast.backward()
+        rel = abs(float(fast) - float(eager)) / abs(float(eager))
+        gdiff = float((x.grad - g_eager).abs().max())
+        print(f"value check: compiled CE {float(fast):.6f} vs eager {float(eager):.6f} (relative {rel:.1e}), gradient max |diff| {gdiff:.1e}")
+        assert rel < 1e-5 and gdiff < 1e-6, "torch.compile disagrees with eager"
+        fns["CE fwd+grad (torch.compile)"] = step(compiled)
+    for fn in fns.values():
         fn()  # warm-up
-        ms = timed(fn, a.repeat)
+    gb = N * C * H * W * 4 / 1e9
+    for name, ms in interleaved(fns, a.repeat).items():
         print(f"{name} {N}x{C}x{H}x{W} threads={a.threads}: median {ms:.0f} ms, {2 * gb / (ms / 1e3):.2f} GB/s (logits read + gradient written)")
 
 

@@ -1,3 +1,4 @@
+import HPMRandom
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)

@@ -1,3 +1,4 @@
+import HPMRandom
 /// Indoor-like synthetic RGB-D scenes with the paper's hard cases built in:
 /// - a **chair** and a **glass table** of the same colour at different depths (near / far),
 ///   told apart only by context (the near one sits lower and is larger);

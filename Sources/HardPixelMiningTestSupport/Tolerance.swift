@@ -1,5 +1,5 @@
 import Foundation
-import HPMReferenceNetwork
+import HPMRandom
 import HardPixelMining
 
 /// SPEC §4 tolerances.

@@ -1,3 +1,4 @@
+import HPMRandom
 // Evaluates the hard-pixel-mining objective on a generated RGB-D batch and prints
 // every term, per image and for the batch, for each row of the paper's Table II.
 //

@@ -15,7 +15,8 @@ public struct DepthPredictionError: Sendable, Hashable {
     /// Writes `wR` (N·H·W) into `weights`. `shape.classes` bounds the labels.
     public func weights(
         predictedLogDepth: UnsafeBufferPointer<Float>, groundTruthDepth: UnsafeBufferPointer<Float>,
-        labels: UnsafeBufferPointer<Int32>, shape: BatchShape, into weights: UnsafeMutableBufferPointer<Float>
+        labels: UnsafeBufferPointer<Int32>, shape: BatchShape, into weights: UnsafeMutableBufferPointer<Float>,
+        workspace: ObjectiveWorkspace? = nil
     ) throws {
         try shape.validate()
         try depthBinning.validate()
@@ -25,17 +26,10 @@ public struct DepthPredictionError: Sendable, Hashable {
         try Check.count(weights.count, shape.pixelCount, "weights")
         try Check.labels(labels, classCount: shape.classes, ignoreLabel: ignoreLabel, "labels")
         try Check.allFinite(predictedLogDepth, "predictedLogDepth")
-        let n = shape.pixelCount
-        let hasDepth = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
-        let residual = UnsafeMutablePointer<Double>.allocate(capacity: n)
-        defer { hasDepth.deallocate(); residual.deallocate() }
-        Kernels.depthResiduals(
-            predicted: predictedLogDepth.baseAddress!, depth: groundTruthDepth.baseAddress!,
-            count: n, minimum: depthBinning.minimum, maximum: depthBinning.maximum,
-            residual: residual, hasDepth: hasDepth)
-        for i in 0..<n {
-            weights[i] = labels[i] != ignoreLabel && hasDepth[i] != 0 ? Float(abs(residual[i])) : 0
-        }
+        try DepthPass.depthPredictionError(
+            predicted: predictedLogDepth.baseAddress!, groundTruth: groundTruthDepth.baseAddress!,
+            labels: labels.baseAddress!, ignoreLabel: ignoreLabel, shape: shape, binning: depthBinning,
+            into: weights.baseAddress!, workspace: workspace ?? ObjectiveWorkspace())
     }
 
     /// Returns `wR` (N·H·W).
@@ -140,36 +134,14 @@ public struct DepthAwareSegmentationError: Sendable, Hashable {
     public func weights(
         predictions: UnsafeBufferPointer<Int32>, labels: UnsafeBufferPointer<Int32>,
         groundTruthDepth: UnsafeBufferPointer<Float>, shape: BatchShape,
-        into weights: UnsafeMutableBufferPointer<Float>
+        into weights: UnsafeMutableBufferPointer<Float>, workspace: ObjectiveWorkspace? = nil
     ) throws {
         try validate(predictions: predictions, labels: labels, groundTruthDepth: groundTruthDepth, shape: shape)
         try Check.count(weights.count, shape.pixelCount, "weights")
-        let dims = grid.dimensions(height: shape.height, width: shape.width)
-        let bins = depthBinning.binCount
-        let n = shape.pixelCount
-        let wrong = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
-        let hasDepth = UnsafeMutablePointer<UInt8>.allocate(capacity: n)
-        let columnCell = UnsafeMutablePointer<Int>.allocate(capacity: shape.width)
-        let count = UnsafeMutablePointer<Int32>.allocate(capacity: dims.columns * bins)
-        let errors = UnsafeMutablePointer<Int32>.allocate(capacity: dims.columns * bins)
-        let keys = UnsafeMutablePointer<Int>.allocate(capacity: n)
-        defer {
-            wrong.deallocate(); hasDepth.deallocate(); columnCell.deallocate()
-            count.deallocate(); errors.deallocate(); keys.deallocate()
-        }
-        for i in 0..<n {
-            wrong[i] = labels[i] != ignoreLabel && predictions[i] != labels[i] ? 1 : 0
-            hasDepth[i] = depthBinning.isValid(groundTruthDepth[i]) ? 1 : 0
-        }
-        for x in 0..<shape.width { columnCell[x] = x * dims.columns / shape.width }
-        for k in 0..<shape.images {
-            let base = k * shape.pixelsPerImage
-            RegionTable.weights(
-                image: k, shape: shape, grid: dims, binning: depthBinning, labels: labels.baseAddress! + base,
-                depth: groundTruthDepth.baseAddress! + base, hasDepth: hasDepth + base, wrong: wrong + base,
-                ignoreLabel: ignoreLabel, columnCell: columnCell, count: count, errors: errors,
-                weights: weights.baseAddress! + base, keys: keys + base)
-        }
+        try RegionTable.weights(
+            predictions: predictions.baseAddress!, labels: labels.baseAddress!, depth: groundTruthDepth.baseAddress!,
+            shape: shape, grid: grid.dimensions(height: shape.height, width: shape.width), binning: depthBinning,
+            ignoreLabel: ignoreLabel, into: weights.baseAddress!, workspace: workspace ?? ObjectiveWorkspace())
     }
 
     /// Returns `wZ` (N·H·W).
@@ -200,29 +172,16 @@ public struct DepthAwareSegmentationError: Sendable, Hashable {
                 }
             }
         }
-        let dims = grid.dimensions(height: shape.height, width: shape.width)
-        let bins = depthBinning.binCount
-        var tables: [Table] = []
-        for k in 0..<shape.images {
-            // key = (cell row · columns + cell column) · bins + bin < H · W · 2^20 · 65536², fits in Int.
-            var regions: [Int: (count: Int, errors: Int)] = [:]
-            for y in 0..<shape.height {
-                for x in 0..<shape.width {
-                    let i = k * shape.pixelsPerImage + y * shape.width + x
-                    guard labels[i] != ignoreLabel, let bin = depthBinning.bin(of: groundTruthDepth[i]) else { continue }
-                    let cell = (y * dims.rows / shape.height) * dims.columns + x * dims.columns / shape.width
-                    regions[cell * bins + bin, default: (0, 0)].count += 1
-                    if predictions[i] != labels[i] { regions[cell * bins + bin]!.errors += 1 }
+        return try predictions.withUnsafeBufferPointer { p in
+            try labels.withUnsafeBufferPointer { y in
+                try groundTruthDepth.withUnsafeBufferPointer { d in
+                    try RegionTable.tables(
+                        predictions: p.baseAddress!, labels: y.baseAddress!, depth: d.baseAddress!, shape: shape,
+                        grid: grid.dimensions(height: shape.height, width: shape.width), binning: depthBinning,
+                        ignoreLabel: ignoreLabel)
                 }
             }
-            let listed = regions.keys.sorted().map { key in
-                Table.Region(
-                    row: key / bins / dims.columns, column: key / bins % dims.columns, bin: key % bins,
-                    count: regions[key]!.count, errors: regions[key]!.errors)
-            }
-            tables.append(Table(rows: dims.rows, columns: dims.columns, bins: bins, regions: listed))
         }
-        return tables
     }
 
     /// The predicted class of every pixel: the first index of the largest logit (N·H·W).

@@ -24,7 +24,7 @@ public struct ScaleInvariantDepthLoss: Sendable, Hashable {
     /// `shape.classes` is not used. `gradient`, when given, receives ∂L/∂logD (N·H·W).
     public func evaluate(
         predictedLogDepth: UnsafeBufferPointer<Float>, groundTruthDepth: UnsafeBufferPointer<Float>,
-        shape: BatchShape, gradient: UnsafeMutableBufferPointer<Float>? = nil
+        shape: BatchShape, gradient: UnsafeMutableBufferPointer<Float>? = nil, workspace: ObjectiveWorkspace? = nil
     ) throws -> ObjectiveResult {
         try shape.validate(requiresClasses: false)
         try Check.parameter(scaleInvariance, "scaleInvariance", "in 0...1", { (0...1).contains($0) })
@@ -38,37 +38,10 @@ public struct ScaleInvariantDepthLoss: Sendable, Hashable {
         c.depthWeight = 1
         c.scaleInvariance = scaleInvariance
         c.depthBinning = depthBinning
-        let plane = shape.pixelsPerImage
-        let residual = UnsafeMutablePointer<Double>.allocate(capacity: plane)
-        let hasDepth = UnsafeMutablePointer<UInt8>.allocate(capacity: plane)
-        defer {
-            residual.deallocate()
-            hasDepth.deallocate()
-        }
-        var sums: [ImageSums] = []
-        for k in 0..<shape.images {
-            let base = k * plane
-            Kernels.depthResiduals(
-                predicted: predictedLogDepth.baseAddress! + base, depth: groundTruthDepth.baseAddress! + base,
-                count: plane, minimum: depthBinning.minimum, maximum: depthBinning.maximum,
-                residual: residual, hasDepth: hasDepth)
-            var s = ImageSums()
-            for i in 0..<plane where hasDepth[i] != 0 {
-                let r = residual[i]
-                s.depthPixels += 1
-                s.residualSum += r
-                s.squaredResidualSum += r * r
-            }
-            if let g = gradient {
-                let nd = Double(s.depthPixels)
-                let scale = s.depthPixels > 0 ? 2 / (Double(shape.images) * nd) : 0
-                let mean = s.depthPixels > 0 ? s.residualSum / nd : 0
-                for i in 0..<plane {
-                    g[base + i] = hasDepth[i] != 0 ? saturatingFloat(scale * (residual[i] - scaleInvariance * mean)) : 0
-                }
-            }
-            sums.append(s)
-        }
+        let sums = try DepthPass.scaleInvariant(
+            predicted: predictedLogDepth.baseAddress!, groundTruth: groundTruthDepth.baseAddress!, shape: shape,
+            binning: depthBinning, scaleInvariance: scaleInvariance, gradient: gradient?.baseAddress,
+            workspace: workspace ?? ObjectiveWorkspace())
         // With α = 1 and no segmentation terms, `value` is L_dep.
         return ObjectiveResult(combining: sums, configuration: c, epoch: 0)
     }

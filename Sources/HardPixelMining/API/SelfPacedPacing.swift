@@ -42,7 +42,9 @@ public struct SelfPacedPacing: Sendable, Hashable {
         let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: weights.count)
         defer { scratch.deallocate() }
         _ = scratch.initialize(fromContentsOf: weights)
-        let (median, maximum) = Selection.lowerMedianAndMaximum(scratch)
+        let histogram = UnsafeMutablePointer<Int>.allocate(capacity: Selection.histogramCount)
+        defer { histogram.deallocate() }
+        let (median, maximum) = Selection.lowerMedianAndMaximum(scratch, histogram: histogram)
         return pace(median: Double(median), maximum: Double(maximum), epoch: epoch)
     }
 

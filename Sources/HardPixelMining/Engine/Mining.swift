@@ -21,14 +21,15 @@ enum Mining {
             mining, plane: shape.pixelsPerImage, scale: gradientScale / Double(shape.images), labels: labels + base,
             ignoreLabel: ignoreLabel, loss: ws.loss + base, labelLogProbability: ws.labelLogProbability + base,
             pixelWeights: pixelWeights.map { $0 + base }, scratch: ws.selection + base,
-            coefficient: ws.coefficient + base, sums: &s)
+            coefficient: ws.coefficient + base, histogram: ws.histogram(image: k), sums: &s)
         return s
     }
 
     private static func select(
         _ mining: PixelMining, plane: Int, scale gradientScale: Double, labels: UnsafePointer<Int32>, ignoreLabel: Int32,
         loss: UnsafePointer<Float>, labelLogProbability: UnsafePointer<Float>, pixelWeights: UnsafePointer<Float>?,
-        scratch: UnsafeMutablePointer<Float>, coefficient: UnsafeMutablePointer<Float>, sums s: inout ImageSums
+        scratch: UnsafeMutablePointer<Float>, coefficient: UnsafeMutablePointer<Float>,
+        histogram: UnsafeMutablePointer<Int>, sums s: inout ImageSums
     ) {
         let n = s.labelledPixels
         var chosen = 0
@@ -44,7 +45,7 @@ enum Mining {
                     m += 1
                 }
                 // τ, the keep-th largest loss; all larger ones count, then ties by index.
-                let tau = Selection.smallest(UnsafeMutableBufferPointer(start: scratch, count: n), n - keep)
+                let tau = Selection.smallest(UnsafeMutableBufferPointer(start: scratch, count: n), n - keep, histogram: histogram)
                 var ties = keep
                 for i in 0..<plane where labels[i] != ignoreLabel && loss[i] > tau { ties -= 1 }
                 for i in 0..<plane where labels[i] != ignoreLabel {
@@ -61,7 +62,7 @@ enum Mining {
                     m += 1
                 }
                 let rank = Swift.min(minimumKept, n - 1)
-                let floor = Selection.smallest(UnsafeMutableBufferPointer(start: scratch, count: n), rank)
+                let floor = Selection.smallest(UnsafeMutableBufferPointer(start: scratch, count: n), rank, histogram: histogram)
                 let limit = Swift.max(threshold, Double(floor))
                 for i in 0..<plane where labels[i] != ignoreLabel {
                     if Double(trueClassProbability(labelLogProbability[i])) < limit {

@@ -40,6 +40,9 @@ public final class ObjectiveWorkspace {
     private(set) var columnCell: UnsafeMutablePointer<Int> = Scratch.empty()
     // Per work item of the statistics pass: whether its logits were all finite.
     private(set) var chunkFinite: UnsafeMutablePointer<Bool> = Scratch.empty()
+    // Per image: the radix select's histogram.
+    private(set) var histograms: UnsafeMutablePointer<Int> = Scratch.empty()
+    private(set) var histogramImages = 0
     // Per work item of the one-pass cross-entropy: its Σ w · ce.
     private(set) var chunkSums: UnsafeMutablePointer<Double> = Scratch.empty()
     private(set) var chunkSumCapacity = 0
@@ -59,7 +62,7 @@ public final class ObjectiveWorkspace {
         try reserve(
             pixels: shape.pixelCount, table: shape.images * 8 * DepthBinning.paper.binCount,
             chunks: shape.images * ((shape.pixelsPerImage + ObjectiveEngine.chunkPixels - 1) / ObjectiveEngine.chunkPixels),
-            columns: shape.width, tile: TileLayout(classes: shape.classes), workers: 2)
+            columns: shape.width, tile: TileLayout(classes: shape.classes), workers: 2, images: shape.images)
     }
 
     deinit {
@@ -67,13 +70,20 @@ public final class ObjectiveWorkspace {
         Scratch.release(residual); Scratch.release(hasDepth); Scratch.release(segmentationError)
         Scratch.release(coefficient); Scratch.release(selection); Scratch.release(regionKey)
         Scratch.release(labelLogProbability); Scratch.release(regionCount); Scratch.release(regionErrors)
-        Scratch.release(tileScratch); Scratch.release(chunkSums); Scratch.release(columnCell); Scratch.release(chunkFinite)
+        Scratch.release(tileScratch); Scratch.release(chunkSums); Scratch.release(histograms); Scratch.release(columnCell); Scratch.release(chunkFinite)
     }
 
     /// Grows every buffer to at least the given counts. Throws (and keeps the old buffers)
     /// when the system refuses an allocation.
-    func reserve(pixels: Int, table: Int, chunks: Int, columns: Int, tile: TileLayout, workers: Int) throws {
-        let tileFloats = workers * tile.scratchFloats
+    func reserve(
+        pixels: Int, table: Int = 0, chunks: Int = 0, columns: Int = 0, tile: TileLayout? = nil, workers: Int = 1,
+        images: Int = 0
+    ) throws {
+        if images > histogramImages {
+            try Scratch.grow(&histograms, to: images * Selection.histogramCount)
+            histogramImages = images
+        }
+        let tileFloats = workers * (tile?.scratchFloats ?? 0)
         if tileFloats > tileScratchCapacity {
             try Scratch.grow(&tileScratch, to: tileFloats)
             tileScratchCapacity = tileFloats
@@ -106,6 +116,9 @@ public final class ObjectiveWorkspace {
             chunkCapacity = chunks
         }
     }
+
+    /// Image `k`'s histogram for ``Selection`` (reserved by ``reserve(pixels:table:chunks:columns:tile:workers:images:)``).
+    func histogram(image k: Int) -> UnsafeMutablePointer<Int> { histograms + k * Selection.histogramCount }
 
     func reserveChunkSums(_ chunks: Int) throws {
         if chunks > chunkSumCapacity {

@@ -40,4 +40,56 @@ enum RegionTable {
             y = end
         }
     }
+
+    /// wZ of every image from predicted classes (the stand-alone weight map).
+    static func weights(
+        predictions: UnsafePointer<Int32>, labels: UnsafePointer<Int32>, depth: UnsafePointer<Float>, shape: BatchShape,
+        grid: (rows: Int, columns: Int), binning: DepthBinning, ignoreLabel: Int32,
+        into weights: UnsafeMutablePointer<Float>, workspace ws: ObjectiveWorkspace
+    ) throws {
+        let band = grid.columns * binning.binCount
+        try ws.reserve(pixels: shape.pixelCount, table: band, columns: shape.width)
+        for i in 0..<shape.pixelCount {
+            ws.wrong[i] = labels[i] != ignoreLabel && predictions[i] != labels[i] ? 1 : 0
+            ws.hasDepth[i] = binning.isValid(depth[i]) ? 1 : 0
+        }
+        for x in 0..<shape.width { ws.columnCell[x] = x * grid.columns / shape.width }
+        for k in 0..<shape.images {
+            let base = k * shape.pixelsPerImage
+            self.weights(
+                image: k, shape: shape, grid: grid, binning: binning, labels: labels + base, depth: depth + base,
+                hasDepth: ws.hasDepth + base, wrong: ws.wrong + base, ignoreLabel: ignoreLabel,
+                columnCell: ws.columnCell, count: ws.regionCount, errors: ws.regionErrors, weights: weights + base,
+                keys: ws.regionKey + base)
+        }
+    }
+
+    /// Every image's non-empty regions, for inspection: O(eligible pixels), whatever the grid.
+    static func tables(
+        predictions: UnsafePointer<Int32>, labels: UnsafePointer<Int32>, depth: UnsafePointer<Float>, shape: BatchShape,
+        grid: (rows: Int, columns: Int), binning: DepthBinning, ignoreLabel: Int32
+    ) -> [DepthAwareSegmentationError.Table] {
+        let bins = binning.binCount
+        var tables: [DepthAwareSegmentationError.Table] = []
+        for k in 0..<shape.images {
+            // key = (cell row · columns + cell column) · bins + bin < H · W · 2^20, fits in Int.
+            var regions: [Int: (count: Int, errors: Int)] = [:]
+            for y in 0..<shape.height {
+                for x in 0..<shape.width {
+                    let i = k * shape.pixelsPerImage + y * shape.width + x
+                    guard labels[i] != ignoreLabel, let bin = binning.bin(of: depth[i]) else { continue }
+                    let key = ((y * grid.rows / shape.height) * grid.columns + x * grid.columns / shape.width) * bins + bin
+                    regions[key, default: (0, 0)].count += 1
+                    if predictions[i] != labels[i] { regions[key]!.errors += 1 }
+                }
+            }
+            let listed = regions.keys.sorted().map { key in
+                DepthAwareSegmentationError.Table.Region(
+                    row: key / bins / grid.columns, column: key / bins % grid.columns, bin: key % bins,
+                    count: regions[key]!.count, errors: regions[key]!.errors)
+            }
+            tables.append(.init(rows: grid.rows, columns: grid.columns, bins: bins, regions: listed))
+        }
+        return tables
+    }
 }

@@ -16,7 +16,7 @@ enum StatisticsPass {
         let layout = TileLayout(classes: classes)
         try ws.reserve(
             pixels: shape.pixelCount, table: regionTable, chunks: items.count, columns: shape.width, tile: layout,
-            workers: threads)
+            workers: threads, images: shape.images)
         let stats = ws.statistics
         Parallel.forEach(items.count, threads: threads) { item, worker in
             let (k, pixels, pixel) = items(item)

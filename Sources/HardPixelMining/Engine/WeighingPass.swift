@@ -24,7 +24,7 @@ enum WeighingPass {
                 errors: ws.regionErrors + k * grid.columns * bins, weights: wZ, keys: ws.regionKey + base)
         }
         if let pacing = c.pacing {
-            paces(&s, pacing: pacing, configuration: c, epoch: epoch, labels: labels, plane: plane, base: base, ws)
+            paces(&s, pacing: pacing, configuration: c, epoch: epoch, labels: labels, image: k, plane: plane, base: base, ws)
         }
         coefficients(&s, configuration: c, epoch: epoch, shape: shape, labels: labels, base: base, inputs: inputs,
                      outputs: outputs, ws)
@@ -49,7 +49,7 @@ enum WeighingPass {
     /// each by selection in O(n).
     private static func paces(
         _ s: inout ImageSums, pacing: SelfPacedPacing, configuration c: ObjectiveConfiguration, epoch: Double,
-        labels: UnsafePointer<Int32>, plane: Int, base: Int, _ ws: ObjectiveWorkspace
+        labels: UnsafePointer<Int32>, image k: Int, plane: Int, base: Int, _ ws: ObjectiveWorkspace
     ) {
         let scratch = ws.selection + base
         let residual = ws.residual + base, hasDepth = ws.hasDepth + base
@@ -62,7 +62,8 @@ enum WeighingPass {
                 m += 1
             }
             guard m > 0 else { return nil }
-            let (u1, u2) = Selection.lowerMedianAndMaximum(UnsafeMutableBufferPointer(start: scratch, count: m))
+            let (u1, u2) = Selection.lowerMedianAndMaximum(
+                UnsafeMutableBufferPointer(start: scratch, count: m), histogram: ws.histogram(image: k))
             return pacing.pace(median: Double(u1), maximum: Double(u2), epoch: epoch)
         }
         let isEligible = { (i: Int) in labels[i] != ignore && hasDepth[i] != 0 }

@@ -1,0 +1,56 @@
+/// The depth terms on their own: L_dep's per-image sums and gradient, and the DPE weight map,
+/// from residuals in the workspace (`Kernels.depthResiduals`, R in Double).
+enum DepthPass {
+    /// Per image: nd, Σ R, Σ R²; and, when `gradient` is given,
+    /// `∂L/∂logD_i = (1/N)(2/nd)(R_i − ρ mean(R))` on valid depth, 0 elsewhere.
+    static func scaleInvariant(
+        predicted: UnsafePointer<Float>, groundTruth: UnsafePointer<Float>, shape: BatchShape, binning: DepthBinning,
+        scaleInvariance: Double, gradient: UnsafeMutablePointer<Float>?, workspace ws: ObjectiveWorkspace
+    ) throws -> [ImageSums] {
+        try residuals(predicted: predicted, groundTruth: groundTruth, shape: shape, binning: binning, workspace: ws)
+        let plane = shape.pixelsPerImage
+        ws.imageSums.removeAll(keepingCapacity: true)
+        for k in 0..<shape.images {
+            let base = k * plane
+            var s = ImageSums()
+            for i in base..<(base + plane) where ws.hasDepth[i] != 0 {
+                let r = ws.residual[i]
+                s.depthPixels += 1
+                s.residualSum += r
+                s.squaredResidualSum += r * r
+            }
+            if let gradient {
+                let nd = Double(s.depthPixels)
+                let scale = s.depthPixels > 0 ? 2 / (Double(shape.images) * nd) : 0
+                let mean = s.depthPixels > 0 ? s.residualSum / nd : 0
+                for i in base..<(base + plane) {
+                    gradient[i] = ws.hasDepth[i] != 0 ? saturatingFloat(scale * (ws.residual[i] - scaleInvariance * mean)) : 0
+                }
+            }
+            ws.imageSums.append(s)
+        }
+        return ws.imageSums
+    }
+
+    /// wR = |R| on eligible pixels (valid label and valid depth), 0 elsewhere.
+    static func depthPredictionError(
+        predicted: UnsafePointer<Float>, groundTruth: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
+        ignoreLabel: Int32, shape: BatchShape, binning: DepthBinning, into weights: UnsafeMutablePointer<Float>,
+        workspace ws: ObjectiveWorkspace
+    ) throws {
+        try residuals(predicted: predicted, groundTruth: groundTruth, shape: shape, binning: binning, workspace: ws)
+        for i in 0..<shape.pixelCount {
+            weights[i] = labels[i] != ignoreLabel && ws.hasDepth[i] != 0 ? Float(abs(ws.residual[i])) : 0
+        }
+    }
+
+    private static func residuals(
+        predicted: UnsafePointer<Float>, groundTruth: UnsafePointer<Float>, shape: BatchShape, binning: DepthBinning,
+        workspace ws: ObjectiveWorkspace
+    ) throws {
+        try ws.reserve(pixels: shape.pixelCount)
+        Kernels.depthResiduals(
+            predicted: predicted, depth: groundTruth, count: shape.pixelCount, minimum: binning.minimum,
+            maximum: binning.maximum, residual: ws.residual, hasDepth: ws.hasDepth)
+    }
+}
