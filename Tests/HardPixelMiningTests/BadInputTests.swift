@@ -156,6 +156,48 @@ import Testing
         #expect(Self.error(i)?.argument == "configuration.pacesSegmentation")
     }
 
+    /// The error contract of the one-pass cross-entropy (and of L_seg alone in the
+    /// objective): every other input is checked before anything is written; a non-finite
+    /// logit, found while the gradient is being written, leaves the gradient and the
+    /// per-pixel losses zero-filled — never partly written — and the depth gradient untouched.
+    /// With mining (two passes), every output stays untouched.
+    @Test(arguments: [1, 2])
+    func onePassCrossEntropyZeroFillsOnANonFiniteLogit(threads: Int) throws {
+        let shape = BatchShape(images: 2, classes: 3, height: 100, width: 101)  // several work items
+        var random = TestRandom(seed: 9)
+        var b = random.batch(shape)
+        b.logits[shape.logitCount - 5] = .infinity  // in the last work item, after others were written
+        var g = [Float](repeating: Self.sentinel, count: shape.logitCount)
+        var losses = [Float](repeating: Self.sentinel, count: shape.pixelCount)
+        let error = HardPixelMiningError.nonFiniteValue(argument: "logits", index: shape.logitCount - 5, value: .infinity)
+        #expect(throws: error) {
+            try b.logits.withUnsafeBufferPointer { x in
+                try b.labels.withUnsafeBufferPointer { y in
+                    try g.withUnsafeMutableBufferPointer { gx in
+                        try losses.withUnsafeMutableBufferPointer { l in
+                            try LabelSmoothedCrossEntropy(threadCount: threads).evaluate(
+                                logits: x, labels: y, shape: shape, gradient: gx, pixelLosses: l)
+                        }
+                    }
+                }
+            }
+        }
+        #expect(g.allSatisfy { $0 == 0 } && losses.allSatisfy { $0 == 0 })
+        var gx = [Float](repeating: Self.sentinel, count: shape.logitCount)
+        var gd = [Float](repeating: Self.sentinel, count: shape.pixelCount)
+        #expect(throws: error) {
+            try HardPixelMiningObjective(.segmentationOnly, threadCount: threads).evaluate(
+                logits: b.logits, labels: b.labels, shape: shape, logitGradient: &gx, depthGradient: &gd)
+        }
+        #expect(gx.allSatisfy { $0 == 0 } && gd.allSatisfy { $0 == Self.sentinel })
+        var gm = [Float](repeating: Self.sentinel, count: shape.logitCount)
+        #expect(throws: error) {
+            try LabelSmoothedCrossEntropy(mining: .topFifth, threadCount: threads).evaluate(
+                logits: b.logits, labels: b.labels, shape: shape, gradient: &gm)
+        }
+        #expect(gm.allSatisfy { $0 == Self.sentinel })
+    }
+
     @Test func standaloneEntryPoints() throws {
         let v = Self.valid()
         var g = [Float](repeating: Self.sentinel, count: Self.shape.logitCount)
