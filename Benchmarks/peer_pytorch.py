@@ -148,9 +148,9 @@ def main():
         eager = ce_loss(x); eager.backward(); g_eager = x.grad.clone()
         x.grad = None
         fast = compiled(x); fast.backward()
-        rel = abs(float(fast) - float(eager)) / abs(float(eager))
+        rel = abs(fast.item() - eager.item()) / abs(eager.item())
         gdiff = float((x.grad - g_eager).abs().max())
-        print(f"value check: compiled CE {float(fast):.6f} vs eager {float(eager):.6f} (relative {rel:.1e}), gradient max |diff| {gdiff:.1e}")
+        print(f"value check: compiled CE {fast.item():.6f} vs eager {eager.item():.6f} (relative {rel:.1e}), gradient max |diff| {gdiff:.1e}")
         assert rel < 1e-5 and gdiff < 1e-6, "torch.compile disagrees with eager"
         fns["CE fwd+grad (torch.compile)"] = step(compiled)
     for fn in fns.values():

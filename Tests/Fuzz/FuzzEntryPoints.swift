@@ -183,6 +183,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         }
         require(px.allSatisfy(\.isFinite) && pd.allSatisfy(\.isFinite), "non-finite gradient (pointer form)")
     }, { [px, pd] })
+    #if compiler(>=6.2)
     var sx = [Float](repeating: sentinel, count: r.count(logitCount))
     var sd = [Float](repeating: sentinel, count: r.count(pixels))
     _ = expectTypedOrSuccess([sx, sd], {
@@ -193,6 +194,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             shape: shape, epoch: epoch, logitGradient: &gx, depthGradient: &gd, workspace: workspace)
         require(result.value.isFinite, "non-finite value (Span form)")
     }, { [sx, sd] })
+    #endif
     // Workspaces for invalid, overflowing and small shapes. (A valid shape of billions of
     // pixels would really be reserved, which libFuzzer's malloc limit reports as out of
     // memory; the unit tests check that a refused allocation throws.)

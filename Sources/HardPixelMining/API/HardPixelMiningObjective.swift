@@ -96,6 +96,7 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
         return ObjectiveResult(combining: sums, configuration: c, epoch: epoch)
     }
 
+    #if compiler(>=6.2)
     /// Evaluates the objective on `Span` views, writing both gradients.
     public func evaluate(
         logits: Span<Float>, labels: Span<Int32>, predictedLogDepth: Span<Float>, groundTruthDepth: Span<Float>,
@@ -119,6 +120,7 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
             }
         }
     }
+    #endif
 
     /// Evaluates the objective on arrays, writing both gradients (which must already
     /// have N·C·H·W and N·H·W elements).
