@@ -184,23 +184,18 @@ public struct DepthAwareSegmentationError: Sendable, Hashable {
         }
     }
 
-    /// The predicted class of every pixel: the first index of the largest logit (N·H·W).
-    public static func predictedClasses(logits: [Float], shape: BatchShape) throws -> [Int32] {
+    /// The predicted class of every pixel: the first index of the largest logit (N·H·W),
+    /// by the same tile sweep as the statistics pass.
+    public static func predictedClasses(logits: [Float], shape: BatchShape, threadCount: Int = 1) throws -> [Int32] {
         try shape.validate()
+        try HardPixelMining.validate(threadCount: threadCount)
         try Check.count(logits.count, shape.logitCount, "logits")
-        try logits.withUnsafeBufferPointer { try Check.allFinite($0, "logits") }
-        let plane = shape.pixelsPerImage
         var out = [Int32](repeating: 0, count: shape.pixelCount)
-        for k in 0..<shape.images {
-            for p in 0..<plane {
-                let base = k * shape.classes * plane + p
-                var best = logits[base]
-                var arg = 0
-                for c in 1..<shape.classes where logits[base + c * plane] > best {
-                    best = logits[base + c * plane]
-                    arg = c
-                }
-                out[k * plane + p] = Int32(arg)
+        try logits.withUnsafeBufferPointer { x in
+            try out.withUnsafeMutableBufferPointer { o in
+                try StatisticsPass.predictedClasses(
+                    logits: x.baseAddress!, shape: shape, into: o.baseAddress!, workspace: ObjectiveWorkspace(),
+                    threads: threadCount)
             }
         }
         return out

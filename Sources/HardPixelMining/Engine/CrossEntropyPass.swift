@@ -42,14 +42,10 @@ enum CrossEntropyPass {
             ws.chunkFinite[item] = finite
             ws.chunkSums[item] = sum
         }
-        for item in 0..<items.count where !ws.chunkFinite[item] {
+        if (0..<items.count).contains(where: { !ws.chunkFinite[$0] }) {
             gradient?.update(repeating: 0, count: shape.logitCount)
             pixelLosses?.update(repeating: 0, count: shape.pixelCount)
-            let k = items(item).image
-            let image = UnsafeBufferPointer(start: logits + k * classes * plane, count: classes * plane)
-            let index = Kernels.firstNonFiniteIndex(image) ?? 0
-            throw HardPixelMiningError.nonFiniteValue(
-                argument: "logits", index: k * classes * plane + index, value: image[index])
+            try StatisticsPass.throwIfNonFinite(logits: logits, shape: shape, items: items, workspace: ws)
         }
         for item in 0..<items.count {
             ws.imageSums[items(item).image].crossEntropySum += ws.chunkSums[item]

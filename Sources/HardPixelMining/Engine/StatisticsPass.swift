@@ -38,12 +38,38 @@ enum StatisticsPass {
                 }
             }
         }
+        try throwIfNonFinite(logits: inputs.logits, shape: shape, items: items, workspace: ws)
+    }
+
+    /// Every pixel's predicted class (the first largest logit), N·H·W.
+    static func predictedClasses(
+        logits: UnsafePointer<Float>, shape: BatchShape, into out: UnsafeMutablePointer<Int32>,
+        workspace ws: ObjectiveWorkspace, threads: Int
+    ) throws {
+        let plane = shape.pixelsPerImage
+        let classes = shape.classes
+        let items = ObjectiveEngine.WorkItems(shape)
+        let layout = TileLayout(classes: classes)
+        try ws.reserve(pixels: 0, chunks: items.count, tile: layout, workers: threads)
+        Parallel.forEach(items.count, threads: threads) { item, worker in
+            let (k, pixels, pixel) = items(item)
+            ws.chunkFinite[item] = Kernels.predictedClasses(
+                logits: logits + k * classes * plane, plane: plane, range: pixels, layout: layout, out: out + pixel,
+                scratch: ws.tileScratch + worker * layout.scratchFloats)
+        }
+        try throwIfNonFinite(logits: logits, shape: shape, items: items, workspace: ws)
+    }
+
+    /// The typed error for the first non-finite logit of the first work item that saw one.
+    static func throwIfNonFinite(
+        logits: UnsafePointer<Float>, shape: BatchShape, items: ObjectiveEngine.WorkItems, workspace ws: ObjectiveWorkspace
+    ) throws {
+        let count = shape.classes * shape.pixelsPerImage
         for item in 0..<items.count where !ws.chunkFinite[item] {
             let k = items(item).image
-            let image = UnsafeBufferPointer(start: inputs.logits + k * classes * plane, count: classes * plane)
+            let image = UnsafeBufferPointer(start: logits + k * count, count: count)
             let index = Kernels.firstNonFiniteIndex(image) ?? 0
-            throw HardPixelMiningError.nonFiniteValue(
-                argument: "logits", index: k * classes * plane + index, value: image[index])
+            throw HardPixelMiningError.nonFiniteValue(argument: "logits", index: k * count + index, value: image[index])
         }
     }
 }

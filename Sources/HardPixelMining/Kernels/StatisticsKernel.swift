@@ -70,4 +70,36 @@ extension Kernels {
         }
         return finite
     }
+
+    /// The first class of the largest logit for pixels `range` of one image — the same
+    /// `maximum` sweep the statistics use, so the package has one argmax.
+    /// - Returns: false if any logit in the range is NaN or infinite.
+    static func predictedClasses(
+        logits: UnsafePointer<Float>, plane: Int, range: Range<Int>, layout: TileLayout,
+        out: UnsafeMutablePointer<Int32>, scratch: UnsafeMutablePointer<Float>
+    ) -> Bool {
+        switch HPM_VECTOR_LANES {
+        case 16: predictedClasses(SIMD16<Float>.self, logits, plane, range, layout, out, scratch)
+        case 4: predictedClasses(SIMD4<Float>.self, logits, plane, range, layout, out, scratch)
+        default: predictedClasses(SIMD8<Float>.self, logits, plane, range, layout, out, scratch)
+        }
+    }
+
+    private static func predictedClasses<V: FloatLanes>(
+        _: V.Type, _ x: UnsafePointer<Float>, _ plane: Int, _ range: Range<Int>, _ layout: TileLayout,
+        _ out: UnsafeMutablePointer<Int32>, _ scratch: UnsafeMutablePointer<Float>
+    ) -> Bool {
+        let lanes = V.laneCount
+        let argmax = layout.state(scratch, TileState.argmax)
+        var finite = true
+        var p = range.lowerBound
+        while p < range.upperBound {
+            let count = Swift.min(layout.pixels, range.upperBound - p)
+            finite = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch) && finite
+            maximum(V.self, vectors: (count + lanes - 1) / lanes, argmax: true, layout: layout, scratch: scratch)
+            for i in 0..<count { out[p + i] = Int32(argmax[i]) }
+            p += count
+        }
+        return finite
+    }
 }
