@@ -79,15 +79,25 @@ func require(_ condition: Bool, _ message: @autoclosure () -> String) {
     if !condition { fatalError("fuzz property violated: \(message())") }
 }
 
-/// Runs `body`; on a HardPixelMiningError checks `outputs` still hold the sentinel.
+/// Runs `body`; on a HardPixelMiningError checks `outputs` still hold the sentinel — or,
+/// for a one-pass entry (`onePass`) that found a non-finite logit while writing, that each
+/// buffer is either untouched or wholly zero-filled (SPEC §5), never partly written.
 /// Any other error traps. Returns whether `body` succeeded.
-func expectTypedOrSuccess(_ outputs: [[Float]], _ body: () throws -> Void, _ after: () -> [[Float]]) -> Bool {
+func expectTypedOrSuccess(
+    _ outputs: [[Float]], onePass: Bool = false, _ body: () throws -> Void, _ after: () -> [[Float]]
+) -> Bool {
     do {
         try body()
         return true
     } catch let error as HardPixelMiningError {
         require(!error.argument.isEmpty && !error.description.isEmpty, "error without an argument")
-        for buffer in after() { require(buffer.allSatisfy { $0.bitPattern == sentinel.bitPattern }, "partial write before \(error)") }
+        var zeroFillAllowed = false
+        if onePass, case .nonFiniteValue(let argument, _, _) = error, argument == "logits" { zeroFillAllowed = true }
+        for buffer in after() {
+            let untouched = buffer.allSatisfy { $0.bitPattern == sentinel.bitPattern }
+            let zeroFilled = zeroFillAllowed && buffer.allSatisfy { $0 == 0 }
+            require(untouched || zeroFilled, "partial write before \(error)")
+        }
         return false
     } catch {
         fatalError("untyped error \(error)")
@@ -144,7 +154,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var gx = [Float](repeating: sentinel, count: r.count(logitCount))
     var gd = [Float](repeating: sentinel, count: r.count(pixels))
     var result: ObjectiveResult? = nil
-    let succeeded = expectTypedOrSuccess([gx, gd], {
+    let succeeded = expectTypedOrSuccess([gx, gd], onePass: true, {
         result = try HardPixelMiningObjective(c, threadCount: threads).evaluate(
             logits: logits, labels: labels, predictedLogDepth: predicted, groundTruthDepth: depth, shape: shape,
             epoch: epoch, logitGradient: &gx, depthGradient: &gd)
@@ -164,7 +174,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var px = [Float](repeating: sentinel, count: r.count(logitCount))
     var pd = [Float](repeating: sentinel, count: r.count(pixels))
     let objective = HardPixelMiningObjective(c, threadCount: threads)
-    _ = expectTypedOrSuccess([px, pd], {
+    _ = expectTypedOrSuccess([px, pd], onePass: true, {
         try logits.withUnsafeBufferPointer { x in
             try labels.withUnsafeBufferPointer { y in
                 try predicted.withUnsafeBufferPointer { d in
@@ -186,7 +196,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     #if compiler(>=6.2)
     var sx = [Float](repeating: sentinel, count: r.count(logitCount))
     var sd = [Float](repeating: sentinel, count: r.count(pixels))
-    _ = expectTypedOrSuccess([sx, sd], {
+    _ = expectTypedOrSuccess([sx, sd], onePass: true, {
         var gx = sx.mutableSpan
         var gd = sd.mutableSpan
         let result = try objective.evaluate(
@@ -213,7 +223,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     var sideX = sides.map { [Float](repeating: sentinel, count: r.count($0.logits.count)) }
     var sideD = sides.map { [Float](repeating: sentinel, count: r.count($0.predictedLogDepth.count)) }
-    _ = expectTypedOrSuccess(sideX + sideD, {
+    _ = expectTypedOrSuccess(sideX + sideD, onePass: true, {
         let result = try MultiScaleObjective(c, threadCount: threads).evaluate(
             outputs: sides, labels: labels, groundTruthDepth: depth, shape: shape, epoch: epoch,
             logitGradients: &sideX, depthGradients: &sideD)
@@ -240,11 +250,19 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var g = [Float](repeating: sentinel, count: r.count(logitCount))
     let ce = LabelSmoothedCrossEntropy(smoothing: c.smoothing, ignoreLabel: c.ignoreLabel, threadCount: threads)
     var ceResult: ObjectiveResult? = nil
-    if expectTypedOrSuccess([g], { ceResult = try ce.evaluate(logits: logits, labels: labels, shape: shape, pixelWeights: weights, gradient: &g) }, { [g] }),
+    if expectTypedOrSuccess([g], onePass: true, { ceResult = try ce.evaluate(logits: logits, labels: labels, shape: shape, pixelWeights: weights, gradient: &g) }, { [g] }),
         finiteInputs, let ceResult {
         require(ceResult.value.isFinite && g.allSatisfy(\.isFinite), "non-finite cross-entropy")
     }
     _ = try? ce.pixelLosses(logits: logits, labels: labels, shape: shape)
+    // Accumulating (any scale): an error leaves the buffer untouched, with no zero-fill.
+    var ga = [Float](repeating: sentinel, count: r.count(logitCount))
+    let accumulate = GradientOutput.accumulate(scale: r.parameter())
+    if expectTypedOrSuccess([ga], {
+        _ = try ce.evaluate(logits: logits, labels: labels, shape: shape, gradient: &ga, gradientOutput: accumulate)
+    }, { [ga] }) {
+        require(ga.allSatisfy(\.isFinite), "non-finite accumulated gradient")
+    }
 
     // Loss-rank mining.
     var gm = [Float](repeating: sentinel, count: r.count(logitCount))

@@ -38,6 +38,7 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
     ///   - epoch: the current epoch `e` (real allowed); `0...E` when paced.
     ///   - logitGradient: receives ∂L/∂logits (N·C·H·W), or nil.
     ///   - depthGradient: receives ∂L/∂logD (N·H·W), or nil.
+    ///   - gradientOutput: overwrite (default) or accumulate into both gradients, with a scale.
     ///   - workspace: scratch to reuse across calls; a temporary one when nil.
     /// - Throws: ``HardPixelMiningError`` before writing anything: every input is validated
     ///   first, and the logits' finiteness is known after the statistics pass, before any
@@ -50,12 +51,13 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
         shape: BatchShape, epoch: Double,
         logitGradient: UnsafeMutableBufferPointer<Float>? = nil,
         depthGradient: UnsafeMutableBufferPointer<Float>? = nil,
+        gradientOutput: GradientOutput = .overwrite,
         workspace: ObjectiveWorkspace? = nil
     ) throws -> ObjectiveResult {
         try evaluate(
             logits: logits, labels: labels, predictedLogDepth: predictedLogDepth, groundTruthDepth: groundTruthDepth,
             shape: shape, epoch: epoch, logitGradient: logitGradient, depthGradient: depthGradient,
-            workspace: workspace, gradientScale: 1)
+            workspace: workspace, gradientScale: 1, gradientOutput: gradientOutput)
     }
 
     /// The core, with both gradients multiplied by `gradientScale` (a side output's λ).
@@ -63,10 +65,12 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
         logits: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int32>,
         predictedLogDepth: UnsafeBufferPointer<Float>, groundTruthDepth: UnsafeBufferPointer<Float>,
         shape: BatchShape, epoch: Double, logitGradient: UnsafeMutableBufferPointer<Float>?,
-        depthGradient: UnsafeMutableBufferPointer<Float>?, workspace: ObjectiveWorkspace?, gradientScale: Double
+        depthGradient: UnsafeMutableBufferPointer<Float>?, workspace: ObjectiveWorkspace?, gradientScale: Double,
+        gradientOutput: GradientOutput = .overwrite
     ) throws -> ObjectiveResult {
         let c = configuration
         try shape.validate()
+        try gradientOutput.validate()
         try c.validate(for: shape)
         try validate(threadCount: threadCount)
         try Check.parameter(epoch, "epoch", "finite and >= 0", { $0 >= 0 })
@@ -86,7 +90,7 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
             groundTruthDepth: c.needsGroundTruthDepth ? groundTruthDepth.baseAddress : nil)
         let outputs = EngineOutputs(
             logitGradient: logitGradient?.baseAddress, depthGradient: depthGradient?.baseAddress,
-            gradientScale: gradientScale)
+            gradientScale: gradientScale * gradientOutput.scale, accumulates: gradientOutput.accumulates)
         // L_seg alone is plain cross-entropy: one pass over the logits.
         let term: SegmentationTerm = c.needsGroundTruthDepth || c.pacesSegmentation
             ? .hardPixel(c, epoch: epoch) : .plain(pixelWeights: nil)
@@ -101,7 +105,8 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
     public func evaluate(
         logits: Span<Float>, labels: Span<Int32>, predictedLogDepth: Span<Float>, groundTruthDepth: Span<Float>,
         shape: BatchShape, epoch: Double, logitGradient: inout MutableSpan<Float>,
-        depthGradient: inout MutableSpan<Float>, workspace: ObjectiveWorkspace? = nil
+        depthGradient: inout MutableSpan<Float>, gradientOutput: GradientOutput = .overwrite,
+        workspace: ObjectiveWorkspace? = nil
     ) throws -> ObjectiveResult {
         try logits.withUnsafeBufferPointer { x in
             try labels.withUnsafeBufferPointer { y in
@@ -112,7 +117,7 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
                                 try evaluate(
                                     logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar,
                                     shape: shape, epoch: epoch, logitGradient: gx, depthGradient: gd,
-                                    workspace: workspace)
+                                    gradientOutput: gradientOutput, workspace: workspace)
                             }
                         }
                     }
@@ -127,7 +132,7 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
     public func evaluate(
         logits: [Float], labels: [Int32], predictedLogDepth: [Float] = [], groundTruthDepth: [Float] = [],
         shape: BatchShape, epoch: Double = 0, logitGradient: inout [Float], depthGradient: inout [Float],
-        workspace: ObjectiveWorkspace? = nil
+        gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
     ) throws -> ObjectiveResult {
         try logits.withUnsafeBufferPointer { x in
             try labels.withUnsafeBufferPointer { y in
@@ -138,7 +143,7 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
                                 try evaluate(
                                     logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar,
                                     shape: shape, epoch: epoch, logitGradient: gx, depthGradient: gd,
-                                    workspace: workspace)
+                                    gradientOutput: gradientOutput, workspace: workspace)
                             }
                         }
                     }

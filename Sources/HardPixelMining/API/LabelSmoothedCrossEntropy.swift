@@ -31,20 +31,26 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
     /// statistics and gradient per tile. Every input but the logits' finiteness is validated
     /// before anything is written; a NaN or infinite logit is found while the gradient is
     /// being written, so it throws with `gradient` and `pixelLosses` zero-filled (never
-    /// partly written). With mining, every output stays untouched on any error.
+    /// partly written) — in overwrite mode; accumulating, every output stays untouched. With
+    /// mining, every output stays untouched on any error.
     ///
     /// - Parameters:
     ///   - pixelWeights: optional N·H·W finite weights `w_i`.
     ///   - gradient: receives ∂L/∂logits (N·C·H·W), or nil.
     ///   - pixelLosses: receives `ce_i` (N·H·W, 0 on ignored pixels), or nil.
+    ///   - gradientOutput: overwrite (default) or accumulate into `gradient`, with a scale.
+    ///     Accumulating checks the logits' finiteness before the pass (one extra read), so
+    ///     that an error leaves `gradient` untouched.
     public func evaluate(
         logits: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int32>, shape: BatchShape,
         pixelWeights: UnsafeBufferPointer<Float>? = nil,
         gradient: UnsafeMutableBufferPointer<Float>? = nil,
         pixelLosses: UnsafeMutableBufferPointer<Float>? = nil,
+        gradientOutput: GradientOutput = .overwrite,
         workspace: ObjectiveWorkspace? = nil
     ) throws -> ObjectiveResult {
         try shape.validate()
+        try gradientOutput.validate()
         try smoothing.validate()
         try mining?.validate()
         try validate(threadCount: threadCount)
@@ -66,7 +72,9 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
             mining.map { .mined($0, pixelWeights: weights) } ?? .plain(pixelWeights: weights),
             targets: c.targets(classCount: shape.classes), shape: shape,
             inputs: EngineInputs(logits: logits.baseAddress!, labels: labels.baseAddress!),
-            outputs: EngineOutputs(logitGradient: gradient?.baseAddress, pixelLosses: pixelLosses?.baseAddress),
+            outputs: EngineOutputs(
+                logitGradient: gradient?.baseAddress, pixelLosses: pixelLosses?.baseAddress,
+                gradientScale: gradientOutput.scale, accumulates: gradientOutput.accumulates),
             workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
         return ObjectiveResult(combining: sums, configuration: c, epoch: 0)
     }
@@ -74,13 +82,15 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
     /// Evaluates the loss on arrays; `gradient`, when given, must have N·C·H·W elements.
     public func evaluate(
         logits: [Float], labels: [Int32], shape: BatchShape, pixelWeights: [Float]? = nil,
-        gradient: inout [Float], workspace: ObjectiveWorkspace? = nil
+        gradient: inout [Float], gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
     ) throws -> ObjectiveResult {
         try logits.withUnsafeBufferPointer { x in
             try labels.withUnsafeBufferPointer { y in
                 try withOptionalBuffer(pixelWeights) { w in
                     try gradient.withUnsafeMutableBufferPointer { g in
-                        try evaluate(logits: x, labels: y, shape: shape, pixelWeights: w, gradient: g, workspace: workspace)
+                        try evaluate(
+                            logits: x, labels: y, shape: shape, pixelWeights: w, gradient: g, gradientOutput: gradientOutput,
+                            workspace: workspace)
                     }
                 }
             }

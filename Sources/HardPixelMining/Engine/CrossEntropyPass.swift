@@ -5,12 +5,14 @@
 ///
 /// Error contract: the logits' finiteness is only known once a chunk has been read, so when
 /// any logit is NaN or infinite the gradient and the per-pixel losses are zero-filled (never
-/// left partly written) and the first such index is thrown.
+/// left partly written) and the first such index is thrown. (In accumulate mode the engine
+/// checks the logits first, so this pass never fails there.)
 enum CrossEntropyPass {
     static func run(
         logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, shape: BatchShape, targets: Targets,
         pixelWeights: UnsafePointer<Float>?, gradient: UnsafeMutablePointer<Float>?,
-        pixelLosses: UnsafeMutablePointer<Float>?, gradientScale: Double, workspace ws: ObjectiveWorkspace, threads: Int
+        pixelLosses: UnsafeMutablePointer<Float>?, gradientScale: Double, accumulates: Bool,
+        workspace ws: ObjectiveWorkspace, threads: Int
     ) throws -> [ImageSums] {
         let plane = shape.pixelsPerImage
         let classes = shape.classes
@@ -37,12 +39,14 @@ enum CrossEntropyPass {
             let (sum, finite) = Kernels.crossEntropy(
                 logits: logits + k * classes * plane, labels: labels + pixel, plane: plane, range: pixels,
                 targets: targets, scale: scales[k], pixelWeights: pixelWeights.map { $0 + pixel },
-                gradient: gradient.map { $0 + k * classes * plane }, pixelLosses: pixelLosses.map { $0 + pixel },
+                gradient: gradient.map { $0 + k * classes * plane }, accumulating: accumulates,
+                pixelLosses: pixelLosses.map { $0 + pixel },
                 layout: layout, scratch: ws.tileScratch + worker * layout.scratchFloats)
             ws.chunkFinite[item] = finite
             ws.chunkSums[item] = sum
         }
         if (0..<items.count).contains(where: { !ws.chunkFinite[$0] }) {
+            // An accumulating caller checked the logits before this pass, so this is overwrite mode.
             gradient?.update(repeating: 0, count: shape.logitCount)
             pixelLosses?.update(repeating: 0, count: shape.pixelCount)
             try StatisticsPass.throwIfNonFinite(logits: logits, shape: shape, items: items, workspace: ws)

@@ -20,8 +20,11 @@ struct EngineOutputs {
     var logitGradient: UnsafeMutablePointer<Float>?
     var depthGradient: UnsafeMutablePointer<Float>? = nil
     var pixelLosses: UnsafeMutablePointer<Float>? = nil
-    /// A factor on both gradients (a side output's λ), folded into the per-pixel coefficients.
+    /// A factor on both gradients (a side output's λ, a user's scale), folded into the
+    /// per-pixel coefficients.
     var gradientScale: Double = 1
+    /// Add to the gradients' buffers instead of overwriting them.
+    var accumulates = false
 }
 
 /// What weighs each labelled pixel's cross-entropy: the engine's description of the

@@ -4,7 +4,7 @@
 enum GradientPass {
     static func run(
         targets: Targets, shape: BatchShape, logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
-        gradient: UnsafeMutablePointer<Float>, workspace ws: ObjectiveWorkspace, threads: Int
+        gradient: UnsafeMutablePointer<Float>, accumulates: Bool, workspace ws: ObjectiveWorkspace, threads: Int
     ) {
         let plane = shape.pixelsPerImage
         let classes = shape.classes
@@ -15,7 +15,8 @@ enum GradientPass {
             Kernels.gradient(
                 logits: logits + k * classes * plane, labels: labels + pixel, plane: plane, range: pixels,
                 targets: targets, maximum: ws.maximum + pixel, logSum: ws.logSum + pixel,
-                coefficient: ws.coefficient + pixel, gradient: gradient + k * classes * plane, layout: layout,
+                coefficient: ws.coefficient + pixel, gradient: gradient + k * classes * plane, accumulating: accumulates,
+                layout: layout,
                 scratch: ws.tileScratch + worker * layout.scratchFloats)
         }
     }

@@ -35,12 +35,17 @@ enum ObjectiveEngine {
     ) throws -> [ImageSums] {
         switch term {
         case .plain(let pixelWeights):
+            if outputs.accumulates {
+                // Accumulating must leave the buffer untouched on error: check before the one pass.
+                try Check.allFinite(
+                    UnsafeBufferPointer(start: inputs.logits, count: shape.logitCount), "logits")
+            }
             let sums = try CrossEntropyPass.run(
                 logits: inputs.logits, labels: inputs.labels, shape: shape, targets: targets, pixelWeights: pixelWeights,
                 gradient: outputs.logitGradient, pixelLosses: outputs.pixelLosses,
-                gradientScale: outputs.gradientScale, workspace: ws, threads: threads)
-            // No depth term: its gradient is 0.
-            outputs.depthGradient?.update(repeating: 0, count: shape.pixelCount)
+                gradientScale: outputs.gradientScale, accumulates: outputs.accumulates, workspace: ws, threads: threads)
+            // No depth term: its gradient is 0 (nothing to add when accumulating).
+            if !outputs.accumulates { outputs.depthGradient?.update(repeating: 0, count: shape.pixelCount) }
             return sums
         case .mined(let mining, let pixelWeights):
             try StatisticsPass.run(
@@ -68,7 +73,7 @@ enum ObjectiveEngine {
         if let gradient = outputs.logitGradient {
             GradientPass.run(
                 targets: targets, shape: shape, logits: inputs.logits, labels: inputs.labels, gradient: gradient,
-                workspace: ws, threads: threads)
+                accumulates: outputs.accumulates, workspace: ws, threads: threads)
         }
         outputs.pixelLosses?.update(from: ws.loss, count: shape.pixelCount)
         return ws.imageSums

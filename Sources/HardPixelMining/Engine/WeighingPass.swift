@@ -103,6 +103,12 @@ enum WeighingPass {
         let depthScale = s.depthPixels > 0 && c.usesDepthLoss ? λ * c.depthWeight / images * 2 / Double(s.depthPixels) : 0
         let meanResidual = s.depthPixels > 0 ? s.residualSum / Double(s.depthPixels) : 0
         let depthGradient = outputs.depthGradient.map { $0 + base }
+        let accumulates = outputs.accumulates
+        @inline(__always) func writeDepthGradient(_ i: Int, _ dg: Double) {
+            guard let depthGradient else { return }
+            // Accumulating adds the Float gradient, as the logit gradient's tiles are added.
+            if accumulates { depthGradient[i] += saturatingFloat(dg) } else { depthGradient[i] = saturatingFloat(dg) }
+        }
         let coefficient = ws.coefficient + base
 
         for i in 0..<plane {
@@ -110,7 +116,7 @@ enum WeighingPass {
             var dg = hasDepthHere ? depthScale * (residual[i] - c.scaleInvariance * meanResidual) : 0
             guard labels[i] != c.ignoreLabel else {
                 coefficient[i] = 0
-                depthGradient?[i] = saturatingFloat(dg)
+                writeDepthGradient(i, dg)
                 continue
             }
             let ce = Double(loss[i])
@@ -137,7 +143,7 @@ enum WeighingPass {
             }
             // A quarter of Float's range keeps coef · (p − y) finite in the gradient kernel.
             coefficient[i] = saturatingFloat(w * logitScale, limit: .greatestFiniteMagnitude / 4)
-            depthGradient?[i] = saturatingFloat(dg)
+            writeDepthGradient(i, dg)
         }
     }
 }

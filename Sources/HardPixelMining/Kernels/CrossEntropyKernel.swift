@@ -12,12 +12,13 @@ extension Kernels {
     static func crossEntropy(
         logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>,
         targets: Targets, scale: Float, pixelWeights: UnsafePointer<Float>?, gradient: UnsafeMutablePointer<Float>?,
-        pixelLosses: UnsafeMutablePointer<Float>?, layout: TileLayout, scratch: UnsafeMutablePointer<Float>
+        accumulating: Bool, pixelLosses: UnsafeMutablePointer<Float>?, layout: TileLayout,
+        scratch: UnsafeMutablePointer<Float>
     ) -> (sum: Double, finite: Bool) {
         let result = switch HPM_VECTOR_LANES {
-        case 16: crossEntropy(SIMD16<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, gradient, pixelLosses, layout, scratch)
-        case 4: crossEntropy(SIMD4<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, gradient, pixelLosses, layout, scratch)
-        default: crossEntropy(SIMD8<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, gradient, pixelLosses, layout, scratch)
+        case 16: crossEntropy(SIMD16<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, gradient, accumulating, pixelLosses, layout, scratch)
+        case 4: crossEntropy(SIMD4<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, gradient, accumulating, pixelLosses, layout, scratch)
+        default: crossEntropy(SIMD8<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, gradient, accumulating, pixelLosses, layout, scratch)
         }
         if gradient != nil { hpm_stream_fence() }
         return result
@@ -26,7 +27,8 @@ extension Kernels {
     private static func crossEntropy<V: FloatLanes>(
         _: V.Type, _ x: UnsafePointer<Float>, _ labels: UnsafePointer<Int32>, _ plane: Int, _ range: Range<Int>,
         _ t: Targets, _ scale: Float, _ weights: UnsafePointer<Float>?, _ g: UnsafeMutablePointer<Float>?,
-        _ losses: UnsafeMutablePointer<Float>?, _ layout: TileLayout, _ scratch: UnsafeMutablePointer<Float>
+        _ accumulating: Bool, _ losses: UnsafeMutablePointer<Float>?, _ layout: TileLayout,
+        _ scratch: UnsafeMutablePointer<Float>
     ) -> (sum: Double, finite: Bool) {
         let lanes = V.laneCount
         let rowLength = layout.stride
@@ -75,7 +77,7 @@ extension Kernels {
                     row += rowLength
                 }
             }
-            streamTile(to: g, plane: plane, p: p, count: count, layout: layout, scratch: scratch)
+            streamTile(to: g, plane: plane, p: p, count: count, layout: layout, scratch: scratch, accumulating: accumulating)
             p += count
         }
         return (sum, finite)

@@ -8,13 +8,13 @@ extension Kernels {
     static func gradient(
         logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>,
         targets: Targets, maximum: UnsafePointer<Float>, logSum: UnsafePointer<Float>,
-        coefficient: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, layout: TileLayout,
-        scratch: UnsafeMutablePointer<Float>
+        coefficient: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, accumulating: Bool,
+        layout: TileLayout, scratch: UnsafeMutablePointer<Float>
     ) {
         switch HPM_VECTOR_LANES {
-        case 16: self.gradient(SIMD16<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, gradient, layout, scratch)
-        case 4: self.gradient(SIMD4<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, gradient, layout, scratch)
-        default: self.gradient(SIMD8<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, gradient, layout, scratch)
+        case 16: self.gradient(SIMD16<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, gradient, accumulating, layout, scratch)
+        case 4: self.gradient(SIMD4<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, gradient, accumulating, layout, scratch)
+        default: self.gradient(SIMD8<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, gradient, accumulating, layout, scratch)
         }
         hpm_stream_fence()
     }
@@ -22,8 +22,8 @@ extension Kernels {
     private static func gradient<V: FloatLanes>(
         _: V.Type, _ x: UnsafePointer<Float>, _ labels: UnsafePointer<Int32>, _ plane: Int, _ range: Range<Int>,
         _ t: Targets, _ maximum: UnsafePointer<Float>, _ logSum: UnsafePointer<Float>,
-        _ coefficient: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ layout: TileLayout,
-        _ scratch: UnsafeMutablePointer<Float>
+        _ coefficient: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ accumulating: Bool,
+        _ layout: TileLayout, _ scratch: UnsafeMutablePointer<Float>
     ) {
         let lanes = V.laneCount
         let off = V(repeating: t.off), extra = V(repeating: t.on - t.off)
@@ -54,7 +54,7 @@ extension Kernels {
                     row += layout.stride
                 }
             }
-            streamTile(to: g, plane: plane, p: p, count: count, layout: layout, scratch: scratch)
+            streamTile(to: g, plane: plane, p: p, count: count, layout: layout, scratch: scratch, accumulating: accumulating)
             p += count
         }
     }

@@ -214,14 +214,20 @@ enum Kernels {
     }
 
     /// Writes the tile's rows (the gradient) to pixels `p ..< p + count` of every class plane
-    /// with non-temporal stores, so that the gradient's lines are not read before written.
+    /// with non-temporal stores, so that the gradient's lines are not read before written;
+    /// or, `accumulating`, adds them to what the planes hold (a read and an ordinary write).
     @inline(__always)
     static func streamTile(
         to g: UnsafeMutablePointer<Float>, plane: Int, p: Int, count: Int, layout: TileLayout,
-        scratch: UnsafeMutablePointer<Float>
+        scratch: UnsafeMutablePointer<Float>, accumulating: Bool
     ) {
         for c in 0..<layout.classes {
-            hpm_stream_floats(g + c * plane + p, scratch + c * layout.stride, count)
+            if accumulating {
+                let destination = g + c * plane + p, source = scratch + c * layout.stride
+                for i in 0..<count { destination[i] += source[i] }
+            } else {
+                hpm_stream_floats(g + c * plane + p, scratch + c * layout.stride, count)
+            }
         }
     }
 

@@ -1,0 +1,57 @@
+import HardPixelMining
+import HardPixelMiningTestSupport
+import Testing
+
+/// Overwrite or accumulate, each with a scale: accumulating adds exactly what overwriting
+/// writes; a power-of-two scale scales every element exactly; an accumulating call that
+/// throws leaves the buffers as they were.
+@Suite struct GradientOutputTests {
+    static let shape = BatchShape(images: 2, classes: 5, height: 9, width: 11)
+
+    static func objectiveGradients(
+        _ configuration: ObjectiveConfiguration, _ output: GradientOutput, start: Float
+    ) throws -> (logits: [Float], depth: [Float]) {
+        var random = TestRandom(seed: 31)
+        let b = random.batch(shape)
+        var gx = [Float](repeating: start, count: shape.logitCount)
+        var gd = [Float](repeating: start, count: shape.pixelCount)
+        _ = try HardPixelMiningObjective(configuration).evaluate(
+            logits: b.logits, labels: b.labels, predictedLogDepth: b.predicted, groundTruthDepth: b.depth, shape: shape,
+            epoch: 12, logitGradient: &gx, depthGradient: &gd, gradientOutput: output)
+        return (gx, gd)
+    }
+
+    @Test(arguments: [ObjectiveConfiguration.segmentationOnly, .paper, .paperPaced(totalEpochs: 20)])
+    func accumulateAddsWhatOverwriteWrites(configuration: ObjectiveConfiguration) throws {
+        let written = try Self.objectiveGradients(configuration, .overwrite, start: 0)
+        let added = try Self.objectiveGradients(configuration, .accumulate, start: 0.25)
+        #expect(added.logits == written.logits.map { $0 + 0.25 })
+        #expect(added.depth == written.depth.map { $0 + 0.25 })
+        let halved = try Self.objectiveGradients(configuration, .overwrite(scale: 0.5), start: 7)
+        #expect(halved.logits == written.logits.map { $0 * 0.5 })
+        #expect(halved.depth == written.depth.map { $0 * 0.5 })
+        let scaledAdd = try Self.objectiveGradients(configuration, .accumulate(scale: 4), start: 1)
+        #expect(scaledAdd.logits == written.logits.map { $0 * 4 + 1 })
+    }
+
+    @Test(arguments: [1, 2])
+    func crossEntropyAccumulatesAndLeavesTheBufferOnError(threads: Int) throws {
+        var random = TestRandom(seed: 32)
+        var b = random.batch(Self.shape)
+        let loss = LabelSmoothedCrossEntropy(threadCount: threads)
+        var once = [Float](repeating: 0, count: Self.shape.logitCount)
+        _ = try loss.evaluate(logits: b.logits, labels: b.labels, shape: Self.shape, gradient: &once)
+        var twice = once
+        _ = try loss.evaluate(logits: b.logits, labels: b.labels, shape: Self.shape, gradient: &twice, gradientOutput: .accumulate)
+        #expect(twice == once.map { $0 + $0 })
+        b.logits[Self.shape.logitCount - 1] = -.infinity
+        let before = twice
+        #expect(throws: HardPixelMiningError.nonFiniteValue(argument: "logits", index: Self.shape.logitCount - 1, value: -.infinity)) {
+            try loss.evaluate(logits: b.logits, labels: b.labels, shape: Self.shape, gradient: &twice, gradientOutput: .accumulate)
+        }
+        #expect(twice == before, "an accumulating call that throws writes nothing")
+        #expect(throws: HardPixelMiningError.invalidParameter(argument: "gradientOutput.scale", value: -1, requirement: "finite, >= 0 and <= 1e6")) {
+            try loss.evaluate(logits: b.logits, labels: b.labels, shape: Self.shape, gradient: &twice, gradientOutput: .overwrite(scale: -1))
+        }
+    }
+}
