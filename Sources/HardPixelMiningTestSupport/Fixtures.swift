@@ -39,7 +39,7 @@ public struct GoldenCase: Decodable, Sendable {
     public var images: [Terms]
     private var logits, labels, predicted, depth: String
     private var pixel_weights: String?
-    private var grad_logits, grad_depth, pixel_ce, w_r, w_z, predictions: String
+    private var grad_logits, grad_depth, pixel_ce, w_r, w_z, pixel_weight, predictions: String
     private var tables: [String]
 
     public var batchShape: BatchShape {
@@ -92,6 +92,8 @@ extension GoldenCase {
     public var expectedPixelLosses: [Double] { decode(pixel_ce) }
     public var expectedDepthPredictionErrorWeights: [Double] { decode(w_r) }
     public var expectedSegmentationErrorWeights: [Double] { decode(w_z) }
+    /// W_i = w_i[counts] + β wR_i [counts] + γ wZ_i [counts] on labelled pixels, 0 elsewhere.
+    public var expectedPixelLossWeights: [Double] { decode(pixel_weight) }
     public var expectedPredictions: [Int32] { decode(predictions) }
     /// Per image: rows × columns × bins × (count, errors), row-major.
     public var expectedTables: [[Int64]] { tables.map { decode($0) } }

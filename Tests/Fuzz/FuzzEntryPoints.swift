@@ -231,6 +231,26 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         require(sideX.allSatisfy { $0.allSatisfy(\.isFinite) } && sideD.allSatisfy { $0.allSatisfy(\.isFinite) }, "non-finite multi-scale gradient")
     }, { sideX + sideD })
 
+    // The Loss Weight Module: weights from predictions (the labels, sometimes out of range).
+    var lw = [Float](repeating: sentinel, count: r.count(pixels))
+    let argmax = labels.map { $0 == 255 ? Int32(r.int(9)) - 1 : $0 }
+    _ = expectTypedOrSuccess([lw], {
+        _ = try argmax.withUnsafeBufferPointer { p in
+            try labels.withUnsafeBufferPointer { y in
+                try predicted.withUnsafeBufferPointer { d in
+                    try depth.withUnsafeBufferPointer { dStar in
+                        try lw.withUnsafeMutableBufferPointer { w in
+                            try PixelLossWeights(c, threadCount: threads).weights(
+                                predictions: p, labels: y, predictedLogDepth: d, groundTruthDepth: dStar, shape: shape,
+                                epoch: epoch, into: w)
+                        }
+                    }
+                }
+            }
+        }
+        require(lw.allSatisfy { $0.isFinite && $0 >= 0 }, "bad loss weight")
+    }, { [lw] })
+
     // Confusion matrices of any class count.
     if var matrix = try? ConfusionMatrix(classes: r.dimension(12)) {
         let preds = labels.map { $0 == 255 ? Int32(r.int(20)) : $0 }

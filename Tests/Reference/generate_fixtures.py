@@ -78,6 +78,7 @@ def case(name, batch, config, epoch, pixel_weights=None):
         batch=r["batch"], images=r["images"],
         grad_logits=b64(r["grad_logits"], "<f8"), grad_depth=b64(r["grad_depth"], "<f8"),
         pixel_ce=b64(r["pixel_ce"], "<f8"), w_r=b64(r["w_r"], "<f8"), w_z=b64(r["w_z"], "<f8"),
+        pixel_weight=b64(r["pixel_weight"], "<f8"),
         predictions=b64(r["predictions"], "<i4"),
         tables=[b64(t, "<i8") for t in r["tables"]],
     )

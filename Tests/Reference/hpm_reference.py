@@ -62,6 +62,7 @@ def evaluate(logits, labels, pred, depth, config, epoch, pixel_weights=None):
 
     out = dict(images=[], grad_logits=np.zeros((N, C, H, W)), grad_depth=np.zeros((N, H, W)),
                pixel_ce=np.zeros((N, H, W)), w_r=np.zeros((N, H, W)), w_z=np.zeros((N, H, W)),
+               pixel_weight=np.zeros((N, H, W)),
                predictions=np.zeros((N, H, W), dtype=np.int64), tables=[])
     for k in range(N):
         x = logits[k].astype(np.float64).reshape(C, HW)
@@ -164,6 +165,8 @@ def evaluate(logits, labels, pred, depth, config, epoch, pixel_weights=None):
         out["pixel_ce"][k] = ce.reshape(H, W)
         out["w_r"][k] = wR.reshape(H, W)
         out["w_z"][k] = wZ.reshape(H, W)
+        # W_i, the per-pixel loss weight (the journal's Loss Weight Module), 0 where ignored.
+        out["pixel_weight"][k] = np.where(valid, Wt, 0.0).reshape(H, W)
         out["predictions"][k] = pred_cls.reshape(H, W)
         out["tables"].append(table)
 

@@ -124,6 +124,14 @@ enum Check {
         }
     }
 
+    /// Throws for the first predicted class outside `0..<classCount`.
+    static func predictions(_ predictions: UnsafeBufferPointer<Int32>, classCount: Int, _ argument: @autoclosure () -> String) throws {
+        for i in predictions.indices where predictions[i] < 0 || Int(predictions[i]) >= classCount {
+            throw HardPixelMiningError.labelOutOfRange(
+                argument: argument(), index: i, value: predictions[i], classCount: classCount, ignoreLabel: -1)
+        }
+    }
+
     /// Throws for the first label that is neither a class nor `ignoreLabel`.
     static func labels(_ labels: UnsafeBufferPointer<Int32>, classCount: Int, ignoreLabel: Int32, _ argument: @autoclosure () -> String) throws {
         let c = Int32(truncatingIfNeeded: classCount)

@@ -123,11 +123,7 @@ public struct DepthAwareSegmentationError: Sendable, Hashable {
         try Check.count(labels.count, shape.pixelCount, "labels")
         try Check.count(groundTruthDepth.count, shape.pixelCount, "groundTruthDepth")
         try Check.labels(labels, classCount: shape.classes, ignoreLabel: ignoreLabel, "labels")
-        for i in predictions.indices where predictions[i] < 0 || Int(predictions[i]) >= shape.classes {
-            throw HardPixelMiningError.labelOutOfRange(
-                argument: "predictions", index: i, value: predictions[i], classCount: shape.classes,
-                ignoreLabel: -1)
-        }
+        try Check.predictions(predictions, classCount: shape.classes, "predictions")
     }
 
     /// Writes `wZ` (N·H·W) into `weights`, from predicted classes (see ``predictedClasses(logits:shape:)``).

@@ -29,6 +29,10 @@ public struct ImageSums: Sendable, Hashable {
     public var segmentationErrorPace: Double? = nil
     /// The learning pace η of the per-pixel loss, when the segmentation term is paced.
     public var segmentationPace: Double? = nil
+    /// The eligible pixels whose DPE weight counted (all of them unpaced; those under η paced).
+    public var countedDepthPredictionErrorPixels = 0
+    /// The eligible pixels whose DSE weight counted (all of them unpaced; those under η paced).
+    public var countedSegmentationErrorPixels = 0
 
     public init() {}
 }

@@ -25,6 +25,8 @@ struct EngineOutputs {
     var gradientScale: Double = 1
     /// Add to the gradients' buffers instead of overwriting them.
     var accumulates = false
+    /// Receives each pixel's loss weight `W_i` (0 where the label is ignored), when given.
+    var lossWeights: UnsafeMutablePointer<Float>? = nil
 }
 
 /// What weighs each labelled pixel's cross-entropy: the engine's description of the

@@ -66,8 +66,8 @@ enum ObjectiveEngine {
             for x in 0..<shape.width { ws.columnCell[x] = x * grid.columns / shape.width }
             sums(shape, ws, threads) { k in
                 WeighingPass.weigh(
-                    image: k, configuration: c, epoch: epoch, shape: shape, grid: grid, inputs: inputs,
-                    outputs: outputs, workspace: ws)
+                    image: k, configuration: c, epoch: epoch, shape: shape, grid: grid, labels: inputs.labels,
+                    groundTruthDepth: inputs.groundTruthDepth, outputs: outputs, workspace: ws)
             }
         }
         if let gradient = outputs.logitGradient {

@@ -5,28 +5,30 @@
 enum WeighingPass {
     static func weigh(
         image k: Int, configuration c: ObjectiveConfiguration, epoch: Double, shape: BatchShape,
-        grid: (rows: Int, columns: Int), inputs: EngineInputs, outputs: EngineOutputs, workspace ws: ObjectiveWorkspace
+        grid: (rows: Int, columns: Int), labels allLabels: UnsafePointer<Int32>, groundTruthDepth: UnsafePointer<Float>?,
+        outputs: EngineOutputs, workspace ws: ObjectiveWorkspace
     ) -> ImageSums {
         let plane = shape.pixelsPerImage
         let base = k * plane
-        let labels = inputs.labels + base
+        let labels = allLabels + base
         let ignore = c.ignoreLabel
         var s = ImageSums()
         for i in 0..<plane where labels[i] != ignore { s.labelledPixels += 1 }
-        if inputs.groundTruthDepth != nil { depthSums(&s, labels: labels, ignoreLabel: ignore, plane: plane, base: base, ws) }
+        if groundTruthDepth != nil { depthSums(&s, labels: labels, ignoreLabel: ignore, plane: plane, base: base, ws) }
         let wZ = ws.segmentationError + base
         if c.usesSegmentationError {
             let bins = c.depthBinning.binCount
             RegionTable.weights(
                 image: k, shape: shape, grid: grid, binning: c.depthBinning, labels: labels,
-                depth: inputs.groundTruthDepth! + base, hasDepth: ws.hasDepth + base, wrong: ws.wrong + base,
+                depth: groundTruthDepth! + base, hasDepth: ws.hasDepth + base, wrong: ws.wrong + base,
                 ignoreLabel: ignore, columnCell: ws.columnCell, count: ws.regionCount + k * grid.columns * bins,
                 errors: ws.regionErrors + k * grid.columns * bins, weights: wZ, keys: ws.regionKey + base)
         }
         if let pacing = c.pacing {
             paces(&s, pacing: pacing, configuration: c, epoch: epoch, labels: labels, image: k, plane: plane, base: base, ws)
         }
-        coefficients(&s, configuration: c, epoch: epoch, shape: shape, labels: labels, base: base, inputs: inputs,
+        coefficients(&s, configuration: c, epoch: epoch, shape: shape, labels: labels, base: base,
+                     usesDepth: groundTruthDepth != nil,
                      outputs: outputs, ws)
         return s
     }
@@ -82,12 +84,12 @@ enum WeighingPass {
     /// depth gradient.
     private static func coefficients(
         _ s: inout ImageSums, configuration c: ObjectiveConfiguration, epoch: Double, shape: BatchShape,
-        labels: UnsafePointer<Int32>, base: Int, inputs: EngineInputs, outputs: EngineOutputs, _ ws: ObjectiveWorkspace
+        labels: UnsafePointer<Int32>, base: Int, usesDepth: Bool, outputs: EngineOutputs, _ ws: ObjectiveWorkspace
     ) {
         let plane = shape.pixelsPerImage
         let residual = ws.residual + base, hasDepth = ws.hasDepth + base
         let wZ = ws.segmentationError + base, loss = ws.loss + base
-        let usesDepth = inputs.groundTruthDepth != nil  // hasDepth is only written when depth is given
+        // hasDepth is only written when depth is given, so read it only then.
         // Which hard pixels count: all eligible ones, or those under the pace.
         let paced = c.pacing != nil
         @inline(__always) func counts(_ w: Float, _ eta: Double?) -> Bool {
@@ -110,12 +112,14 @@ enum WeighingPass {
             if accumulates { depthGradient[i] += saturatingFloat(dg) } else { depthGradient[i] = saturatingFloat(dg) }
         }
         let coefficient = ws.coefficient + base
+        let lossWeights = outputs.lossWeights.map { $0 + base }
 
         for i in 0..<plane {
             let hasDepthHere = usesDepth && hasDepth[i] != 0
             var dg = hasDepthHere ? depthScale * (residual[i] - c.scaleInvariance * meanResidual) : 0
             guard labels[i] != c.ignoreLabel else {
                 coefficient[i] = 0
+                lossWeights?[i] = 0
                 writeDepthGradient(i, dg)
                 continue
             }
@@ -130,6 +134,7 @@ enum WeighingPass {
                 // wR as Float, the same value the pace was selected from.
                 let wr = Float(abs(r))
                 if counts(wr, s.depthPredictionErrorPace) {
+                    s.countedDepthPredictionErrorPixels += 1
                     s.depthPredictionErrorSum += Double(wr) * ce
                     w += beta * Double(wr)
                     if c.propagatesDepthPredictionErrorToDepth && r != 0 {
@@ -138,11 +143,13 @@ enum WeighingPass {
                 }
             }
             if hasDepthHere && c.usesSegmentationError && counts(wZ[i], s.segmentationErrorPace) {
+                s.countedSegmentationErrorPixels += 1
                 s.segmentationErrorSum += Double(wZ[i]) * ce
                 w += gamma * Double(wZ[i])
             }
             // A quarter of Float's range keeps coef · (p − y) finite in the gradient kernel.
             coefficient[i] = saturatingFloat(w * logitScale, limit: .greatestFiniteMagnitude / 4)
+            lossWeights?[i] = saturatingFloat(w)
             writeDepthGradient(i, dg)
         }
     }

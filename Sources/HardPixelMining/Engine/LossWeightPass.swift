@@ -1,0 +1,45 @@
+/// The per-pixel loss weights from predicted classes instead of logits (the journal
+/// version's Loss Weight Module, for trainers whose logits stay on an accelerator): Δ from
+/// the predictions, R from the depths, then the objective's own weighing per image, which
+/// writes `W_i`. Nothing here reads logits, so no per-pixel loss exists: the segmentation
+/// term cannot be paced, and the sums of weighted losses stay 0.
+enum LossWeightPass {
+    static func run(
+        predictions: UnsafePointer<Int32>, labels: UnsafePointer<Int32>, predictedLogDepth: UnsafePointer<Float>?,
+        groundTruthDepth: UnsafePointer<Float>?, shape: BatchShape, configuration c: ObjectiveConfiguration,
+        epoch: Double, into weights: UnsafeMutablePointer<Float>, workspace ws: ObjectiveWorkspace, threads: Int
+    ) throws -> [ImageSums] {
+        let grid = c.grid.dimensions(height: shape.height, width: shape.width)
+        let table = c.usesSegmentationError ? shape.images * grid.columns * c.depthBinning.binCount : 0
+        try ws.reserve(pixels: shape.pixelCount, table: table, columns: shape.width, images: shape.images)
+        let ignore = c.ignoreLabel
+        for i in 0..<shape.pixelCount {
+            ws.wrong[i] = labels[i] != ignore && predictions[i] != labels[i] ? 1 : 0
+            ws.loss[i] = 0
+        }
+        if let depth = groundTruthDepth {
+            if let predicted = predictedLogDepth {
+                Kernels.depthResiduals(
+                    predicted: predicted, depth: depth, count: shape.pixelCount, minimum: c.depthBinning.minimum,
+                    maximum: c.depthBinning.maximum, residual: ws.residual, hasDepth: ws.hasDepth)
+            } else {
+                for i in 0..<shape.pixelCount {
+                    ws.hasDepth[i] = c.depthBinning.isValid(depth[i]) ? 1 : 0
+                    ws.residual[i] = 0
+                }
+            }
+        }
+        for x in 0..<shape.width { ws.columnCell[x] = x * grid.columns / shape.width }
+        let outputs = EngineOutputs(logitGradient: nil, lossWeights: weights)
+        ws.imageSums.removeAll(keepingCapacity: true)
+        ws.imageSums.append(contentsOf: repeatElement(ImageSums(), count: shape.images))
+        ws.imageSums.withUnsafeMutableBufferPointer { sums in
+            Parallel.forEach(shape.images, threads: threads) { k in
+                sums[k] = WeighingPass.weigh(
+                    image: k, configuration: c, epoch: epoch, shape: shape, grid: grid, labels: labels,
+                    groundTruthDepth: groundTruthDepth, outputs: outputs, workspace: ws)
+            }
+        }
+        return ws.imageSums
+    }
+}
