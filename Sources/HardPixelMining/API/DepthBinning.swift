@@ -4,6 +4,13 @@
 /// value (0, negative, NaN, infinite, too far) means "no depth here" and is not
 /// an error. Valid depths fall into `binCount = ceil((maximum - minimum) / binWidth)`
 /// bins of width `binWidth`: `bin = min(floor((D* - minimum) / binWidth), binCount - 1)`.
+///
+/// **Units.** The limits and the width are in the units of your ground-truth depth. The
+/// paper's convention (``paper``) is the datasets' 8-bit depth maps, values 1…256 — not
+/// metres: given depth in metres, ``paper`` would call every pixel nearer than 1 m invalid
+/// and put the rest in one bin. For metric depth use ``metric`` (0.1…10 m, bins of 0.4 m:
+/// 25 bins, the paper's resolution over an indoor range) or your own range. The predicted
+/// log-depth must be the log of the same units.
 public struct DepthBinning: Sendable, Hashable {
     /// `dMin`, the smallest valid depth (the paper: 1). Must be positive.
     public var minimum: Float
@@ -18,8 +25,11 @@ public struct DepthBinning: Sendable, Hashable {
         self.binWidth = binWidth
     }
 
-    /// The paper's range 1...256 with bins of width 10 (26 bins).
+    /// The paper's range 1...256 with bins of width 10 (26 bins): depth as in 8-bit depth maps.
     public static let paper = DepthBinning()
+
+    /// Metric indoor depth: 0.1...10 m with bins of 0.4 m (25 bins).
+    public static let metric = DepthBinning(minimum: 0.1, maximum: 10, binWidth: 0.4)
 
     /// `B = max(1, ceil((maximum - minimum) / binWidth))`.
     ///

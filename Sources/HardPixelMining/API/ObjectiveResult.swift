@@ -88,6 +88,16 @@ public struct ObjectiveResult: Sendable, Hashable {
     /// The epoch the terms were combined at.
     public private(set) var epoch: Double
 
+    /// The images without any valid ground-truth depth (0 when the configuration reads no
+    /// depth): their depth terms are 0, so a batch where this is N gets no depth signal — often
+    /// a sign of depth in other units than the binning's (see ``DepthBinning``).
+    public var imagesWithoutDepth: Int {
+        configuration.needsGroundTruthDepth ? sums.count { $0.depthPixels == 0 } : 0
+    }
+
+    /// β(e), the DPE weight at the result's epoch.
+    public var depthPredictionErrorWeight: Double { configuration.depthPredictionErrorWeight.value(atEpoch: epoch) }
+
     /// Each image's terms.
     public var images: [ObjectiveTerms] {
         sums.map { ObjectiveTerms($0, configuration: configuration, epoch: epoch) }
