@@ -39,6 +39,7 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
     ///   - logitGradient: receives ∂L/∂logits (N·C·H·W), or nil.
     ///   - depthGradient: receives ∂L/∂logD (N·H·W), or nil.
     ///   - gradientOutput: overwrite (default) or accumulate into both gradients, with a scale.
+    ///   - maps: per-pixel W, ce, wR and wZ to write as well (for logging and pictures).
     ///   - workspace: scratch to reuse across calls; a temporary one when nil.
     /// - Throws: ``HardPixelMiningError`` before writing anything: every input is validated
     ///   first, and the logits' finiteness is known after the statistics pass, before any
@@ -52,12 +53,13 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
         logitGradient: UnsafeMutableBufferPointer<Float>? = nil,
         depthGradient: UnsafeMutableBufferPointer<Float>? = nil,
         gradientOutput: GradientOutput = .overwrite,
+        maps: ObjectiveMaps = ObjectiveMaps(),
         workspace: ObjectiveWorkspace? = nil
     ) throws -> ObjectiveResult {
         try evaluate(
             logits: logits, labels: labels, predictedLogDepth: predictedLogDepth, groundTruthDepth: groundTruthDepth,
             shape: shape, epoch: epoch, logitGradient: logitGradient, depthGradient: depthGradient,
-            workspace: workspace, gradientScale: 1, gradientOutput: gradientOutput)
+            workspace: workspace, gradientScale: 1, gradientOutput: gradientOutput, maps: maps)
     }
 
     /// The core, with both gradients multiplied by `gradientScale` (a side output's λ).
@@ -66,11 +68,12 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
         predictedLogDepth: UnsafeBufferPointer<Float>, groundTruthDepth: UnsafeBufferPointer<Float>,
         shape: BatchShape, epoch: Double, logitGradient: UnsafeMutableBufferPointer<Float>?,
         depthGradient: UnsafeMutableBufferPointer<Float>?, workspace: ObjectiveWorkspace?, gradientScale: Double,
-        gradientOutput: GradientOutput = .overwrite
+        gradientOutput: GradientOutput = .overwrite, maps: ObjectiveMaps = ObjectiveMaps()
     ) throws -> ObjectiveResult {
         let c = configuration
         try shape.validate()
         try gradientOutput.validate()
+        try maps.validate(shape)
         try c.validate(for: shape)
         try validate(threadCount: threadCount)
         try Check.parameter(epoch, "epoch", "finite and >= 0", { $0 >= 0 })
@@ -90,9 +93,12 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
             groundTruthDepth: c.needsGroundTruthDepth ? groundTruthDepth.baseAddress : nil)
         let outputs = EngineOutputs(
             logitGradient: logitGradient?.baseAddress, depthGradient: depthGradient?.baseAddress,
-            gradientScale: gradientScale * gradientOutput.scale, accumulates: gradientOutput.accumulates)
-        // L_seg alone is plain cross-entropy: one pass over the logits.
-        let term: SegmentationTerm = c.needsGroundTruthDepth || c.pacesSegmentation
+            pixelLosses: maps.pixelLosses?.baseAddress, gradientScale: gradientScale * gradientOutput.scale,
+            accumulates: gradientOutput.accumulates, lossWeights: maps.lossWeights?.baseAddress,
+            depthPredictionErrorMap: maps.depthPredictionError?.baseAddress,
+            segmentationErrorMap: maps.segmentationError?.baseAddress)
+        // L_seg alone is plain cross-entropy: one pass over the logits (unless maps are asked for).
+        let term: SegmentationTerm = c.needsGroundTruthDepth || c.pacesSegmentation || !maps.isEmpty
             ? .hardPixel(c, epoch: epoch) : .plain(pixelWeights: nil)
         let sums = try ObjectiveEngine.run(
             term, targets: c.targets(classCount: shape.classes), shape: shape, inputs: inputs, outputs: outputs,

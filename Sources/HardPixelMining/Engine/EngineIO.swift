@@ -27,6 +27,9 @@ struct EngineOutputs {
     var accumulates = false
     /// Receives each pixel's loss weight `W_i` (0 where the label is ignored), when given.
     var lossWeights: UnsafeMutablePointer<Float>? = nil
+    /// Receive wR and wZ on eligible pixels (0 elsewhere), when given.
+    var depthPredictionErrorMap: UnsafeMutablePointer<Float>? = nil
+    var segmentationErrorMap: UnsafeMutablePointer<Float>? = nil
 }
 
 /// What weighs each labelled pixel's cross-entropy: the engine's description of the

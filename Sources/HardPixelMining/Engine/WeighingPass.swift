@@ -113,9 +113,14 @@ enum WeighingPass {
         }
         let coefficient = ws.coefficient + base
         let lossWeights = outputs.lossWeights.map { $0 + base }
+        let wRMap = outputs.depthPredictionErrorMap.map { $0 + base }
+        let wZMap = outputs.segmentationErrorMap.map { $0 + base }
 
         for i in 0..<plane {
             let hasDepthHere = usesDepth && hasDepth[i] != 0
+            let eligible = hasDepthHere && labels[i] != c.ignoreLabel
+            wRMap?[i] = eligible && c.usesDepthPredictionError ? Float(abs(residual[i])) : 0
+            wZMap?[i] = eligible && c.usesSegmentationError ? wZ[i] : 0
             var dg = hasDepthHere ? depthScale * (residual[i] - c.scaleInvariance * meanResidual) : 0
             guard labels[i] != c.ignoreLabel else {
                 coefficient[i] = 0
