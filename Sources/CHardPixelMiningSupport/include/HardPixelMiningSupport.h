@@ -28,11 +28,6 @@
 /// that the destination's lines are not read before they are written.
 void hpm_stream_floats(float *destination, const float *source, ptrdiff_t count);
 
-/// Asks for the cache line holding `address` ahead of its use (a hint; never faults).
-static inline __attribute__((always_inline)) void hpm_prefetch(const void *address) {
-    __builtin_prefetch(address, 0, 3);
-}
-
 /// Orders the non-temporal stores issued so far before any later store (x86 `sfence`).
 void hpm_stream_fence(void);
 

@@ -74,14 +74,10 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
         try shape.validate()
         try gradientOutput.validate()
         try maps.validate(shape)
-        try c.validate(for: shape)
-        try validate(threadCount: threadCount)
-        try Check.parameter(epoch, "epoch", "finite and >= 0", { $0 >= 0 })
-        try c.pacing?.validate(epoch: epoch)
+        try c.validate(for: shape, epoch: epoch, threadCount: threadCount)
         try Check.count(logits.count, shape.logitCount, "logits")
         try Check.count(labels.count, shape.pixelCount, "labels")
-        try validateOptional(predictedLogDepth, required: c.needsPredictedDepth, shape, "predictedLogDepth")
-        try validateOptional(groundTruthDepth, required: c.needsGroundTruthDepth, shape, "groundTruthDepth")
+        try c.validateDepthCounts(predictedLogDepth, groundTruthDepth, shape)
         if let g = logitGradient { try Check.count(g.count, shape.logitCount, "logitGradient") }
         if let g = depthGradient { try Check.count(g.count, shape.pixelCount, "depthGradient") }
         try Check.labels(labels, classCount: shape.classes, ignoreLabel: c.ignoreLabel, "labels")
@@ -174,6 +170,25 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
                 }
             }
         }
+    }
+}
+
+extension ObjectiveConfiguration {
+    /// The checks every entry of the objective shares, in this order: the configuration
+    /// against the shape, the thread count, the epoch (and its pacing range).
+    func validate(for shape: BatchShape, epoch: Double, threadCount: Int) throws {
+        try validate(for: shape)
+        try HardPixelMining.validate(threadCount: threadCount)
+        try Check.parameter(epoch, "epoch", "finite and >= 0", { $0 >= 0 })
+        try pacing?.validate(epoch: epoch)
+    }
+
+    /// The depth buffers' counts: N·H·W where the configuration reads them, else N·H·W or empty.
+    func validateDepthCounts(
+        _ predictedLogDepth: UnsafeBufferPointer<Float>, _ groundTruthDepth: UnsafeBufferPointer<Float>, _ shape: BatchShape
+    ) throws {
+        try validateOptional(predictedLogDepth, required: needsPredictedDepth, shape, "predictedLogDepth")
+        try validateOptional(groundTruthDepth, required: needsGroundTruthDepth, shape, "groundTruthDepth")
     }
 }
 

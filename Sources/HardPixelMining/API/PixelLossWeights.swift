@@ -57,19 +57,15 @@ public struct PixelLossWeights: Sendable, Hashable {
     ) throws -> Report {
         let c = configuration
         try shape.validate()
-        try c.validate(for: shape)
+        try c.validate(for: shape, epoch: epoch, threadCount: threadCount)
         if c.pacesSegmentation {
             throw HardPixelMiningError.invalidParameter(
                 argument: "configuration.pacesSegmentation", value: 1,
                 requirement: "false: predictions carry no per-pixel loss to pace")
         }
-        try validate(threadCount: threadCount)
-        try Check.parameter(epoch, "epoch", "finite and >= 0", { $0 >= 0 })
-        try c.pacing?.validate(epoch: epoch)
         try Check.count(predictions.count, shape.pixelCount, "predictions")
         try Check.count(labels.count, shape.pixelCount, "labels")
-        try validateOptional(predictedLogDepth, required: c.needsPredictedDepth, shape, "predictedLogDepth")
-        try validateOptional(groundTruthDepth, required: c.needsGroundTruthDepth, shape, "groundTruthDepth")
+        try c.validateDepthCounts(predictedLogDepth, groundTruthDepth, shape)
         try Check.count(weights.count, shape.pixelCount, "weights")
         try Check.labels(labels, classCount: shape.classes, ignoreLabel: c.ignoreLabel, "labels")
         try Check.predictions(predictions, classCount: shape.classes, "predictions")
