@@ -168,10 +168,10 @@ public struct DepthAwareSegmentationError: Sendable, Hashable {
                 }
             }
         }
-        return try predictions.withUnsafeBufferPointer { p in
-            try labels.withUnsafeBufferPointer { y in
-                try groundTruthDepth.withUnsafeBufferPointer { d in
-                    try RegionTable.tables(
+        return predictions.withUnsafeBufferPointer { p in
+            labels.withUnsafeBufferPointer { y in
+                groundTruthDepth.withUnsafeBufferPointer { d in
+                    RegionTable.tables(
                         predictions: p.baseAddress!, labels: y.baseAddress!, depth: d.baseAddress!, shape: shape,
                         grid: grid.dimensions(height: shape.height, width: shape.width), binning: depthBinning,
                         ignoreLabel: ignoreLabel)

@@ -15,9 +15,8 @@ enum CrossEntropyPass {
         workspace ws: ObjectiveWorkspace, threads: Int
     ) throws -> [ImageSums] {
         let plane = shape.pixelsPerImage
-        let classes = shape.classes
         let items = ObjectiveEngine.WorkItems(shape)
-        let layout = TileLayout(classes: classes)
+        let layout = TileLayout(classes: shape.classes)
         try ws.reserve(pixels: 0, table: 0, chunks: items.count, columns: 0, tile: layout, workers: threads)
         try ws.reserveChunkSums(items.count)
 
@@ -25,8 +24,7 @@ enum CrossEntropyPass {
         ws.imageSums.removeAll(keepingCapacity: true)
         for k in 0..<shape.images {
             var s = ImageSums()
-            let image = labels + k * plane
-            for i in 0..<plane where image[i] != targets.ignoreLabel { s.labelledPixels += 1 }
+            s.labelledPixels = ObjectiveEngine.labelledPixels(labels + k * plane, count: plane, ignoreLabel: targets.ignoreLabel)
             ws.imageSums.append(s)
         }
         let scales = ws.imageSums.map { s in
@@ -34,14 +32,12 @@ enum CrossEntropyPass {
         }
 
         // The logit pass.
-        Parallel.forEach(items.count, threads: threads) { item, worker in
-            let (k, pixels, pixel) = items(item)
+        ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws) { item, k, pixels, pixel, logit, scratch in
             let (sum, finite) = Kernels.crossEntropy(
-                logits: logits + k * classes * plane, labels: labels + pixel, plane: plane, range: pixels,
+                logits: logits + logit, labels: labels + pixel, plane: plane, range: pixels,
                 targets: targets, scale: scales[k], pixelWeights: pixelWeights.map { $0 + pixel },
-                gradient: gradient.map { $0 + k * classes * plane }, accumulating: accumulates,
-                pixelLosses: pixelLosses.map { $0 + pixel },
-                layout: layout, scratch: ws.tileScratch + worker * layout.scratchFloats)
+                gradient: gradient.map { $0 + logit }, accumulating: accumulates,
+                pixelLosses: pixelLosses.map { $0 + pixel }, layout: layout, scratch: scratch)
             ws.chunkFinite[item] = finite
             ws.chunkSums[item] = sum
         }

@@ -49,8 +49,27 @@ enum DepthPass {
         workspace ws: ObjectiveWorkspace
     ) throws {
         try ws.reserve(pixels: shape.pixelCount)
-        Kernels.depthResiduals(
-            predicted: predicted, depth: groundTruth, count: shape.pixelCount, minimum: binning.minimum,
-            maximum: binning.maximum, residual: ws.residual, hasDepth: ws.hasDepth)
+        prepare(predicted: predicted, groundTruth: groundTruth, pixels: 0..<shape.pixelCount, binning: binning, workspace: ws)
+    }
+
+    /// The workspace's `residual` and `hasDepth` for NHW pixels `pixels` (reserved
+    /// beforehand): R in Double where the depth is valid (0 elsewhere) when the predicted
+    /// log-depth is given, else validity alone with R = 0.
+    static func prepare(
+        predicted: UnsafePointer<Float>?, groundTruth: UnsafePointer<Float>, pixels: Range<Int>, binning: DepthBinning,
+        workspace ws: ObjectiveWorkspace
+    ) {
+        let first = pixels.lowerBound
+        if let predicted {
+            Kernels.depthResiduals(
+                predicted: predicted + first, depth: groundTruth + first, count: pixels.count,
+                minimum: binning.minimum, maximum: binning.maximum, residual: ws.residual + first,
+                hasDepth: ws.hasDepth + first)
+        } else {
+            for i in pixels {
+                ws.hasDepth[i] = binning.isValid(groundTruth[i]) ? 1 : 0
+                ws.residual[i] = 0
+            }
+        }
     }
 }

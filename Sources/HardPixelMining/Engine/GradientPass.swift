@@ -6,18 +6,13 @@ enum GradientPass {
         targets: Targets, shape: BatchShape, logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
         gradient: UnsafeMutablePointer<Float>, accumulates: Bool, workspace ws: ObjectiveWorkspace, threads: Int
     ) {
-        let plane = shape.pixelsPerImage
-        let classes = shape.classes
-        let items = ObjectiveEngine.WorkItems(shape)
-        let layout = TileLayout(classes: classes)
-        Parallel.forEach(items.count, threads: threads) { item, worker in
-            let (k, pixels, pixel) = items(item)
+        let layout = TileLayout(classes: shape.classes)
+        ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws) { _, _, pixels, pixel, logit, scratch in
             Kernels.gradient(
-                logits: logits + k * classes * plane, labels: labels + pixel, plane: plane, range: pixels,
+                logits: logits + logit, labels: labels + pixel, plane: shape.pixelsPerImage, range: pixels,
                 targets: targets, maximum: ws.maximum + pixel, logSum: ws.logSum + pixel,
-                coefficient: ws.coefficient + pixel, gradient: gradient + k * classes * plane, accumulating: accumulates,
-                layout: layout,
-                scratch: ws.tileScratch + worker * layout.scratchFloats)
+                coefficient: ws.coefficient + pixel, gradient: gradient + logit, accumulating: accumulates,
+                layout: layout, scratch: scratch)
         }
     }
 }

@@ -12,33 +12,20 @@ enum LossWeightPass {
         let grid = c.grid.dimensions(height: shape.height, width: shape.width)
         let table = c.usesSegmentationError ? shape.images * grid.columns * c.depthBinning.binCount : 0
         try ws.reserve(pixels: shape.pixelCount, table: table, columns: shape.width, images: shape.images)
-        let ignore = c.ignoreLabel
-        for i in 0..<shape.pixelCount {
-            ws.wrong[i] = labels[i] != ignore && predictions[i] != labels[i] ? 1 : 0
-            ws.loss[i] = 0
-        }
+        RegionTable.markErrors(
+            predictions: predictions, labels: labels, ignoreLabel: c.ignoreLabel, count: shape.pixelCount, workspace: ws)
+        ws.loss.update(repeating: 0, count: shape.pixelCount)
         if let depth = groundTruthDepth {
-            if let predicted = predictedLogDepth {
-                Kernels.depthResiduals(
-                    predicted: predicted, depth: depth, count: shape.pixelCount, minimum: c.depthBinning.minimum,
-                    maximum: c.depthBinning.maximum, residual: ws.residual, hasDepth: ws.hasDepth)
-            } else {
-                for i in 0..<shape.pixelCount {
-                    ws.hasDepth[i] = c.depthBinning.isValid(depth[i]) ? 1 : 0
-                    ws.residual[i] = 0
-                }
-            }
+            DepthPass.prepare(
+                predicted: predictedLogDepth, groundTruth: depth, pixels: 0..<shape.pixelCount, binning: c.depthBinning,
+                workspace: ws)
         }
         for x in 0..<shape.width { ws.columnCell[x] = x * grid.columns / shape.width }
         let outputs = EngineOutputs(logitGradient: nil, lossWeights: weights)
-        ws.imageSums.removeAll(keepingCapacity: true)
-        ws.imageSums.append(contentsOf: repeatElement(ImageSums(), count: shape.images))
-        ws.imageSums.withUnsafeMutableBufferPointer { sums in
-            Parallel.forEach(shape.images, threads: threads) { k in
-                sums[k] = WeighingPass.weigh(
-                    image: k, configuration: c, epoch: epoch, shape: shape, grid: grid, labels: labels,
-                    groundTruthDepth: groundTruthDepth, outputs: outputs, workspace: ws)
-            }
+        ObjectiveEngine.forEachImage(shape, ws, threads) { k in
+            WeighingPass.weigh(
+                image: k, configuration: c, epoch: epoch, shape: shape, grid: grid, labels: labels,
+                groundTruthDepth: groundTruthDepth, outputs: outputs, workspace: ws)
         }
         return ws.imageSums
     }

@@ -16,7 +16,7 @@ enum Mining {
     ) -> ImageSums {
         let base = k * shape.pixelsPerImage
         var s = ImageSums()
-        for i in base..<(base + shape.pixelsPerImage) where labels[i] != ignoreLabel { s.labelledPixels += 1 }
+        s.labelledPixels = ObjectiveEngine.labelledPixels(labels + base, count: shape.pixelsPerImage, ignoreLabel: ignoreLabel)
         select(
             mining, plane: shape.pixelsPerImage, scale: gradientScale / Double(shape.images), labels: labels + base,
             ignoreLabel: ignoreLabel, loss: ws.loss + base, labelLogProbability: ws.labelLogProbability + base,

@@ -51,7 +51,7 @@ enum ObjectiveEngine {
             try StatisticsPass.run(
                 targets: targets, shape: shape, inputs: inputs, depthBinning: nil, regionTable: 0, workspace: ws,
                 threads: threads)
-            sums(shape, ws, threads) { k in
+            forEachImage(shape, ws, threads) { k in
                 Mining.select(
                     mining, image: k, shape: shape, ignoreLabel: targets.ignoreLabel, labels: inputs.labels,
                     pixelWeights: pixelWeights, gradientScale: outputs.gradientScale, workspace: ws)
@@ -64,7 +64,7 @@ enum ObjectiveEngine {
                 regionTable: c.usesSegmentationError ? shape.images * grid.columns * c.depthBinning.binCount : 0,
                 workspace: ws, threads: threads)
             for x in 0..<shape.width { ws.columnCell[x] = x * grid.columns / shape.width }
-            sums(shape, ws, threads) { k in
+            forEachImage(shape, ws, threads) { k in
                 WeighingPass.weigh(
                     image: k, configuration: c, epoch: epoch, shape: shape, grid: grid, labels: inputs.labels,
                     groundTruthDepth: inputs.groundTruthDepth, outputs: outputs, workspace: ws)
@@ -80,7 +80,7 @@ enum ObjectiveEngine {
     }
 
     /// Fills the workspace's per-image sums with `body(k)`, in parallel over images.
-    private static func sums(
+    static func forEachImage(
         _ shape: BatchShape, _ ws: ObjectiveWorkspace, _ threads: Int, _ body: (Int) -> ImageSums
     ) {
         ws.imageSums.removeAll(keepingCapacity: true)
@@ -88,5 +88,28 @@ enum ObjectiveEngine {
         ws.imageSums.withUnsafeMutableBufferPointer { sums in
             Parallel.forEach(shape.images, threads: threads) { k in sums[k] = body(k) }
         }
+    }
+
+    /// Runs `body` for every work item in parallel, each worker with its own tile scratch
+    /// (reserved beforehand for `layout`): the item, its image, its pixels within the image,
+    /// the image's first pixel in NHW and first logit in NCHW.
+    static func forEachItem(
+        _ shape: BatchShape, layout: TileLayout, threads: Int, workspace ws: ObjectiveWorkspace,
+        _ body: (_ item: Int, _ image: Int, _ pixels: Range<Int>, _ firstPixel: Int, _ firstLogit: Int,
+                 _ scratch: UnsafeMutablePointer<Float>) -> Void
+    ) {
+        let items = WorkItems(shape)
+        let imageLogits = shape.classes * shape.pixelsPerImage
+        Parallel.forEach(items.count, threads: threads) { item, worker in
+            let (k, pixels, pixel) = items(item)
+            body(item, k, pixels, pixel, k * imageLogits, ws.tileScratch + worker * layout.scratchFloats)
+        }
+    }
+
+    /// The labelled pixels (label ≠ ignore) among `count` labels.
+    static func labelledPixels(_ labels: UnsafePointer<Int32>, count: Int, ignoreLabel: Int32) -> Int {
+        var n = 0
+        for i in 0..<count where labels[i] != ignoreLabel { n += 1 }
+        return n
     }
 }

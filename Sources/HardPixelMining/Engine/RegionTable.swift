@@ -49,10 +49,8 @@ enum RegionTable {
     ) throws {
         let band = grid.columns * binning.binCount
         try ws.reserve(pixels: shape.pixelCount, table: band, columns: shape.width)
-        for i in 0..<shape.pixelCount {
-            ws.wrong[i] = labels[i] != ignoreLabel && predictions[i] != labels[i] ? 1 : 0
-            ws.hasDepth[i] = binning.isValid(depth[i]) ? 1 : 0
-        }
+        markErrors(predictions: predictions, labels: labels, ignoreLabel: ignoreLabel, count: shape.pixelCount, workspace: ws)
+        DepthPass.prepare(predicted: nil, groundTruth: depth, pixels: 0..<shape.pixelCount, binning: binning, workspace: ws)
         for x in 0..<shape.width { ws.columnCell[x] = x * grid.columns / shape.width }
         for k in 0..<shape.images {
             let base = k * shape.pixelsPerImage
@@ -62,6 +60,15 @@ enum RegionTable {
                 columnCell: ws.columnCell, count: ws.regionCount, errors: ws.regionErrors, weights: weights + base,
                 keys: ws.regionKey + base)
         }
+    }
+
+    /// Δ from predicted classes into the workspace: 1 where a labelled pixel's prediction is
+    /// not its label.
+    static func markErrors(
+        predictions: UnsafePointer<Int32>, labels: UnsafePointer<Int32>, ignoreLabel: Int32, count: Int,
+        workspace ws: ObjectiveWorkspace
+    ) {
+        for i in 0..<count { ws.wrong[i] = labels[i] != ignoreLabel && predictions[i] != labels[i] ? 1 : 0 }
     }
 
     /// Every image's non-empty regions, for inspection: O(eligible pixels), whatever the grid.

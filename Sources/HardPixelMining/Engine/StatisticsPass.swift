@@ -10,33 +10,20 @@ enum StatisticsPass {
         targets: Targets, shape: BatchShape, inputs: EngineInputs, depthBinning: DepthBinning?, regionTable: Int,
         workspace ws: ObjectiveWorkspace, threads: Int
     ) throws {
-        let plane = shape.pixelsPerImage
-        let classes = shape.classes
         let items = ObjectiveEngine.WorkItems(shape)
-        let layout = TileLayout(classes: classes)
+        let layout = TileLayout(classes: shape.classes)
         try ws.reserve(
             pixels: shape.pixelCount, table: regionTable, chunks: items.count, columns: shape.width, tile: layout,
             workers: threads, images: shape.images)
         let stats = ws.statistics
-        Parallel.forEach(items.count, threads: threads) { item, worker in
-            let (k, pixels, pixel) = items(item)
+        ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws) { item, _, pixels, pixel, logit, scratch in
             ws.chunkFinite[item] = Kernels.statistics(
-                logits: inputs.logits + k * classes * plane, labels: inputs.labels + pixel, plane: plane,
-                range: pixels, targets: targets, layout: layout, out: stats.advanced(by: pixel),
-                scratch: ws.tileScratch + worker * layout.scratchFloats)
+                logits: inputs.logits + logit, labels: inputs.labels + pixel, plane: shape.pixelsPerImage,
+                range: pixels, targets: targets, layout: layout, out: stats.advanced(by: pixel), scratch: scratch)
             guard let binning = depthBinning, let depth = inputs.groundTruthDepth else { return }
-            let first = pixel + pixels.lowerBound
-            if let predicted = inputs.predictedLogDepth {
-                Kernels.depthResiduals(
-                    predicted: predicted + first, depth: depth + first, count: pixels.count,
-                    minimum: binning.minimum, maximum: binning.maximum,
-                    residual: ws.residual + first, hasDepth: ws.hasDepth + first)
-            } else {
-                for i in first..<(first + pixels.count) {
-                    ws.hasDepth[i] = binning.isValid(depth[i]) ? 1 : 0
-                    ws.residual[i] = 0
-                }
-            }
+            DepthPass.prepare(
+                predicted: inputs.predictedLogDepth, groundTruth: depth, pixels: (pixel + pixels.lowerBound)..<(pixel + pixels.upperBound),
+                binning: binning, workspace: ws)
         }
         try throwIfNonFinite(logits: inputs.logits, shape: shape, items: items, workspace: ws)
     }
@@ -46,16 +33,13 @@ enum StatisticsPass {
         logits: UnsafePointer<Float>, shape: BatchShape, into out: UnsafeMutablePointer<Int32>,
         workspace ws: ObjectiveWorkspace, threads: Int
     ) throws {
-        let plane = shape.pixelsPerImage
-        let classes = shape.classes
         let items = ObjectiveEngine.WorkItems(shape)
-        let layout = TileLayout(classes: classes)
+        let layout = TileLayout(classes: shape.classes)
         try ws.reserve(pixels: 0, chunks: items.count, tile: layout, workers: threads)
-        Parallel.forEach(items.count, threads: threads) { item, worker in
-            let (k, pixels, pixel) = items(item)
+        ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws) { item, _, pixels, pixel, logit, scratch in
             ws.chunkFinite[item] = Kernels.predictedClasses(
-                logits: logits + k * classes * plane, plane: plane, range: pixels, layout: layout, out: out + pixel,
-                scratch: ws.tileScratch + worker * layout.scratchFloats)
+                logits: logits + logit, plane: shape.pixelsPerImage, range: pixels, layout: layout, out: out + pixel,
+                scratch: scratch)
         }
         try throwIfNonFinite(logits: logits, shape: shape, items: items, workspace: ws)
     }

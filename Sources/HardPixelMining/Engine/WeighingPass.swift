@@ -13,7 +13,7 @@ enum WeighingPass {
         let labels = allLabels + base
         let ignore = c.ignoreLabel
         var s = ImageSums()
-        for i in 0..<plane where labels[i] != ignore { s.labelledPixels += 1 }
+        s.labelledPixels = ObjectiveEngine.labelledPixels(labels, count: plane, ignoreLabel: ignore)
         if groundTruthDepth != nil { depthSums(&s, labels: labels, ignoreLabel: ignore, plane: plane, base: base, ws) }
         let wZ = ws.segmentationError + base
         if c.usesSegmentationError {

@@ -37,16 +37,11 @@ extension Kernels {
         let loss = layout.state(scratch, TileState.argmax)  // the argmax is not needed here
         var finite = true
         var sum = 0.0
-        var p = range.lowerBound
-        while p < range.upperBound {
-            let count = Swift.min(layout.pixels, range.upperBound - p)
+        forEachTile(range, layout) { p, count in
             let vectors = (count + lanes - 1) / lanes
-            finite = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch) && finite
-            maximum(V.self, vectors: vectors, argmax: false, layout: layout, scratch: scratch)
-            gatherLabels(
-                labels: labels, p: p, count: count, padded: vectors * lanes, targets: t, layout: layout, scratch: scratch,
-                scale: scale, weights: weights)
-            sumExponentials(V.self, vectors: vectors, layout: layout, scratch: scratch, keepingExponentials: g != nil)
+            finite = summarizeTile(
+                V.self, logits: x, labels: labels, plane: plane, p: p, count: count, targets: t, layout: layout,
+                scratch: scratch, argmax: false, keepingExponentials: g != nil, scale: scale, weights: weights) && finite
             for v in 0..<vectors {
                 crossEntropy(V.self, vector: v, targets: t, layout: layout, scratch: scratch).loss.store(to: loss + v * lanes)
             }
@@ -56,10 +51,7 @@ extension Kernels {
                 for i in 0..<count { sum += Double(loss[i]) }
             }
             (losses.map { $0 + p })?.update(from: loss, count: count)
-            guard let g else {
-                p += count
-                continue
-            }
+            guard let g else { return }
             // Sweep 3, over the tile in cache: coef · (e / Σe − y), in place; the true class's
             // element by a compare and blend.
             let off = V(repeating: t.off), extra = V(repeating: t.on - t.off)
@@ -78,7 +70,6 @@ extension Kernels {
                 }
             }
             streamTile(to: g, plane: plane, p: p, count: count, layout: layout, scratch: scratch, accumulating: accumulating)
-            p += count
         }
         return (sum, finite)
     }

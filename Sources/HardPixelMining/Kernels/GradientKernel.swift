@@ -28,9 +28,7 @@ extension Kernels {
         let lanes = V.laneCount
         let off = V(repeating: t.off), extra = V(repeating: t.on - t.off)
         let labelIndex = layout.state(scratch, TileState.labelIndex)
-        var p = range.lowerBound
-        while p < range.upperBound {
-            let count = Swift.min(layout.pixels, range.upperBound - p)
+        forEachTile(range, layout) { p, count in
             let full = count / lanes, rest = count % lanes
             let vectors = full + (rest > 0 ? 1 : 0)
             // The logits were found finite by the statistics pass.
@@ -55,7 +53,6 @@ extension Kernels {
                 }
             }
             streamTile(to: g, plane: plane, p: p, count: count, layout: layout, scratch: scratch, accumulating: accumulating)
-            p += count
         }
     }
 }

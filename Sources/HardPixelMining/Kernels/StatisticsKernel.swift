@@ -42,14 +42,11 @@ extension Kernels {
     ) -> Bool {
         let lanes = V.laneCount
         var finite = true
-        var p = range.lowerBound
-        while p < range.upperBound {
-            let count = Swift.min(layout.pixels, range.upperBound - p)
+        forEachTile(range, layout) { p, count in
             let vectors = (count + lanes - 1) / lanes
-            finite = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch) && finite
-            maximum(V.self, vectors: vectors, argmax: true, layout: layout, scratch: scratch)
-            gatherLabels(labels: labels, p: p, count: count, padded: vectors * lanes, targets: targets, layout: layout, scratch: scratch)
-            sumExponentials(V.self, vectors: vectors, layout: layout, scratch: scratch, keepingExponentials: false)
+            finite = summarizeTile(
+                V.self, logits: x, labels: labels, plane: plane, p: p, count: count, targets: targets, layout: layout,
+                scratch: scratch, argmax: true, keepingExponentials: false) && finite
             let maximum = layout.state(scratch, TileState.maximum)
             let argmax = layout.state(scratch, TileState.argmax)
             let labelIndex = layout.state(scratch, TileState.labelIndex)
@@ -66,7 +63,6 @@ extension Kernels {
             for i in 0..<count {
                 out.wrong[p + i] = valid[i] != 0 && argmax[i] != labelIndex[i] ? 1 : 0
             }
-            p += count
         }
         return finite
     }
@@ -92,13 +88,10 @@ extension Kernels {
         let lanes = V.laneCount
         let argmax = layout.state(scratch, TileState.argmax)
         var finite = true
-        var p = range.lowerBound
-        while p < range.upperBound {
-            let count = Swift.min(layout.pixels, range.upperBound - p)
+        forEachTile(range, layout) { p, count in
             finite = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch) && finite
             maximum(V.self, vectors: (count + lanes - 1) / lanes, argmax: true, layout: layout, scratch: scratch)
             for i in 0..<count { out[p + i] = Int32(argmax[i]) }
-            p += count
         }
         return finite
     }

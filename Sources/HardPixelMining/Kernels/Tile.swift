@@ -65,6 +65,38 @@ enum Kernels {
     /// that sums over classes stay finite for any finite input.
     static let gapFloor: Float = -1e30
 
+    /// Calls `body(p, count)` for each tile of pixels `range`, in order: tiles of
+    /// `layout.pixels` pixels, the last one shorter.
+    @inline(__always)
+    static func forEachTile(_ range: Range<Int>, _ layout: TileLayout, _ body: (_ p: Int, _ count: Int) -> Void) {
+        var p = range.lowerBound
+        while p < range.upperBound {
+            let count = Swift.min(layout.pixels, range.upperBound - p)
+            body(p, count)
+            p += count
+        }
+    }
+
+    /// Sweeps 1, 1b and 2 of a tile, shared by the statistics and the one-pass cross-entropy:
+    /// the copy from DRAM, the max (and, `argmax`, the first argmax), the labels (and, with
+    /// `scale`, the gradient coefficients), and Σ exp(x − m), Σ(x − m), x_label.
+    /// - Returns: false if any logit of the tile is NaN or infinite.
+    @inline(__always)
+    static func summarizeTile<V: FloatLanes>(
+        _: V.Type, logits x: UnsafePointer<Float>, labels: UnsafePointer<Int32>, plane: Int, p: Int, count: Int,
+        targets: Targets, layout: TileLayout, scratch: UnsafeMutablePointer<Float>, argmax: Bool,
+        keepingExponentials: Bool, scale: Float? = nil, weights: UnsafePointer<Float>? = nil
+    ) -> Bool {
+        let vectors = (count + V.laneCount - 1) / V.laneCount
+        let finite = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch)
+        maximum(V.self, vectors: vectors, argmax: argmax, layout: layout, scratch: scratch)
+        gatherLabels(
+            labels: labels, p: p, count: count, padded: vectors * V.laneCount, targets: targets, layout: layout,
+            scratch: scratch, scale: scale, weights: weights)
+        sumExponentials(V.self, vectors: vectors, layout: layout, scratch: scratch, keepingExponentials: keepingExponentials)
+        return finite
+    }
+
     /// Sweep 1, from DRAM: copies pixels `p ..< p + count` of every class plane into the tile
     /// (class-major, so that each plane is read in one run of 4·T bytes), padding the last
     /// vector with 0. Returns false if any logit is NaN or infinite.
