@@ -223,6 +223,10 @@ extension ScalarReference {
                     let p = labelled.map { T.exponential(logPLabel[$0]) }.sorted()
                     let limit = Swift.max(threshold, Double(p[Swift.min(minimumKept, p.count - 1)]))
                     chosen = labelled.filter { Double(T.exponential(logPLabel[$0])) < limit }
+                case .batchTopFraction, .ohem:
+                    return batchMinedCrossEntropy(
+                        logits: logits, labels: labels, shape: shape, smoothing: smoothing, mining: mining,
+                        ignoreLabel: ignoreLabel)
                 }
             }
             guard !chosen.isEmpty else { continue }
@@ -236,5 +240,93 @@ extension ScalarReference {
             }
         }
         return (total, gradient)
+    }
+}
+
+extension ScalarReference {
+    /// Cross-entropy with batch-wide mining (DeepLab's top-k, mmsegmentation's OHEM), the
+    /// selection made by sorting all N·H·W pixels, and its gradient, in any real type.
+    public static func batchMinedCrossEntropy<T: ReferenceReal>(
+        logits: [T], labels: [Int32], shape: BatchShape, smoothing: LabelSmoothing, mining: PixelMining,
+        pixelWeights: [T]? = nil, ignoreLabel: Int32 = 255
+    ) -> (value: Double, gradient: [T]) {
+        let (N, C, HW) = (shape.images, shape.classes, shape.pixelsPerImage)
+        let total = N * HW
+        let (on, off) = smoothing.targets(classCount: C)
+        func x(_ p: Int, _ j: Int) -> T { logits[((p / HW) * C + j) * HW + p % HW] }
+        var ce = [T](repeating: 0, count: total), logPLabel = [T](repeating: 0, count: total)
+        var lse = [T](repeating: 0, count: total)
+        let labelled = (0..<total).filter { labels[$0] != ignoreLabel }
+        for p in labelled {
+            var m = x(p, 0)
+            for j in 1..<C where x(p, j) > m { m = x(p, j) }
+            var sum: T = 0
+            for j in 0..<C { sum += T.exponential(x(p, j) - m) }
+            lse[p] = m + T.logarithm(sum)
+            var sumLogP: T = 0
+            for j in 0..<C { sumLogP += x(p, j) - lse[p] }
+            logPLabel[p] = x(p, Int(labels[p])) - lse[p]
+            ce[p] = -(T(off) * sumLogP + T(on - off) * logPLabel[p])
+        }
+        func w(_ p: Int) -> T { pixelWeights?[p] ?? 1 }
+        var chosen: [Int] = []
+        var divisor = 0.0
+        switch mining {
+        case .batchTopFraction(let f):
+            let k = Int((f * Double(total)).rounded(.down))
+            let value = { (p: Int) -> T in labels[p] != ignoreLabel ? w(p) * ce[p] : 0 }
+            chosen = Array((0..<total).sorted { value($0) != value($1) ? value($0) > value($1) : $0 < $1 }.prefix(k))
+                .filter { labels[$0] != ignoreLabel }
+            divisor = Double(k)
+        case .ohem(let threshold, let minimumKept, let averageNonIgnored):
+            let batchKept = minimumKept * N
+            if let threshold {
+                if !labelled.isEmpty {
+                    let p = labelled.map { T.exponential(logPLabel[$0]) }.sorted()
+                    let limit = Swift.max(threshold, Double(p[Swift.min(batchKept, p.count - 1)]))
+                    chosen = labelled.filter { Double(T.exponential(logPLabel[$0])) < limit }
+                }
+            } else {
+                chosen = Array(labelled.sorted { ce[$0] != ce[$1] ? ce[$0] > ce[$1] : $0 < $1 }.prefix(batchKept))
+            }
+            divisor = averageNonIgnored ? Double(labelled.count) : Double(total)
+        case .topFraction, .probabilityBelow:
+            preconditionFailure("per-image mining: use minedCrossEntropy")
+        }
+        var gradient = [T](repeating: 0, count: shape.logitCount)
+        guard divisor > 0 else { return (0, gradient) }
+        let value = chosen.reduce(0.0) { $0 + Double(w($1) * ce[$1]) } / divisor
+        for p in chosen {
+            let scale = w(p) / T(divisor)
+            for j in 0..<C {
+                let y = j == Int(labels[p]) ? on : off
+                gradient[((p / HW) * C + j) * HW + p % HW] = scale * (T.exponential(x(p, j) - lse[p]) - T(y))
+            }
+        }
+        return (value, gradient)
+    }
+
+    /// SILog over the batch's valid pixels (two-pass mean and centred sum) and its gradient.
+    public static func silog<T: ReferenceReal>(
+        predictedLogDepth: [T], depth: [Float], silog: SILog, binning: DepthBinning = .paper
+    ) -> (value: T, gradient: [T]) {
+        let valid = depth.indices.filter { binning.isValid(depth[$0]) }
+        var gradient = [T](repeating: 0, count: depth.count)
+        guard !valid.isEmpty else { return (0, gradient) }
+        var d = [T](repeating: 0, count: depth.count)
+        for i in valid { d[i] = predictedLogDepth[i] - T.logarithm(T(depth[i])) }
+        let n = T(valid.count)
+        let mean = valid.reduce(T(0)) { $0 + d[$1] } / n
+        let centred = valid.reduce(T(0)) { $0 + (d[$1] - mean) * (d[$1] - mean) }
+        let m = silog.variance == .population ? n : n - 1
+        let lambda = T(silog.varianceFocus), s = T(silog.scale)
+        let D = (m > 0 ? centred / m : 0) + (1 - lambda) * mean * mean
+        guard D > 0 else { return (0, gradient) }
+        let root = D.squareRoot()
+        for i in valid {
+            let dD = (m > 0 ? 2 * (d[i] - mean) / m : 0) + 2 * (1 - lambda) * mean / n
+            gradient[i] = s / (2 * root) * dD
+        }
+        return (s * root, gradient)
     }
 }

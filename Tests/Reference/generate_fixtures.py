@@ -130,6 +130,7 @@ def main():
         json.dump(dict(generator="Tests/Reference/generate_fixtures.py", cases=cases), f, indent=0)
     print(f"wrote {len(cases)} cases to {os.path.relpath(path)} ({os.path.getsize(path)} bytes)")
     extension_cases()
+    peer_cases()
 
 
 
@@ -245,6 +246,114 @@ def extension_cases():
                        error_prediction=errors, multi_scale=scales), f, indent=0)
     print(f"wrote {len(mined)} mined, {len(mixes)} DepthMix, {len(errors)} error-prediction and "
           f"{len(scales)} multi-scale cases to {os.path.relpath(path)}")
+
+
+def peer_cases():
+    """Fixtures for issue 12: the conventions of DeepLab, mmsegmentation, BTS/AdaBins and Hoyer et al."""
+    from peer_reference import deeplab_top_k, hoyer_depth_mix, mmseg_ohem, silog
+    rng = np.random.default_rng(12)
+    top_k, ohem = [], []
+    for (N, C, H, W) in [(3, 5, 7, 13), (2, 40, 9, 11), (2, 3, 91, 93)]:
+        logits, labels, _, _ = make_batch(rng, N, C, H, W, extreme=(C == 5))
+        labels[0, :2] = IGNORE
+        if N == 3:
+            labels[1] = IGNORE  # an all-ignored image
+        small = H * W < 8192
+        pw = rng.uniform(0, 3, size=(N, H, W)).astype(np.float32)
+        for fraction, smoothing, weights in ([(0.2, ("none", 0), None), (1.0, ("none", 0), None),
+                                              (0.9, ("paper", 0.9), None), (0.0001, ("none", 0), None),
+                                              (0.3, ("pytorch", 0.1), pw)] if small else [(0.2, ("none", 0), None)]):
+            r = deeplab_top_k(logits, labels, smoothing, fraction, pixel_weights=weights)
+            top_k.append(dict(
+                name=f"deeplab_{N}x{C}x{H}x{W}_{fraction}_{smoothing[0]}{'_weighted' if weights is not None else ''}",
+                shape=dict(images=N, classes=C, height=H, width=W), fraction=fraction,
+                smoothing={"kind": smoothing[0], "value": smoothing[1]},
+                logits=b64(logits, "<f4"), labels=b64(labels, "<i4"),
+                pixel_weights=None if weights is None else b64(weights, "<f4"),
+                value=r["value"], kept=r["kept"], grad=b64(r["grad"], "<f8"),
+                chosen=b64(r["chosen"].astype(np.uint8), "u1")))
+        for threshold, min_kept, avg, smoothing, weights in ([
+                (0.7, 10, False, ("none", 0), None), (0.7, 10, True, ("none", 0), None),
+                (0.3, 0, True, ("paper", 0.9), None), (None, 20, False, ("none", 0), None),
+                (None, 20, True, ("none", 0), pw), (0.7, 100000, False, ("none", 0), None),
+                (None, 100000, True, ("none", 0), None)] if small else [(0.7, 1000, False, ("none", 0), None),
+                                                                        (None, 1000, True, ("none", 0), None)]):
+            r = mmseg_ohem(logits, labels, smoothing, threshold, min_kept, avg, pixel_weights=weights)
+            ohem.append(dict(
+                name=f"ohem_{N}x{C}x{H}x{W}_{threshold}_{min_kept}_{'avg' if avg else 'all'}_{smoothing[0]}"
+                     f"{'_weighted' if weights is not None else ''}",
+                shape=dict(images=N, classes=C, height=H, width=W), threshold=threshold, minimum_kept=min_kept,
+                average_non_ignored=avg, smoothing={"kind": smoothing[0], "value": smoothing[1]},
+                logits=b64(logits, "<f4"), labels=b64(labels, "<i4"),
+                pixel_weights=None if weights is None else b64(weights, "<f4"),
+                value=r["value"], kept=r["kept"], grad=b64(r["grad"], "<f8"),
+                chosen=b64(r["chosen"].astype(np.uint8), "u1")))
+    silogs = []
+    for (N, H, W) in [(2, 7, 13), (3, 9, 11), (1, 1, 2), (2, 1, 1)]:
+        _, _, pred, depth = make_batch(rng, N, 2, H, W, ties=False)
+        if N == 3:
+            depth[2] = np.nan  # an image without valid depth
+        if H * W <= 2:  # two valid pixels; then a single valid pixel in the batch
+            depth[...] = np.array([5.0, 7.0], np.float32).reshape(depth.shape)
+            if N == 2:
+                depth[1] = 0.0
+        for lam, scale, unbiased in [(0.85, 10.0, False), (0.85, 10.0, True), (1.0, 1.0, False), (0.0, 2.5, True)]:
+            r = silog(pred, depth, lam, scale, unbiased)
+            silogs.append(dict(
+                name=f"silog_{N}x{H}x{W}_{lam}_{scale}_{'unbiased' if unbiased else 'biased'}",
+                shape=dict(images=N, height=H, width=W), variance_focus=lam, scale=scale, unbiased=unbiased,
+                predicted=b64(pred, "<f4"), depth=b64(depth, "<f4"), value=r["value"], pixels=r["pixels"],
+                grad=b64(r["grad"], "<f8"),
+                images=[silog(pred[k:k + 1], depth[k:k + 1], lam, scale, unbiased)["value"] for k in range(N)]))
+    objectives = []
+    for (N, C, H, W, config, epoch, lam, scale, unbiased) in [
+            (2, 40, 7, 13, {}, 12.0, 0.85, 10.0, False),
+            (3, 2, 7, 13, dict(total_epochs=40.0, propagate=True), 25.0, 0.85, 10.0, True),
+            (2, 5, 9, 11, dict(alpha=0.5, beta_initial=0, beta_later=0, gamma=0), 0.0, 0.5, 1.0, False)]:
+        batch = make_batch(rng, N, C, H, W)
+        logits, labels, pred, depth = batch
+        alpha = config.get("alpha", 1.0)
+        seg = evaluate(logits, labels, pred, depth, dict(config, alpha=0), epoch)
+        s = silog(pred, depth, lam, scale, unbiased)
+        images = [dict(im, depth=silog(pred[k:k + 1], depth[k:k + 1], lam, scale, unbiased)["value"])
+                  for k, im in enumerate(seg["images"])]
+        objective = float(np.mean([im["objective"] for im in seg["images"]])) + alpha * s["value"]
+        objectives.append(dict(
+            name=f"objective_silog_{N}x{C}x{H}x{W}_{lam}_{'unbiased' if unbiased else 'biased'}",
+            shape=dict(images=N, classes=C, height=H, width=W), config=config_json(config), epoch=epoch,
+            variance_focus=lam, scale=scale, unbiased=unbiased,
+            logits=b64(logits, "<f4"), labels=b64(labels, "<i4"), predicted=b64(pred, "<f4"),
+            depth=b64(depth, "<f4"), objective=objective, depth_term=s["value"],
+            segmentation=seg["batch"]["segmentation"], image_depth=[im["depth"] for im in images],
+            grad_logits=b64(seg["grad_logits"], "<f8"),
+            grad_depth=b64(seg["grad_depth"] + alpha * s["grad"], "<f8")))
+    mixes = []
+    for (N, ch, C, H, W, margin, ft) in [(4, 3, 5, 6, 7, 0.03, 0.0), (2, 1, 3, 5, 5, 0.0, 0.2),
+                                         (3, 2, 4, 1, 9, 0.1, 0.0)]:
+        disparity = rng.uniform(0.01, 2.0, size=(N, H, W)).astype(np.float32)
+        disparity[0, 0, 0] = disparity[0].max()  # an exact tie after normalisation with image 1
+        disparity[1 % N, 0, 0] = disparity[1 % N].max()
+        if N == 3:
+            disparity[2] = 0.5  # one value: normalises to 0
+        images = rng.standard_normal((N, ch, H, W)).astype(np.float32)
+        labels = rng.integers(0, C, size=(N, H, W)).astype(np.int32)
+        soft = rng.dirichlet(np.ones(C), size=(N, H, W)).transpose(0, 3, 1, 2).astype(np.float32)
+        soft[0, :, 0, 1] = 0.0  # a pixel without any target: ignored after mixing
+        partners = [(k + 1) % N for k in range(N)]
+        r = hoyer_depth_mix(disparity, partners, margin, ft, images=images, labels=labels, soft_targets=soft)
+        mixes.append(dict(
+            shape=dict(images=N, height=H, width=W), channels=ch, classes=C, margin=margin,
+            foreground_threshold=ft, partners=partners,
+            disparity=b64(disparity, "<f4"), images=b64(images, "<f4"), labels=b64(labels, "<i4"),
+            soft_targets=b64(soft, "<f4"), masks=b64(r["masks"].astype(np.uint8), "u1"),
+            mixed_images=b64(r["images"], "<f4"), mixed_labels=b64(r["labels"], "<i4"),
+            mixed_soft_targets=b64(r["soft_targets"], "<f4"), soft_labels=b64(r["soft_labels"], "<i4")))
+    path = os.path.join(OUT, "peer_conventions.json")
+    with open(path, "w") as f:
+        json.dump(dict(generator="Tests/Reference/generate_fixtures.py", deeplab=top_k, ohem=ohem, silog=silogs,
+                       objective_silog=objectives, hoyer_mix=mixes), f, indent=0)
+    print(f"wrote {len(top_k)} DeepLab, {len(ohem)} OHEM, {len(silogs)} SILog, {len(objectives)} objective "
+          f"and {len(mixes)} Hoyer DepthMix cases to {os.path.relpath(path)}")
 
 
 if __name__ == "__main__":

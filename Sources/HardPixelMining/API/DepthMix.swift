@@ -8,6 +8,10 @@
 /// Depth without a valid value (outside `minimum...maximum`, NaN) counts as infinitely
 /// far: `M = valid(D_i) && (!valid(D_j) || D_i < D_j + ε)`. A data augmentation, not a
 /// loss: nothing here is differentiated.
+///
+/// This is the package's own reading, from metric depth (smaller is closer) with ties to the
+/// partner, and it also mixes depth. ``HoyerDepthMix`` follows the published code instead:
+/// normalised disparity, a margin of 0.03, ties to the own image, soft targets.
 public struct DepthMix: Sendable, Hashable {
     /// ε, the depth margin by which image `i` may stand behind `j` and still win.
     public var margin: Float
@@ -56,7 +60,6 @@ public struct DepthMix: Sendable, Hashable {
         if channels < 1 {
             throw HardPixelMiningError.invalidDimension(argument: "channels", value: channels, requirement: ">= 1")
         }
-        let plane = shape.pixelsPerImage
         let imageCount = try Check.product(
             [shape.images, channels, shape.height, shape.width], "channels",
             "a channel count whose N × channels × H × W is at most 2^40")
@@ -64,29 +67,9 @@ public struct DepthMix: Sendable, Hashable {
         try Check.count(labels.count, shape.pixelCount, "labels")
         try Check.count(depth.count, shape.pixelCount, "depth")
         try Check.count(partners.count, shape.images, "partners")
-        var seen = [Bool](repeating: false, count: shape.images)
-        for (k, j) in partners.enumerated() {
-            guard j >= 0 && j < shape.images && !seen[j] else {
-                throw HardPixelMiningError.invalidDimension(
-                    argument: "partners[\(k)]", value: j, requirement: "a permutation of 0..<\(shape.images)")
-            }
-            seen[j] = true
-        }
-        var out = Mixed(images: images, labels: labels, depth: depth, masks: Array(repeating: false, count: shape.pixelCount))
-        for (k, j) in partners.enumerated() {
-            for p in 0..<plane {
-                let own = k * plane + p, other = j * plane + p
-                let keep = keepsOwnPixel(depth[own], depth[other])
-                out.masks[own] = keep
-                if keep { continue }
-                out.labels[own] = labels[other]
-                out.depth[own] = depth[other]
-                for c in 0..<channels {
-                    out.images[(k * channels + c) * plane + p] = images[(j * channels + c) * plane + p]
-                }
-            }
-        }
-        return out
+        try Check.permutation(partners, count: shape.images, "partners")
+        return DepthMixPass.depthMix(
+            self, images: images, channels: channels, labels: labels, depth: depth, shape: shape, partners: partners)
     }
 
     private func validateParameters() throws {

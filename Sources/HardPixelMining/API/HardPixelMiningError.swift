@@ -108,6 +108,19 @@ enum Check {
     }
 
     /// Throws for the first non-finite element of `values`.
+    /// `values` is a permutation of `0..<count` (and has `count` elements).
+    static func permutation(_ values: [Int], count: Int, _ argument: @autoclosure () -> String) throws {
+        try Check.count(values.count, count, argument())
+        var seen = [Bool](repeating: false, count: count)
+        for (k, j) in values.enumerated() {
+            guard j >= 0 && j < count && !seen[j] else {
+                throw HardPixelMiningError.invalidDimension(
+                    argument: "\(argument())[\(k)]", value: j, requirement: "a permutation of 0..<\(count)")
+            }
+            seen[j] = true
+        }
+    }
+
     static func allFinite(_ values: UnsafeBufferPointer<Float>, _ argument: @autoclosure () -> String) throws {
         if let index = Kernels.firstNonFiniteIndex(values) {
             throw HardPixelMiningError.nonFiniteValue(argument: argument(), index: index, value: values[index])

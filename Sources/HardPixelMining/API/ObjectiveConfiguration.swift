@@ -14,6 +14,9 @@ public struct ObjectiveConfiguration: Sendable, Hashable {
     public var depthWeight: Double = 1
     /// ρ, the scale-invariance of the depth loss (default 0.5; 0 is MSE, 1 is Eq. 2).
     public var scaleInvariance: Double = 0.5
+    /// The form of the depth term α weighs: the paper's per-image L_dep (default) or
+    /// BTS/AdaBins SILog pooled over the batch.
+    public var depthTerm: DepthTerm = .scaleInvariant
     /// β, the weight of the DPE-weighted loss (the paper: 0 before epoch 10, then 10).
     public var depthPredictionErrorWeight: WeightSchedule = .paperDepthPredictionError
     /// γ, the weight of the DSE-weighted loss (the paper: 1).
@@ -90,6 +93,11 @@ public struct ObjectiveConfiguration: Sendable, Hashable {
 
     /// Whether the depth loss is computed.
     var usesDepthLoss: Bool { depthWeight != 0 }
+    /// SILog's parameters when the depth term is pooled SILog and computed.
+    var pooledDepthTerm: SILog? {
+        if usesDepthLoss, case .silog(let s) = depthTerm { return s }
+        return nil
+    }
     /// Whether the DPE-weighted term is computed.
     var usesDepthPredictionError: Bool { !depthPredictionErrorWeight.isAlwaysZero }
     /// Whether the DSE-weighted term is computed.
@@ -109,6 +117,7 @@ public struct ObjectiveConfiguration: Sendable, Hashable {
         try smoothing.validate(argument: "\(argument()).smoothing")
         try Check.weight(depthWeight, "\(argument()).depthWeight")
         try Check.parameter(scaleInvariance, "\(argument()).scaleInvariance", "in 0...1", { (0...1).contains($0) })
+        if case .silog(let silog) = depthTerm { try silog.validate(argument: "\(argument()).depthTerm") }
         try depthPredictionErrorWeight.validate(argument: "\(argument()).depthPredictionErrorWeight")
         try Check.weight(segmentationErrorWeight, "\(argument()).segmentationErrorWeight")
         try depthBinning.validate(argument: "\(argument()).depthBinning")

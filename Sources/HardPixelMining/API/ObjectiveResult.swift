@@ -15,6 +15,10 @@ public struct ImageSums: Sendable, Hashable {
     public var crossEntropySum = 0.0
     /// With ``PixelMining``: how many pixels were mined; L_seg divides by it instead of n.
     public var minedPixels: Int? = nil
+    /// With a batch-wide reduction (``PixelMining/batchTopFraction(_:)``, ``PixelMining/ohem(threshold:minimumKept:averageNonIgnored:)``):
+    /// the batch's divisor, the same in every image. The image's L_seg is then its share
+    /// `Σ ce / divisor`, and the batch's L_seg the sum of the shares.
+    public var pooledDivisor: Double? = nil
     /// Σ R over valid-depth pixels.
     public var residualSum = 0.0
     /// Σ R² over valid-depth pixels.
@@ -54,7 +58,9 @@ public struct ObjectiveTerms: Sendable, Hashable {
 
     /// The terms of one image from its sums.
     public init(_ s: ImageSums, configuration c: ObjectiveConfiguration, epoch: Double) {
-        if let mined = s.minedPixels {
+        if let divisor = s.pooledDivisor {
+            segmentation = divisor > 0 ? s.crossEntropySum / divisor : 0
+        } else if let mined = s.minedPixels {
             segmentation = mined > 0 ? s.crossEntropySum / Double(mined) : 0
         } else if s.labelledPixels > 0 {
             segmentation = s.crossEntropySum / Double(s.labelledPixels)
@@ -64,7 +70,9 @@ public struct ObjectiveTerms: Sendable, Hashable {
             depthPredictionError = s.depthPredictionErrorSum / n
             segmentationError = s.segmentationErrorSum / n
         }
-        if s.depthPixels > 0 && c.usesDepthLoss {
+        if let silog = c.pooledDepthTerm {
+            depth = silog.value(pixels: s.depthPixels, sum: s.residualSum, squaredSum: s.squaredResidualSum)
+        } else if s.depthPixels > 0 && c.usesDepthLoss {
             let nd = Double(s.depthPixels)
             let mean = s.residualSum / nd
             depth = s.squaredResidualSum / nd - c.scaleInvariance * mean * mean
@@ -77,9 +85,12 @@ public struct ObjectiveTerms: Sendable, Hashable {
 
 /// What one evaluation of the objective returns.
 public struct ObjectiveResult: Sendable, Hashable {
-    /// The batch objective: the mean over images of each image's objective.
+    /// The batch objective: the mean over images of each image's objective — or, with a
+    /// batch-wide term (pooled SILog, batch mining), `L_seg + α L_dep + β L_R + γ L_Z` from the
+    /// batch's terms.
     public var value: Double { batch.objective }
-    /// Each term's mean over the images.
+    /// Each term's mean over the images; a batch-wide term (pooled SILog, batch mining) is
+    /// the batch's own value.
     public private(set) var batch: ObjectiveTerms
     /// Each image's sums and counts, for data-parallel reduction.
     public private(set) var sums: [ImageSums]
@@ -118,10 +129,26 @@ public struct ObjectiveResult: Sendable, Hashable {
             batch.objective += t.objective
         }
         let n = Double(Swift.max(1, sums.count))
-        batch.segmentation /= n
+        let pooledSegmentation = sums.first?.pooledDivisor != nil
+        if !pooledSegmentation { batch.segmentation /= n }
         batch.depth /= n
         batch.depthPredictionError /= n
         batch.segmentationError /= n
         batch.objective /= n
+        let silog = configuration.pooledDepthTerm
+        if let silog {
+            var pixels = 0, sum = 0.0, squaredSum = 0.0
+            for s in sums {
+                pixels += s.depthPixels
+                sum += s.residualSum
+                squaredSum += s.squaredResidualSum
+            }
+            batch.depth = silog.value(pixels: pixels, sum: sum, squaredSum: squaredSum)
+        }
+        if pooledSegmentation || silog != nil {
+            batch.objective = batch.segmentation + configuration.depthWeight * batch.depth
+                + configuration.depthPredictionErrorWeight.value(atEpoch: epoch) * batch.depthPredictionError
+                + configuration.segmentationErrorWeight * batch.segmentationError
+        }
     }
 }

@@ -1,6 +1,60 @@
 /// The depth terms on their own: L_dep's per-image sums and gradient, and the DPE weight map,
 /// from residuals in the workspace (`Kernels.depthResiduals`, R in Double).
 enum DepthPass {
+    /// A pooled depth term's gradient: `slope · (R_i − shift) + offset` on valid depth.
+    typealias Coefficients = (slope: Double, shift: Double, offset: Double)
+
+    /// The batch's nd, Σ R and Σ R² from the workspace's residuals: per image in pixel order,
+    /// then over images in order (as ``ObjectiveResult`` combines them).
+    static func pooledSums(shape: BatchShape, workspace ws: ObjectiveWorkspace) -> (pixels: Int, sum: Double, squaredSum: Double) {
+        let plane = shape.pixelsPerImage
+        var pixels = 0, sum = 0.0, squaredSum = 0.0
+        for k in 0..<shape.images {
+            var s = ImageSums()
+            imageSums(&s, from: k * plane, count: plane, ws)
+            pixels += s.depthPixels
+            sum += s.residualSum
+            squaredSum += s.squaredResidualSum
+        }
+        return (pixels, sum, squaredSum)
+    }
+
+    /// nd, Σ R, Σ R² of `count` pixels from `first`, in pixel order.
+    static func imageSums(_ s: inout ImageSums, from first: Int, count: Int, _ ws: ObjectiveWorkspace) {
+        for i in first..<(first + count) where ws.hasDepth[i] != 0 {
+            let r = ws.residual[i]
+            s.depthPixels += 1
+            s.residualSum += r
+            s.squaredResidualSum += r * r
+        }
+    }
+
+    /// SILog over the batch: the per-image sums, and the pooled gradient (times `factor`).
+    static func silog(
+        _ silog: SILog, predicted: UnsafePointer<Float>, groundTruth: UnsafePointer<Float>, shape: BatchShape,
+        binning: DepthBinning, gradient: UnsafeMutablePointer<Float>?, factor: Double, accumulates: Bool,
+        workspace ws: ObjectiveWorkspace
+    ) throws -> [ImageSums] {
+        try residuals(predicted: predicted, groundTruth: groundTruth, shape: shape, binning: binning, workspace: ws)
+        let plane = shape.pixelsPerImage
+        ws.imageSums.removeAll(keepingCapacity: true)
+        for k in 0..<shape.images {
+            var s = ImageSums()
+            imageSums(&s, from: k * plane, count: plane, ws)
+            ws.imageSums.append(s)
+        }
+        if let gradient {
+            let pooled = pooledSums(shape: shape, workspace: ws)
+            let g = silog.gradientCoefficients(
+                pixels: pooled.pixels, sum: pooled.sum, squaredSum: pooled.squaredSum, factor: factor)
+            for i in 0..<shape.pixelCount {
+                let value = ws.hasDepth[i] != 0 ? saturatingFloat(g.slope * (ws.residual[i] - g.shift) + g.offset) : 0
+                if accumulates { gradient[i] += value } else { gradient[i] = value }
+            }
+        }
+        return ws.imageSums
+    }
+
     /// Per image: nd, Σ R, Σ R²; and, when `gradient` is given,
     /// `∂L/∂logD_i = (1/N)(2/nd)(R_i − ρ mean(R))` on valid depth, 0 elsewhere.
     static func scaleInvariant(
@@ -13,12 +67,7 @@ enum DepthPass {
         for k in 0..<shape.images {
             let base = k * plane
             var s = ImageSums()
-            for i in base..<(base + plane) where ws.hasDepth[i] != 0 {
-                let r = ws.residual[i]
-                s.depthPixels += 1
-                s.residualSum += r
-                s.squaredResidualSum += r * r
-            }
+            imageSums(&s, from: base, count: plane, ws)
             if let gradient {
                 let nd = Double(s.depthPixels)
                 let scale = s.depthPixels > 0 ? 2 / (Double(shape.images) * nd) : 0

@@ -25,6 +25,96 @@ enum Mining {
         return s
     }
 
+    /// Batch-wide mining (DeepLab's top-k, mmsegmentation's OHEM): one selection over all N·H·W
+    /// pixels, one divisor K; fills the workspace's per-image sums (each with `pooledDivisor` K)
+    /// and the coefficients `w_i · scale / K` on the kept pixels.
+    static func selectBatch(
+        _ mining: PixelMining, shape: BatchShape, ignoreLabel: Int32, labels: UnsafePointer<Int32>,
+        pixelWeights: UnsafePointer<Float>?, gradientScale: Double, workspace ws: ObjectiveWorkspace
+    ) {
+        let total = shape.pixelCount
+        let loss = ws.loss, coefficient = ws.coefficient, scratch = ws.selection
+        let histogram = ws.histogram(image: 0)
+        let labelled = labelledPixels(labels, count: total, ignoreLabel: ignoreLabel)
+        for i in 0..<total { coefficient[i] = 0 }
+        @inline(__always) func weight(_ i: Int) -> Float { pixelWeights?[i] ?? 1 }
+        /// Marks the `keep` largest of `value(i)` over the pixels `include(i)` (ties: lower index).
+        func keepLargest(_ keep: Int, among count: Int, _ include: (Int) -> Bool, _ value: (Int) -> Float) {
+            guard keep > 0, count > 0 else { return }
+            var m = 0
+            for i in 0..<total where include(i) {
+                scratch[m] = value(i)
+                m += 1
+            }
+            let tau = Selection.smallest(UnsafeMutableBufferPointer(start: scratch, count: count), count - keep, histogram: histogram)
+            var ties = keep
+            for i in 0..<total where include(i) && value(i) > tau { ties -= 1 }
+            for i in 0..<total where include(i) {
+                let v = value(i)
+                if v > tau || (v == tau && ties > 0) {
+                    if v == tau { ties -= 1 }
+                    coefficient[i] = 1
+                }
+            }
+        }
+        let isLabelled = { (i: Int) in labels[i] != ignoreLabel }
+        let divisor: Double
+        switch mining {
+        case .batchTopFraction(let fraction):
+            // Int(f · N·H·W), rounded down as Python's int(); ignored pixels are zeros.
+            let k = Swift.min(total, Int((fraction * Double(total)).rounded(.down)))
+            keepLargest(k, among: total, { _ in true }) { isLabelled($0) ? weight($0) * loss[$0] : 0 }
+            // An ignored pixel that was kept adds 0 and has no gradient.
+            for i in 0..<total where !isLabelled(i) { coefficient[i] = 0 }
+            divisor = Double(k)
+        case .ohem(let threshold, let minimumKept, let averageNonIgnored):
+            let (product, overflow) = minimumKept.multipliedReportingOverflow(by: shape.images)
+            let batchKept = overflow ? Int.max : product
+            if let threshold {
+                if labelled > 0 {
+                    var m = 0
+                    for i in 0..<total where isLabelled(i) {
+                        scratch[m] = trueClassProbability(ws.labelLogProbability[i])
+                        m += 1
+                    }
+                    let rank = Swift.min(batchKept, labelled - 1)
+                    let floor = Selection.smallest(UnsafeMutableBufferPointer(start: scratch, count: labelled), rank, histogram: histogram)
+                    let limit = Swift.max(threshold, Double(floor))
+                    for i in 0..<total where isLabelled(i) && Double(trueClassProbability(ws.labelLogProbability[i])) < limit {
+                        coefficient[i] = 1
+                    }
+                }
+            } else {
+                keepLargest(Swift.min(batchKept, labelled), among: labelled, isLabelled) { loss[$0] }
+            }
+            divisor = averageNonIgnored ? Double(labelled) : Double(total)
+        case .topFraction, .probabilityBelow:
+            preconditionFailure("per-image mining")
+        }
+        let scale = divisor > 0 ? gradientScale / divisor : 0
+        let plane = shape.pixelsPerImage
+        ws.imageSums.removeAll(keepingCapacity: true)
+        for k in 0..<shape.images {
+            var s = ImageSums()
+            s.pooledDivisor = divisor
+            var chosen = 0
+            for i in (k * plane)..<((k + 1) * plane) {
+                if isLabelled(i) { s.labelledPixels += 1 }
+                guard coefficient[i] != 0 else { continue }
+                chosen += 1
+                let w = Double(weight(i))
+                s.crossEntropySum += w * Double(loss[i])
+                coefficient[i] = saturatingFloat(w * scale, limit: .greatestFiniteMagnitude / 4)
+            }
+            s.minedPixels = chosen
+            ws.imageSums.append(s)
+        }
+    }
+
+    private static func labelledPixels(_ labels: UnsafePointer<Int32>, count: Int, ignoreLabel: Int32) -> Int {
+        ObjectiveEngine.labelledPixels(labels, count: count, ignoreLabel: ignoreLabel)
+    }
+
     private static func select(
         _ mining: PixelMining, plane: Int, scale gradientScale: Double, labels: UnsafePointer<Int32>, ignoreLabel: Int32,
         loss: UnsafePointer<Float>, labelLogProbability: UnsafePointer<Float>, pixelWeights: UnsafePointer<Float>?,
@@ -70,6 +160,8 @@ enum Mining {
                         chosen += 1
                     }
                 }
+            case .batchTopFraction, .ohem:
+                preconditionFailure("batch-wide mining")
             }
         }
         s.minedPixels = chosen

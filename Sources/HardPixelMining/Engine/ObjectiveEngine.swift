@@ -51,10 +51,16 @@ enum ObjectiveEngine {
             try StatisticsPass.run(
                 targets: targets, shape: shape, inputs: inputs, depthBinning: nil, regionTable: 0, workspace: ws,
                 threads: threads)
-            forEachImage(shape, ws, threads) { k in
-                Mining.select(
-                    mining, image: k, shape: shape, ignoreLabel: targets.ignoreLabel, labels: inputs.labels,
+            if mining.isBatchWide {
+                Mining.selectBatch(
+                    mining, shape: shape, ignoreLabel: targets.ignoreLabel, labels: inputs.labels,
                     pixelWeights: pixelWeights, gradientScale: outputs.gradientScale, workspace: ws)
+            } else {
+                forEachImage(shape, ws, threads) { k in
+                    Mining.select(
+                        mining, image: k, shape: shape, ignoreLabel: targets.ignoreLabel, labels: inputs.labels,
+                        pixelWeights: pixelWeights, gradientScale: outputs.gradientScale, workspace: ws)
+                }
             }
         case .hardPixel(let c, let epoch):
             let grid = c.grid.dimensions(height: shape.height, width: shape.width)
@@ -64,10 +70,16 @@ enum ObjectiveEngine {
                 regionTable: c.usesSegmentationError ? shape.images * grid.columns * c.depthBinning.binCount : 0,
                 workspace: ws, threads: threads)
             for x in 0..<shape.width { ws.columnCell[x] = x * grid.columns / shape.width }
+            // A pooled depth term (SILog) needs the whole batch's sums before any image's gradient.
+            let pooledDepth = c.pooledDepthTerm.map { silog -> DepthPass.Coefficients in
+                let p = DepthPass.pooledSums(shape: shape, workspace: ws)
+                return silog.gradientCoefficients(
+                    pixels: p.pixels, sum: p.sum, squaredSum: p.squaredSum, factor: outputs.gradientScale * c.depthWeight)
+            }
             forEachImage(shape, ws, threads) { k in
                 WeighingPass.weigh(
                     image: k, configuration: c, epoch: epoch, shape: shape, grid: grid, labels: inputs.labels,
-                    groundTruthDepth: inputs.groundTruthDepth, outputs: outputs, workspace: ws)
+                    groundTruthDepth: inputs.groundTruthDepth, pooledDepth: pooledDepth, outputs: outputs, workspace: ws)
             }
         }
         if let gradient = outputs.logitGradient {

@@ -6,7 +6,7 @@ enum WeighingPass {
     static func weigh(
         image k: Int, configuration c: ObjectiveConfiguration, epoch: Double, shape: BatchShape,
         grid: (rows: Int, columns: Int), labels allLabels: UnsafePointer<Int32>, groundTruthDepth: UnsafePointer<Float>?,
-        outputs: EngineOutputs, workspace ws: ObjectiveWorkspace
+        pooledDepth: DepthPass.Coefficients? = nil, outputs: EngineOutputs, workspace ws: ObjectiveWorkspace
     ) -> ImageSums {
         let plane = shape.pixelsPerImage
         let base = k * plane
@@ -28,7 +28,7 @@ enum WeighingPass {
             paces(&s, pacing: pacing, configuration: c, epoch: epoch, labels: labels, image: k, plane: plane, base: base, ws)
         }
         coefficients(&s, configuration: c, epoch: epoch, shape: shape, labels: labels, base: base,
-                     usesDepth: groundTruthDepth != nil,
+                     usesDepth: groundTruthDepth != nil, pooledDepth: pooledDepth,
                      outputs: outputs, ws)
         return s
     }
@@ -84,7 +84,8 @@ enum WeighingPass {
     /// depth gradient.
     private static func coefficients(
         _ s: inout ImageSums, configuration c: ObjectiveConfiguration, epoch: Double, shape: BatchShape,
-        labels: UnsafePointer<Int32>, base: Int, usesDepth: Bool, outputs: EngineOutputs, _ ws: ObjectiveWorkspace
+        labels: UnsafePointer<Int32>, base: Int, usesDepth: Bool, pooledDepth: DepthPass.Coefficients?,
+        outputs: EngineOutputs, _ ws: ObjectiveWorkspace
     ) {
         let plane = shape.pixelsPerImage
         let residual = ws.residual + base, hasDepth = ws.hasDepth + base
@@ -102,8 +103,11 @@ enum WeighingPass {
         let images = Double(shape.images)
         let λ = outputs.gradientScale
         let logitScale = s.labelledPixels > 0 ? λ / (images * Double(s.labelledPixels)) : 0
-        let depthScale = s.depthPixels > 0 && c.usesDepthLoss ? λ * c.depthWeight / images * 2 / Double(s.depthPixels) : 0
-        let meanResidual = s.depthPixels > 0 ? s.residualSum / Double(s.depthPixels) : 0
+        // ∂(α L_dep)/∂logD_i = depthScale · (R_i − shift) + offset: per image (Eq. 3), or pooled (SILog).
+        var depthScale = s.depthPixels > 0 && c.usesDepthLoss ? λ * c.depthWeight / images * 2 / Double(s.depthPixels) : 0
+        var shift = c.scaleInvariance * (s.depthPixels > 0 ? s.residualSum / Double(s.depthPixels) : 0)
+        var offset = 0.0
+        if let pooledDepth { (depthScale, shift, offset) = (pooledDepth.slope, pooledDepth.shift, pooledDepth.offset) }
         let depthGradient = outputs.depthGradient.map { $0 + base }
         let accumulates = outputs.accumulates
         @inline(__always) func writeDepthGradient(_ i: Int, _ dg: Double) {
@@ -121,7 +125,7 @@ enum WeighingPass {
             let eligible = hasDepthHere && labels[i] != c.ignoreLabel
             wRMap?[i] = eligible && c.usesDepthPredictionError ? Float(abs(residual[i])) : 0
             wZMap?[i] = eligible && c.usesSegmentationError ? wZ[i] : 0
-            var dg = hasDepthHere ? depthScale * (residual[i] - c.scaleInvariance * meanResidual) : 0
+            var dg = hasDepthHere ? depthScale * (residual[i] - shift) + offset : 0
             guard labels[i] != c.ignoreLabel else {
                 coefficient[i] = 0
                 lossWeights?[i] = 0

@@ -1,0 +1,61 @@
+/// SILog, the scale-invariant log error of BTS and AdaBins, pooled over the batch's valid
+/// pixels (see ``SILog`` for the equation, its sources and the mapping to L_dep).
+///
+/// PyTorch (BTS): `d = pred_log[mask] - gt[mask].log(); 10 * ((d**2).mean() - 0.85 * d.mean()**2).sqrt()`.
+public struct SILogDepthLoss: Sendable, Hashable {
+    public var silog: SILog
+    /// Which ground-truth depths are valid (`minimum...maximum`; bins are unused here).
+    public var depthBinning: DepthBinning
+
+    public init(_ silog: SILog = .bts, depthBinning: DepthBinning = .paper) {
+        self.silog = silog
+        self.depthBinning = depthBinning
+    }
+
+    /// Evaluates SILog; `value` and `batch.depth` of the result are the pooled SILog, and each
+    /// image's `depth` is the SILog of that image alone.
+    ///
+    /// `shape.classes` is not used. `gradient`, when given, receives ∂SILog/∂logD (N·H·W),
+    /// overwritten or accumulated as `gradientOutput` says. On any error every output stays
+    /// untouched.
+    public func evaluate(
+        predictedLogDepth: UnsafeBufferPointer<Float>, groundTruthDepth: UnsafeBufferPointer<Float>,
+        shape: BatchShape, gradient: UnsafeMutableBufferPointer<Float>? = nil,
+        gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
+    ) throws -> ObjectiveResult {
+        try shape.validate(requiresClasses: false)
+        try silog.validate(argument: "silog")
+        try gradientOutput.validate()
+        try depthBinning.validate()
+        try Check.count(predictedLogDepth.count, shape.pixelCount, "predictedLogDepth")
+        try Check.count(groundTruthDepth.count, shape.pixelCount, "groundTruthDepth")
+        if let g = gradient { try Check.count(g.count, shape.pixelCount, "gradient") }
+        try Check.allFinite(predictedLogDepth, "predictedLogDepth")
+
+        var c = ObjectiveConfiguration.segmentationOnly
+        c.depthWeight = 1
+        c.depthTerm = .silog(silog)
+        c.depthBinning = depthBinning
+        let sums = try DepthPass.silog(
+            silog, predicted: predictedLogDepth.baseAddress!, groundTruth: groundTruthDepth.baseAddress!, shape: shape,
+            binning: depthBinning, gradient: gradient?.baseAddress, factor: gradientOutput.scale,
+            accumulates: gradientOutput.accumulates, workspace: workspace ?? ObjectiveWorkspace())
+        return ObjectiveResult(combining: sums, configuration: c, epoch: 0)
+    }
+
+    /// Evaluates SILog on arrays; `gradient` must have N·H·W elements.
+    public func evaluate(
+        predictedLogDepth: [Float], groundTruthDepth: [Float], shape: BatchShape, gradient: inout [Float],
+        gradientOutput: GradientOutput = .overwrite
+    ) throws -> ObjectiveResult {
+        try predictedLogDepth.withUnsafeBufferPointer { d in
+            try groundTruthDepth.withUnsafeBufferPointer { dStar in
+                try gradient.withUnsafeMutableBufferPointer { g in
+                    try evaluate(
+                        predictedLogDepth: d, groundTruthDepth: dStar, shape: shape, gradient: g,
+                        gradientOutput: gradientOutput)
+                }
+            }
+        }
+    }
+}
