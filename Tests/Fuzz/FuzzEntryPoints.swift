@@ -131,6 +131,9 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     c.smoothing = [LabelSmoothing.none, .paperDefault, .pytorch(epsilon: 0.1), .paper(trueClassTarget: r.parameter())][r.int(4)]
     c.depthWeight = r.parameter()
     c.scaleInvariance = r.parameter()
+    if r.byte() % 3 == 0 {
+        c.depthTerm = .silog(SILog(varianceFocus: r.parameter(), scale: r.parameter(), variance: r.byte() % 2 == 0 ? .population : .sample))
+    }
     c.depthPredictionErrorWeight = WeightSchedule(initial: r.parameter(), later: r.parameter(), switchEpoch: r.parameter())
     c.segmentationErrorWeight = r.parameter()
     // Grids up to and beyond the image (and beyond 65536); binnings of any width and range.
@@ -286,8 +289,16 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
     // Loss-rank mining.
     var gm = [Float](repeating: sentinel, count: r.count(logitCount))
-    let mining: PixelMining = r.byte() % 2 == 0
-        ? .topFraction(r.parameter() / 8) : .probabilityBelow(threshold: r.parameter() / 8, minimumKept: r.int(40) - 3)
+    let mining: PixelMining
+    switch r.byte() % 4 {
+    case 0: mining = .topFraction(r.parameter() / 8)
+    case 1: mining = .probabilityBelow(threshold: r.parameter() / 8, minimumKept: r.int(40) - 3)
+    case 2: mining = .batchTopFraction(r.parameter() / 8)
+    default:
+        mining = .ohem(
+            threshold: r.byte() % 2 == 0 ? nil : r.parameter() / 8,
+            minimumKept: r.byte() % 8 == 0 ? Int.max - r.int(3) : r.int(40) - 3, averageNonIgnored: r.byte() % 2 == 0)
+    }
     var minedResult: ObjectiveResult? = nil
     if expectTypedOrSuccess([gm], {
         minedResult = try LabelSmoothedCrossEntropy(smoothing: c.smoothing, ignoreLabel: c.ignoreLabel, mining: mining)
@@ -319,6 +330,13 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         require(mixed.masks.count == pixels, "DepthMix mask size")
     }
     _ = try? DepthMix(margin: r.float(), depthBinning: c.depthBinning).mask(depth: depth, partnerDepth: predicted)
+    let hoyer = HoyerDepthMix(margin: r.parameter() - 1, foregroundThreshold: r.parameter() / 4)
+    if let mixed = try? hoyer.mix(
+        disparity: predicted, shape: shape, partners: r.byte() % 2 == 0 ? nil : partners, images: predicted,
+        channels: 1, labels: labels, softTargets: r.byte() % 2 == 0 ? logits : nil) {
+        require(mixed.masks.count == pixels, "Hoyer DepthMix mask size")
+        require(mixed.softTargets?.allSatisfy { $0.isFinite } ?? true, "non-finite mixed soft targets")
+    }
     let (h, w) = (r.dimension(12), r.dimension(12))
     _ = try? SideOutputResampling.labels(labels, shape: shape, height: h, width: w)
     if let d = try? SideOutputResampling.depth(depth, shape: shape, height: h, width: w) {
@@ -333,6 +351,17 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if expectTypedOrSuccess([gdepth], { depthResult = try depthLoss.evaluate(predictedLogDepth: predicted, groundTruthDepth: depth, shape: shape, gradient: &gdepth) }, { [gdepth] }),
         finiteInputs && saneParameters, let depthResult {
         require(depthResult.value.isFinite && gdepth.allSatisfy(\.isFinite), "non-finite depth loss")
+    }
+
+    // SILog (BTS / AdaBins) over the batch.
+    var gsilog = [Float](repeating: sentinel, count: r.count(pixels))
+    var silogResult: ObjectiveResult? = nil
+    let silog = SILogDepthLoss(
+        SILog(varianceFocus: r.parameter(), scale: r.parameter(), variance: r.byte() % 2 == 0 ? .population : .sample),
+        depthBinning: c.depthBinning)
+    if expectTypedOrSuccess([gsilog], { silogResult = try silog.evaluate(predictedLogDepth: predicted, groundTruthDepth: depth, shape: shape, gradient: &gsilog) }, { [gsilog] }),
+        finiteInputs, let silogResult {
+        require(silogResult.value.isFinite && gsilog.allSatisfy(\.isFinite), "non-finite SILog")
     }
 
     // The weight maps and pacing.
