@@ -188,6 +188,21 @@ public enum ScalarReference {
 }
 
 extension ScalarReference {
+    /// One pixel's log-sum-exp, log p_label and smoothed ce from its logits `x(j)`.
+    static func pixelCrossEntropy<T: ReferenceReal>(
+        classes C: Int, label: Int, on: Double, off: Double, _ x: (Int) -> T
+    ) -> (logSumExp: T, logPLabel: T, ce: T) {
+        var m = x(0)
+        for j in 1..<C where x(j) > m { m = x(j) }
+        var sum: T = 0
+        for j in 0..<C { sum += T.exponential(x(j) - m) }
+        let lse = m + T.logarithm(sum)
+        var sumLogP: T = 0
+        for j in 0..<C { sumLogP += x(j) - lse }
+        let logPLabel = x(label) - lse
+        return (lse, logPLabel, -(T(off) * sumLogP + T(on - off) * logPLabel))
+    }
+
     /// Cross-entropy over the mined pixels (the selection is made by sorting here) and its
     /// gradient, in any real type.
     public static func minedCrossEntropy<T: ReferenceReal>(
@@ -203,15 +218,8 @@ extension ScalarReference {
             var ce = [T](repeating: 0, count: HW), logPLabel = [T](repeating: 0, count: HW), lse = [T](repeating: 0, count: HW)
             let labelled = (0..<HW).filter { labels[k * HW + $0] != ignoreLabel }
             for i in labelled {
-                var m = x(0, i)
-                for j in 1..<C where x(j, i) > m { m = x(j, i) }
-                var sum: T = 0
-                for j in 0..<C { sum += T.exponential(x(j, i) - m) }
-                lse[i] = m + T.logarithm(sum)
-                var sumLogP: T = 0
-                for j in 0..<C { sumLogP += x(j, i) - lse[i] }
-                logPLabel[i] = x(Int(labels[k * HW + i]), i) - lse[i]
-                ce[i] = -(T(off) * sumLogP + T(on - off) * logPLabel[i])
+                (lse[i], logPLabel[i], ce[i]) = pixelCrossEntropy(
+                    classes: C, label: Int(labels[k * HW + i]), on: on, off: off) { x($0, i) }
             }
             var chosen: [Int] = []
             if !labelled.isEmpty {
@@ -258,15 +266,7 @@ extension ScalarReference {
         var lse = [T](repeating: 0, count: total)
         let labelled = (0..<total).filter { labels[$0] != ignoreLabel }
         for p in labelled {
-            var m = x(p, 0)
-            for j in 1..<C where x(p, j) > m { m = x(p, j) }
-            var sum: T = 0
-            for j in 0..<C { sum += T.exponential(x(p, j) - m) }
-            lse[p] = m + T.logarithm(sum)
-            var sumLogP: T = 0
-            for j in 0..<C { sumLogP += x(p, j) - lse[p] }
-            logPLabel[p] = x(p, Int(labels[p])) - lse[p]
-            ce[p] = -(T(off) * sumLogP + T(on - off) * logPLabel[p])
+            (lse[p], logPLabel[p], ce[p]) = pixelCrossEntropy(classes: C, label: Int(labels[p]), on: on, off: off) { x(p, $0) }
         }
         func w(_ p: Int) -> T { pixelWeights?[p] ?? 1 }
         var chosen: [Int] = []

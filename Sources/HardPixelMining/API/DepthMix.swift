@@ -57,16 +57,9 @@ public struct DepthMix: Sendable, Hashable {
     ) throws -> Mixed {
         try shape.validate(requiresClasses: false)
         try validateParameters()
-        if channels < 1 {
-            throw HardPixelMiningError.invalidDimension(argument: "channels", value: channels, requirement: ">= 1")
-        }
-        let imageCount = try Check.product(
-            [shape.images, channels, shape.height, shape.width], "channels",
-            "a channel count whose N × channels × H × W is at most 2^40")
-        try Check.count(images.count, imageCount, "images")
+        try Check.images(images.count, channels: channels, shape: shape, "images")
         try Check.count(labels.count, shape.pixelCount, "labels")
         try Check.count(depth.count, shape.pixelCount, "depth")
-        try Check.count(partners.count, shape.images, "partners")
         try Check.permutation(partners, count: shape.images, "partners")
         return DepthMixPass.depthMix(
             self, images: images, channels: channels, labels: labels, depth: depth, shape: shape, partners: partners)

@@ -108,6 +108,29 @@ enum Check {
     }
 
     /// Throws for the first non-finite element of `values`.
+    /// `channels` ≥ 1 and `count` = N × channels × H × W (overflow-checked): an NCHW image batch.
+    static func images(_ count: Int, channels: Int, shape: BatchShape, _ argument: @autoclosure () -> String) throws {
+        if channels < 1 {
+            throw HardPixelMiningError.invalidDimension(argument: "channels", value: channels, requirement: ">= 1")
+        }
+        let expected = try Check.product(
+            [shape.images, channels, shape.height, shape.width], "channels",
+            "a channel count whose N × channels × H × W is at most 2^40")
+        try Check.count(count, expected, argument())
+    }
+
+    /// Predicted log-depth, ground-truth depth and an optional gradient, each N·H·W; the
+    /// prediction finite.
+    static func depthInputs(
+        predicted: UnsafeBufferPointer<Float>, groundTruth: UnsafeBufferPointer<Float>,
+        gradient: UnsafeMutableBufferPointer<Float>?, shape: BatchShape
+    ) throws {
+        try Check.count(predicted.count, shape.pixelCount, "predictedLogDepth")
+        try Check.count(groundTruth.count, shape.pixelCount, "groundTruthDepth")
+        if let g = gradient { try Check.count(g.count, shape.pixelCount, "gradient") }
+        try Check.allFinite(predicted, "predictedLogDepth")
+    }
+
     /// `values` is a permutation of `0..<count` (and has `count` elements).
     static func permutation(_ values: [Int], count: Int, _ argument: @autoclosure () -> String) throws {
         try Check.count(values.count, count, argument())

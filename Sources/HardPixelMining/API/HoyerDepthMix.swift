@@ -74,15 +74,7 @@ public struct HoyerDepthMix: Sendable, Hashable {
         try disparity.withUnsafeBufferPointer { try Check.allFinite($0, "disparity") }
         let partners = partners ?? Self.rolledPartners(count: shape.images)
         try Check.permutation(partners, count: shape.images, "partners")
-        if let images {
-            if channels < 1 {
-                throw HardPixelMiningError.invalidDimension(argument: "channels", value: channels, requirement: ">= 1")
-            }
-            let count = try Check.product(
-                [shape.images, channels, shape.height, shape.width], "channels",
-                "a channel count whose N × channels × H × W is at most 2^40")
-            try Check.count(images.count, count, "images")
-        }
+        if let images { try Check.images(images.count, channels: channels, shape: shape, "images") }
         if let labels { try Check.count(labels.count, shape.pixelCount, "labels") }
         if let softTargets {
             try Check.count(softTargets.count, shape.logitCount, "softTargets")

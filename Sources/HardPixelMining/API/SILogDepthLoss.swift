@@ -27,10 +27,8 @@ public struct SILogDepthLoss: Sendable, Hashable {
         try silog.validate(argument: "silog")
         try gradientOutput.validate()
         try depthBinning.validate()
-        try Check.count(predictedLogDepth.count, shape.pixelCount, "predictedLogDepth")
-        try Check.count(groundTruthDepth.count, shape.pixelCount, "groundTruthDepth")
-        if let g = gradient { try Check.count(g.count, shape.pixelCount, "gradient") }
-        try Check.allFinite(predictedLogDepth, "predictedLogDepth")
+        try Check.depthInputs(
+            predicted: predictedLogDepth, groundTruth: groundTruthDepth, gradient: gradient, shape: shape)
 
         var c = ObjectiveConfiguration.segmentationOnly
         c.depthWeight = 1

@@ -29,10 +29,8 @@ public struct ScaleInvariantDepthLoss: Sendable, Hashable {
         try shape.validate(requiresClasses: false)
         try Check.parameter(scaleInvariance, "scaleInvariance", "in 0...1", { (0...1).contains($0) })
         try depthBinning.validate()
-        try Check.count(predictedLogDepth.count, shape.pixelCount, "predictedLogDepth")
-        try Check.count(groundTruthDepth.count, shape.pixelCount, "groundTruthDepth")
-        if let g = gradient { try Check.count(g.count, shape.pixelCount, "gradient") }
-        try Check.allFinite(predictedLogDepth, "predictedLogDepth")
+        try Check.depthInputs(
+            predicted: predictedLogDepth, groundTruth: groundTruthDepth, gradient: gradient, shape: shape)
 
         var c = ObjectiveConfiguration.segmentationOnly
         c.depthWeight = 1

@@ -35,7 +35,7 @@ enum Mining {
         let total = shape.pixelCount
         let loss = ws.loss, coefficient = ws.coefficient, scratch = ws.selection
         let histogram = ws.histogram(image: 0)
-        let labelled = labelledPixels(labels, count: total, ignoreLabel: ignoreLabel)
+        let labelled = ObjectiveEngine.labelledPixels(labels, count: total, ignoreLabel: ignoreLabel)
         for i in 0..<total { coefficient[i] = 0 }
         @inline(__always) func weight(_ i: Int) -> Float { pixelWeights?[i] ?? 1 }
         /// Marks the `keep` largest of `value(i)` over the pixels `include(i)` (ties: lower index).
@@ -109,10 +109,6 @@ enum Mining {
             s.minedPixels = chosen
             ws.imageSums.append(s)
         }
-    }
-
-    private static func labelledPixels(_ labels: UnsafePointer<Int32>, count: Int, ignoreLabel: Int32) -> Int {
-        ObjectiveEngine.labelledPixels(labels, count: count, ignoreLabel: ignoreLabel)
     }
 
     private static func select(
