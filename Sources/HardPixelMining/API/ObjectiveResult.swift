@@ -39,6 +39,17 @@ public struct ImageSums: Sendable, Hashable {
     public var countedSegmentationErrorPixels = 0
 
     public init() {}
+
+    /// The batch's nd, Σ R and Σ R², added over `sums` in order (for a pooled depth term).
+    static func pooledDepth<S: Sequence<ImageSums>>(_ sums: S) -> (pixels: Int, sum: Double, squaredSum: Double) {
+        var pixels = 0, sum = 0.0, squaredSum = 0.0
+        for s in sums {
+            pixels += s.depthPixels
+            sum += s.residualSum
+            squaredSum += s.squaredResidualSum
+        }
+        return (pixels, sum, squaredSum)
+    }
 }
 
 /// The terms of the objective for one image, or their means over the batch.
@@ -137,13 +148,8 @@ public struct ObjectiveResult: Sendable, Hashable {
         batch.objective /= n
         let silog = configuration.pooledDepthTerm
         if let silog {
-            var pixels = 0, sum = 0.0, squaredSum = 0.0
-            for s in sums {
-                pixels += s.depthPixels
-                sum += s.residualSum
-                squaredSum += s.squaredResidualSum
-            }
-            batch.depth = silog.value(pixels: pixels, sum: sum, squaredSum: squaredSum)
+            let pooled = ImageSums.pooledDepth(sums)
+            batch.depth = silog.value(pixels: pooled.pixels, sum: pooled.sum, squaredSum: pooled.squaredSum)
         }
         if pooledSegmentation || silog != nil {
             batch.objective = batch.segmentation + configuration.depthWeight * batch.depth

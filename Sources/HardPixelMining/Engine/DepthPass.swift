@@ -8,24 +8,25 @@ enum DepthPass {
     /// then over images in order (as ``ObjectiveResult`` combines them).
     static func pooledSums(shape: BatchShape, workspace ws: ObjectiveWorkspace) -> (pixels: Int, sum: Double, squaredSum: Double) {
         let plane = shape.pixelsPerImage
-        var pixels = 0, sum = 0.0, squaredSum = 0.0
-        for k in 0..<shape.images {
+        return ImageSums.pooledDepth((0..<shape.images).lazy.map { k in
             var s = ImageSums()
             imageSums(&s, from: k * plane, count: plane, ws)
-            pixels += s.depthPixels
-            sum += s.residualSum
-            squaredSum += s.squaredResidualSum
-        }
-        return (pixels, sum, squaredSum)
+            return s
+        })
     }
 
-    /// nd, Σ R, Σ R² of `count` pixels from `first`, in pixel order.
-    static func imageSums(_ s: inout ImageSums, from first: Int, count: Int, _ ws: ObjectiveWorkspace) {
+    /// nd, Σ R, Σ R² of `count` pixels from `first`, in pixel order; with `labels` (of those
+    /// pixels), also the eligible pixels (valid depth and a label other than `ignoreLabel`).
+    static func imageSums(
+        _ s: inout ImageSums, from first: Int, count: Int, labels: UnsafePointer<Int32>? = nil, ignoreLabel: Int32 = 0,
+        _ ws: ObjectiveWorkspace
+    ) {
         for i in first..<(first + count) where ws.hasDepth[i] != 0 {
             let r = ws.residual[i]
             s.depthPixels += 1
             s.residualSum += r
             s.squaredResidualSum += r * r
+            if let labels, labels[i - first] != ignoreLabel { s.eligiblePixels += 1 }
         }
     }
 
@@ -44,7 +45,7 @@ enum DepthPass {
             ws.imageSums.append(s)
         }
         if let gradient {
-            let pooled = pooledSums(shape: shape, workspace: ws)
+            let pooled = ImageSums.pooledDepth(ws.imageSums)
             let g = silog.gradientCoefficients(
                 pixels: pooled.pixels, sum: pooled.sum, squaredSum: pooled.squaredSum, factor: factor)
             for i in 0..<shape.pixelCount {

@@ -14,7 +14,9 @@ enum WeighingPass {
         let ignore = c.ignoreLabel
         var s = ImageSums()
         s.labelledPixels = ObjectiveEngine.labelledPixels(labels, count: plane, ignoreLabel: ignore)
-        if groundTruthDepth != nil { depthSums(&s, labels: labels, ignoreLabel: ignore, plane: plane, base: base, ws) }
+        if groundTruthDepth != nil {
+            DepthPass.imageSums(&s, from: base, count: plane, labels: labels, ignoreLabel: ignore, ws)
+        }
         let wZ = ws.segmentationError + base
         if c.usesSegmentationError {
             let bins = c.depthBinning.binCount
@@ -31,20 +33,6 @@ enum WeighingPass {
                      usesDepth: groundTruthDepth != nil, pooledDepth: pooledDepth,
                      outputs: outputs, ws)
         return s
-    }
-
-    /// nd, Σ R, Σ R² and the eligible pixels, in pixel order.
-    private static func depthSums(
-        _ s: inout ImageSums, labels: UnsafePointer<Int32>, ignoreLabel: Int32, plane: Int, base: Int, _ ws: ObjectiveWorkspace
-    ) {
-        let residual = ws.residual + base
-        let hasDepth = ws.hasDepth + base
-        for i in 0..<plane where hasDepth[i] != 0 {
-            s.depthPixels += 1
-            s.residualSum += residual[i]
-            s.squaredResidualSum += residual[i] * residual[i]
-            if labels[i] != ignoreLabel { s.eligiblePixels += 1 }
-        }
     }
 
     /// Self-paced pacing: η per weight map over the eligible pixels (labelled ones for ce),
