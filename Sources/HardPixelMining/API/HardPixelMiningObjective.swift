@@ -95,10 +95,12 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
             segmentationErrorMap: maps.segmentationError?.baseAddress)
         // L_seg alone is plain cross-entropy: one pass over the logits (unless maps are asked for).
         let term: SegmentationTerm = c.needsGroundTruthDepth || c.pacesSegmentation || !maps.isEmpty
-            ? .hardPixel(c, epoch: epoch) : .plain(pixelWeights: nil)
-        let sums = try ObjectiveEngine.run(
-            term, targets: c.targets(classCount: shape.classes), shape: shape, inputs: inputs, outputs: outputs,
-            workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
+            ? .hardPixel(c, epoch: epoch) : .plain(pixelWeights: nil, reduction: c.reduction)
+        let sums = try c.withTargets(classCount: shape.classes) { targets in
+            try ObjectiveEngine.run(
+                term, targets: targets, shape: shape, inputs: inputs, outputs: outputs,
+                workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
+        }
         return ObjectiveResult(combining: sums, configuration: c, epoch: epoch)
     }
 

@@ -1,27 +1,39 @@
 /// Label-smoothed cross-entropy (the paper's Eq. 1), L_seg.
 ///
-/// With `p = softmax(logits)` over classes and targets `on`/`off` from ``LabelSmoothing``:
+/// With `p = softmax(logits)` over classes, targets `on`/`off` from ``LabelSmoothing`` and
+/// class weights `c_j` (1 without them):
 ///
-///     ce_i  = −[off · Σ_j log p_ij + (on − off) · log p_i,label]
-///     L_seg = (1/n) Σ_labelled w_i ce_i            (w_i = 1 without pixel weights)
-///     ∂L/∂x_ij = w_i (p_ij − y_ij) / (N n)
+///     ce_i  = −[off · Σ_j c_j log p_ij + (on − off) · c_label log p_i,label]
+///     L_seg = (1/ñ) Σ_labelled w_i ce_i        (w_i = 1 without pixel weights; ñ = Σ c_label, or n)
+///     ∂L/∂x_ij = w_i (A_i p_ij − a_ij) / (N ñ),  a_ij = off c_j + (on − off) c_label [j = label],
+///                                                A_i = Σ_j a_ij   (= 1 without class weights)
 ///
-/// computed with a max-shifted log-sum-exp; the batch value is the mean over images.
-/// PyTorch: `F.cross_entropy(x, y, ignore_index=255, label_smoothing=ε)` per image.
+/// computed with a max-shifted log-sum-exp; by default the batch value is the mean over
+/// images of each image's L_seg (the paper's); ``Reduction`` gives PyTorch's pooled `mean`
+/// and `sum`. PyTorch: `F.cross_entropy(x, y, weight=c, ignore_index=255,
+/// label_smoothing=ε, reduction="mean")` is `reduction: .mean`, `classWeights: c`,
+/// `smoothing: .pytorch(epsilon: ε)` — the same value and gradient to within 1e-6.
 public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
     public var smoothing: LabelSmoothing
     public var ignoreLabel: Int32
     /// Loss-rank hard pixel mining; nil keeps every labelled pixel.
     public var mining: PixelMining?
+    /// Class weights (C finite values in 0...1e6; PyTorch's `weight=`), or nil.
+    public var classWeights: [Float]?
+    /// How the per-pixel losses are reduced (default: the paper's per-image mean). Mining
+    /// accepts only the default, since each mining mode brings its own divisor.
+    public var reduction: Reduction
     public var threadCount: Int
 
     public init(
         smoothing: LabelSmoothing = .paperDefault, ignoreLabel: Int32 = 255, mining: PixelMining? = nil,
-        threadCount: Int = 1
+        classWeights: [Float]? = nil, reduction: Reduction = .perImageMean, threadCount: Int = 1
     ) {
         self.smoothing = smoothing
         self.ignoreLabel = ignoreLabel
         self.mining = mining
+        self.classWeights = classWeights
+        self.reduction = reduction
         self.threadCount = threadCount
     }
 
@@ -53,6 +65,12 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
         try gradientOutput.validate()
         try smoothing.validate()
         try mining?.validate()
+        if mining != nil && reduction != .perImageMean {
+            throw HardPixelMiningError.invalidParameter(
+                argument: "reduction", value: Double(Reduction.allCases.firstIndex(of: reduction)!),
+                requirement: ".perImageMean with mining (each mining mode brings its own divisor)")
+        }
+        try validateClassWeights(classWeights, classCount: shape.classes, "classWeights")
         try validate(threadCount: threadCount)
         try Check.count(logits.count, shape.logitCount, "logits")
         try Check.count(labels.count, shape.pixelCount, "labels")
@@ -67,15 +85,19 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
         var c = ObjectiveConfiguration.segmentationOnly
         c.smoothing = smoothing
         c.ignoreLabel = ignoreLabel
+        c.classWeights = classWeights
+        c.reduction = reduction
         let weights = pixelWeights?.baseAddress
-        let sums = try ObjectiveEngine.run(
-            mining.map { .mined($0, pixelWeights: weights) } ?? .plain(pixelWeights: weights),
-            targets: c.targets(classCount: shape.classes), shape: shape,
-            inputs: EngineInputs(logits: logits.baseAddress!, labels: labels.baseAddress!),
-            outputs: EngineOutputs(
-                logitGradient: gradient?.baseAddress, pixelLosses: pixelLosses?.baseAddress,
-                gradientScale: gradientOutput.scale, accumulates: gradientOutput.accumulates),
-            workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
+        let sums = try c.withTargets(classCount: shape.classes) { targets in
+            try ObjectiveEngine.run(
+                mining.map { .mined($0, pixelWeights: weights) } ?? .plain(pixelWeights: weights, reduction: reduction),
+                targets: targets, shape: shape,
+                inputs: EngineInputs(logits: logits.baseAddress!, labels: labels.baseAddress!),
+                outputs: EngineOutputs(
+                    logitGradient: gradient?.baseAddress, pixelLosses: pixelLosses?.baseAddress,
+                    gradientScale: gradientOutput.scale, accumulates: gradientOutput.accumulates),
+                workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
+        }
         return ObjectiveResult(combining: sums, configuration: c, epoch: 0)
     }
 

@@ -10,6 +10,13 @@ public struct ObjectiveConfiguration: Sendable, Hashable {
     public var smoothing: LabelSmoothing = .paperDefault
     /// The label of pixels that take no part in any term (default 255).
     public var ignoreLabel: Int32 = 255
+    /// Class weights `w_j` (C finite values in 0...1e6, PyTorch's `weight=`) on the
+    /// segmentation terms, or nil for none: each pixel's ce is class-weighted (see
+    /// ``Reduction``) and L_seg, L_R and L_Z divide by Σ w_label instead of n.
+    public var classWeights: [Float]? = nil
+    /// How the segmentation terms' per-pixel losses are reduced (default: the paper's
+    /// per-image mean).
+    public var reduction: Reduction = .perImageMean
     /// α, the weight of the scale-invariant log-depth loss (the paper: 1).
     public var depthWeight: Double = 1
     /// ρ, the scale-invariance of the depth loss (default 0.5; 0 is MSE, 1 is Eq. 2).
@@ -85,10 +92,17 @@ public struct ObjectiveConfiguration: Sendable, Hashable {
         return c
     }
 
-    /// The kernels' view of the cross-entropy targets.
-    func targets(classCount: Int) -> Targets {
+    /// Calls `body` with the kernels' view of the cross-entropy targets (the class weights
+    /// borrowed for the call).
+    func withTargets<R>(classCount: Int, _ body: (Targets) throws -> R) rethrows -> R {
         let (on, off) = smoothing.targets(classCount: classCount)
-        return Targets(on: Float(on), off: Float(off), ignoreLabel: ignoreLabel)
+        var t = Targets(on: Float(on), off: Float(off), ignoreLabel: ignoreLabel)
+        guard let classWeights else { return try body(t) }
+        return try classWeights.withUnsafeBufferPointer { w in
+            t.classWeights = w.baseAddress
+            t.classWeightSum = Float(w.reduce(0.0) { $0 + Double($1) })
+            return try body(t)
+        }
     }
 
     /// Whether the depth loss is computed.
@@ -115,6 +129,7 @@ public struct ObjectiveConfiguration: Sendable, Hashable {
     /// `validate` states.
     func validate(for shape: BatchShape, argument: @autoclosure () -> String = "configuration") throws {
         try smoothing.validate(argument: "\(argument()).smoothing")
+        try validateClassWeights(classWeights, classCount: shape.classes, "\(argument()).classWeights")
         try Check.weight(depthWeight, "\(argument()).depthWeight")
         try Check.parameter(scaleInvariance, "\(argument()).scaleInvariance", "in 0...1", { (0...1).contains($0) })
         if case .silog(let silog) = depthTerm { try silog.validate(argument: "\(argument()).depthTerm") }

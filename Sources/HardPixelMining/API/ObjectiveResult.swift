@@ -8,6 +8,9 @@ public struct ImageSums: Sendable, Hashable {
     public var labelledPixels = 0
     /// nd, the pixels with a valid ground-truth depth.
     public var depthPixels = 0
+    /// With class weights: Σ w_label over the labelled pixels, the divisor of the image's
+    /// segmentation terms in place of n (nil without class weights).
+    public var labelWeightSum: Double? = nil
     /// The pixels with both (where the hard-pixel weights live).
     public var eligiblePixels = 0
     /// Σ ce over labelled pixels (weighted by per-pixel weights or the pacing mask when configured;
@@ -15,9 +18,10 @@ public struct ImageSums: Sendable, Hashable {
     public var crossEntropySum = 0.0
     /// With ``PixelMining``: how many pixels were mined; L_seg divides by it instead of n.
     public var minedPixels: Int? = nil
-    /// With a batch-wide reduction (``PixelMining/batchTopFraction(_:)``, ``PixelMining/ohem(threshold:minimumKept:averageNonIgnored:)``):
-    /// the batch's divisor, the same in every image. The image's L_seg is then its share
-    /// `Σ ce / divisor`, and the batch's L_seg the sum of the shares.
+    /// With a batch-wide reduction (``Reduction/mean``, ``Reduction/sum``,
+    /// ``PixelMining/batchTopFraction(_:)``, ``PixelMining/ohem(threshold:minimumKept:averageNonIgnored:)``):
+    /// the batch's divisor, the same in every image (1 for `sum`). The image's L_seg, L_R and
+    /// L_Z are then its shares `Σ / divisor`, and the batch's terms the sums of the shares.
     public var pooledDivisor: Double? = nil
     /// Σ R over valid-depth pixels.
     public var residualSum = 0.0
@@ -39,6 +43,9 @@ public struct ImageSums: Sendable, Hashable {
     public var countedSegmentationErrorPixels = 0
 
     public init() {}
+
+    /// The divisor of the image's own segmentation terms: Σ w_label with class weights, else n.
+    var segmentationCount: Double { labelWeightSum ?? Double(labelledPixels) }
 
     /// The batch's nd, Σ R and Σ R², added over `sums` in order (for a pooled depth term).
     static func pooledDepth<S: Sequence<ImageSums>>(_ sums: S) -> (pixels: Int, sum: Double, squaredSum: Double) {
@@ -73,11 +80,11 @@ public struct ObjectiveTerms: Sendable, Hashable {
             segmentation = divisor > 0 ? s.crossEntropySum / divisor : 0
         } else if let mined = s.minedPixels {
             segmentation = mined > 0 ? s.crossEntropySum / Double(mined) : 0
-        } else if s.labelledPixels > 0 {
-            segmentation = s.crossEntropySum / Double(s.labelledPixels)
+        } else if s.segmentationCount > 0 {
+            segmentation = s.crossEntropySum / s.segmentationCount
         }
-        if s.labelledPixels > 0 {
-            let n = Double(s.labelledPixels)
+        let n = s.pooledDivisor ?? s.segmentationCount
+        if n > 0 {
             depthPredictionError = s.depthPredictionErrorSum / n
             segmentationError = s.segmentationErrorSum / n
         }
@@ -97,8 +104,8 @@ public struct ObjectiveTerms: Sendable, Hashable {
 /// What one evaluation of the objective returns.
 public struct ObjectiveResult: Sendable, Hashable {
     /// The batch objective: the mean over images of each image's objective — or, with a
-    /// batch-wide term (pooled SILog, batch mining), `L_seg + α L_dep + β L_R + γ L_Z` from the
-    /// batch's terms.
+    /// batch-wide term (``Reduction/mean`` or `sum`, pooled SILog, batch mining),
+    /// `L_seg + α L_dep + β L_R + γ L_Z` from the batch's terms.
     public var value: Double { batch.objective }
     /// Each term's mean over the images; a batch-wide term (pooled SILog, batch mining) is
     /// the batch's own value.
@@ -125,8 +132,14 @@ public struct ObjectiveResult: Sendable, Hashable {
         sums.map { ObjectiveTerms($0, configuration: configuration, epoch: epoch) }
     }
 
-    /// Combines per-image sums, in image order, exactly as a single evaluation does.
+    /// Combines per-image sums, in image order, exactly as a single evaluation does. With
+    /// ``Reduction/mean`` the batch's divisor is formed again from the gathered sums, so
+    /// that workers may each report their own images.
     public init(combining sums: [ImageSums], configuration: ObjectiveConfiguration, epoch: Double) {
+        var sums = sums
+        if let divisor = Reduction.pooledDivisor(configuration.reduction, sums) {
+            for k in sums.indices { sums[k].pooledDivisor = divisor }
+        }
         self.sums = sums
         self.configuration = configuration
         self.epoch = epoch
@@ -141,10 +154,12 @@ public struct ObjectiveResult: Sendable, Hashable {
         }
         let n = Double(Swift.max(1, sums.count))
         let pooledSegmentation = sums.first?.pooledDivisor != nil
-        if !pooledSegmentation { batch.segmentation /= n }
+        if !pooledSegmentation {
+            batch.segmentation /= n
+            batch.depthPredictionError /= n
+            batch.segmentationError /= n
+        }
         batch.depth /= n
-        batch.depthPredictionError /= n
-        batch.segmentationError /= n
         batch.objective /= n
         let silog = configuration.pooledDepthTerm
         if let silog {

@@ -10,7 +10,7 @@
 enum CrossEntropyPass {
     static func run(
         logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, shape: BatchShape, targets: Targets,
-        pixelWeights: UnsafePointer<Float>?, gradient: UnsafeMutablePointer<Float>?,
+        reduction: Reduction, pixelWeights: UnsafePointer<Float>?, gradient: UnsafeMutablePointer<Float>?,
         pixelLosses: UnsafeMutablePointer<Float>?, gradientScale: Double, accumulates: Bool,
         workspace ws: ObjectiveWorkspace, threads: Int
     ) throws -> [ImageSums] {
@@ -20,15 +20,19 @@ enum CrossEntropyPass {
         try ws.reserve(pixels: 0, table: 0, chunks: items.count, columns: 0, tile: layout, workers: threads)
         try ws.reserveChunkSums(items.count)
 
-        // The label pass: n per image.
+        // The label pass: n (and Σ w_label) per image, and the batch's divisor when pooled.
         ws.imageSums.removeAll(keepingCapacity: true)
         for k in 0..<shape.images {
             var s = ImageSums()
-            s.labelledPixels = ObjectiveEngine.labelledPixels(labels + k * plane, count: plane, ignoreLabel: targets.ignoreLabel)
+            ObjectiveEngine.countLabels(&s, labels + k * plane, count: plane, targets: targets)
             ws.imageSums.append(s)
         }
+        if let divisor = Reduction.pooledDivisor(reduction, ws.imageSums) {
+            for k in 0..<shape.images { ws.imageSums[k].pooledDivisor = divisor }
+        }
         let scales = ws.imageSums.map { s in
-            s.labelledPixels > 0 ? Float(gradientScale / (Double(shape.images) * Double(s.labelledPixels))) : 0
+            saturatingFloat(ObjectiveEngine.logitScale(s, images: shape.images, gradientScale: gradientScale),
+                            limit: .greatestFiniteMagnitude / 4)
         }
 
         // The logit pass.

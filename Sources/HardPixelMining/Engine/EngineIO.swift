@@ -36,8 +36,9 @@ struct EngineOutputs {
 /// segmentation part of every loss (one case per kind of work, so that a loss says what it
 /// computes instead of configuring the objective to imitate it).
 enum SegmentationTerm {
-    /// `Σ w_i ce_i / n` (w_i = 1, or a pixel weight): cross-entropy, in one pass over the logits.
-    case plain(pixelWeights: UnsafePointer<Float>?)
+    /// `Σ w_i ce_i / n` (w_i = 1, or a pixel weight; n reduced as `reduction` says):
+    /// cross-entropy, in one pass over the logits.
+    case plain(pixelWeights: UnsafePointer<Float>?, reduction: Reduction)
     /// Loss-rank mining: `Σ_{i ∈ S} w_i ce_i / |S|`; statistics, selection, gradient.
     case mined(PixelMining, pixelWeights: UnsafePointer<Float>?)
     /// The hard-pixel objective at `epoch` (any Table II row): `W_i = 1 + β wR_i + γ wZ_i`,

@@ -34,15 +34,15 @@ enum ObjectiveEngine {
         workspace ws: ObjectiveWorkspace, threads: Int
     ) throws -> [ImageSums] {
         switch term {
-        case .plain(let pixelWeights):
+        case .plain(let pixelWeights, let reduction):
             if outputs.accumulates {
                 // Accumulating must leave the buffer untouched on error: check before the one pass.
                 try Check.allFinite(
                     UnsafeBufferPointer(start: inputs.logits, count: shape.logitCount), "logits")
             }
             let sums = try CrossEntropyPass.run(
-                logits: inputs.logits, labels: inputs.labels, shape: shape, targets: targets, pixelWeights: pixelWeights,
-                gradient: outputs.logitGradient, pixelLosses: outputs.pixelLosses,
+                logits: inputs.logits, labels: inputs.labels, shape: shape, targets: targets, reduction: reduction,
+                pixelWeights: pixelWeights, gradient: outputs.logitGradient, pixelLosses: outputs.pixelLosses,
                 gradientScale: outputs.gradientScale, accumulates: outputs.accumulates, workspace: ws, threads: threads)
             // No depth term: its gradient is 0 (nothing to add when accumulating).
             if !outputs.accumulates { outputs.depthGradient?.update(repeating: 0, count: shape.pixelCount) }
@@ -76,10 +76,12 @@ enum ObjectiveEngine {
                 return silog.gradientCoefficients(
                     pixels: p.pixels, sum: p.sum, squaredSum: p.squaredSum, factor: outputs.gradientScale * c.depthWeight)
             }
+            let pooledDivisor = pooledDivisor(c.reduction, labels: inputs.labels, shape: shape, targets: targets)
             forEachImage(shape, ws, threads) { k in
                 WeighingPass.weigh(
-                    image: k, configuration: c, epoch: epoch, shape: shape, grid: grid, labels: inputs.labels,
-                    groundTruthDepth: inputs.groundTruthDepth, pooledDepth: pooledDepth, outputs: outputs, workspace: ws)
+                    image: k, configuration: c, epoch: epoch, shape: shape, grid: grid, targets: targets,
+                    labels: inputs.labels, groundTruthDepth: inputs.groundTruthDepth, pooledDepth: pooledDepth,
+                    pooledDivisor: pooledDivisor, outputs: outputs, workspace: ws)
             }
         }
         if let gradient = outputs.logitGradient {
@@ -123,5 +125,30 @@ enum ObjectiveEngine {
         var n = 0
         for i in 0..<count where labels[i] != ignoreLabel { n += 1 }
         return n
+    }
+
+    /// n and, with class weights, Σ w_label over `count` (validated) labels, into `s`.
+    static func countLabels(_ s: inout ImageSums, _ labels: UnsafePointer<Int32>, count: Int, targets: Targets) {
+        s.labelledPixels = labelledPixels(labels, count: count, ignoreLabel: targets.ignoreLabel)
+        guard let w = targets.classWeights else { return }
+        var sum = 0.0
+        for i in 0..<count where labels[i] != targets.ignoreLabel { sum += Double(w[Int(labels[i])]) }
+        s.labelWeightSum = sum
+    }
+
+    /// The batch's pooled divisor for `reduction` (nil for the per-image mean), from a pass
+    /// over the labels.
+    static func pooledDivisor(_ reduction: Reduction, labels: UnsafePointer<Int32>, shape: BatchShape, targets: Targets) -> Double? {
+        guard reduction == .mean else { return Reduction.pooledDivisor(reduction, []) }
+        var s = ImageSums()
+        countLabels(&s, labels, count: shape.pixelCount, targets: targets)
+        return s.segmentationCount
+    }
+
+    /// The factor of an image's logit gradient, `λ / (N · count)`, or `λ / divisor` when pooled.
+    static func logitScale(_ s: ImageSums, images: Int, gradientScale: Double) -> Double {
+        if let divisor = s.pooledDivisor { return divisor > 0 ? gradientScale / divisor : 0 }
+        let count = s.segmentationCount
+        return count > 0 ? gradientScale / (Double(images) * count) : 0
     }
 }

@@ -5,15 +5,17 @@
 enum WeighingPass {
     static func weigh(
         image k: Int, configuration c: ObjectiveConfiguration, epoch: Double, shape: BatchShape,
-        grid: (rows: Int, columns: Int), labels allLabels: UnsafePointer<Int32>, groundTruthDepth: UnsafePointer<Float>?,
-        pooledDepth: DepthPass.Coefficients? = nil, outputs: EngineOutputs, workspace ws: ObjectiveWorkspace
+        grid: (rows: Int, columns: Int), targets: Targets, labels allLabels: UnsafePointer<Int32>,
+        groundTruthDepth: UnsafePointer<Float>?, pooledDepth: DepthPass.Coefficients? = nil, pooledDivisor: Double?,
+        outputs: EngineOutputs, workspace ws: ObjectiveWorkspace
     ) -> ImageSums {
         let plane = shape.pixelsPerImage
         let base = k * plane
         let labels = allLabels + base
         let ignore = c.ignoreLabel
         var s = ImageSums()
-        s.labelledPixels = ObjectiveEngine.labelledPixels(labels, count: plane, ignoreLabel: ignore)
+        ObjectiveEngine.countLabels(&s, labels, count: plane, targets: targets)
+        s.pooledDivisor = pooledDivisor
         if groundTruthDepth != nil {
             DepthPass.imageSums(&s, from: base, count: plane, labels: labels, ignoreLabel: ignore, ws)
         }
@@ -90,7 +92,7 @@ enum WeighingPass {
         let gamma = c.segmentationErrorWeight
         let images = Double(shape.images)
         let λ = outputs.gradientScale
-        let logitScale = s.labelledPixels > 0 ? λ / (images * Double(s.labelledPixels)) : 0
+        let logitScale = ObjectiveEngine.logitScale(s, images: shape.images, gradientScale: λ)
         // ∂(α L_dep)/∂logD_i = depthScale · (R_i − shift) + offset: per image (Eq. 3), or pooled (SILog).
         var depthScale = s.depthPixels > 0 && c.usesDepthLoss ? λ * c.depthWeight / images * 2 / Double(s.depthPixels) : 0
         var shift = c.scaleInvariance * (s.depthPixels > 0 ? s.residualSum / Double(s.depthPixels) : 0)

@@ -56,17 +56,33 @@ extension Kernels {
             // element by a compare and blend.
             let off = V(repeating: t.off), extra = V(repeating: t.on - t.off)
             let labelIndex = layout.state(scratch, TileState.labelIndex)
+            let labelWeight = layout.state(scratch, TileState.labelWeight)
             for v in 0..<vectors {
                 let coef = V.load(coefficient + v * lanes)
-                let a = coef / V.load(sumExp + v * lanes)
-                let b = V(repeating: 0) - coef * off
-                let bLabel = b - coef * extra
                 let label = V.load(labelIndex + v * lanes)
                 var row = scratch + v * lanes
-                for c in 0..<layout.classes {
-                    let offset = b.with(bLabel, where: label .== V(repeating: Float(c)))
-                    offset.plusProduct(a, V.load(row)).store(to: row)
-                    row += rowLength
+                if let w = t.classWeights {
+                    // coef · (A p_j − a_j): A = off Σw + (on − off) w_label, a_j = off w_j + (on − off) w_label [j = label].
+                    let wLabel = V.load(labelWeight + v * lanes)
+                    let sumA = (off * V(repeating: t.classWeightSum)).plusProduct(extra, wLabel)
+                    let a = coef * sumA / V.load(sumExp + v * lanes)
+                    let bUnit = V(repeating: 0) - coef * off
+                    let bExtra = V(repeating: 0) - coef * extra * wLabel
+                    for c in 0..<layout.classes {
+                        let b = bUnit * V(repeating: w[c])
+                        let offset = b.with(b + bExtra, where: label .== V(repeating: Float(c)))
+                        offset.plusProduct(a, V.load(row)).store(to: row)
+                        row += rowLength
+                    }
+                } else {
+                    let a = coef / V.load(sumExp + v * lanes)
+                    let b = V(repeating: 0) - coef * off
+                    let bLabel = b - coef * extra
+                    for c in 0..<layout.classes {
+                        let offset = b.with(bLabel, where: label .== V(repeating: Float(c)))
+                        offset.plusProduct(a, V.load(row)).store(to: row)
+                        row += rowLength
+                    }
                 }
             }
             streamTile(to: g, plane: plane, p: p, count: count, layout: layout, scratch: scratch, accumulating: accumulating)

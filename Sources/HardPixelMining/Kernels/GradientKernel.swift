@@ -28,6 +28,7 @@ extension Kernels {
         let lanes = V.laneCount
         let off = V(repeating: t.off), extra = V(repeating: t.on - t.off)
         let labelIndex = layout.state(scratch, TileState.labelIndex)
+        let labelWeight = layout.state(scratch, TileState.labelWeight)
         forEachTile(range, layout) { p, count in
             let full = count / lanes, rest = count % lanes
             let vectors = full + (rest > 0 ? 1 : 0)
@@ -42,10 +43,24 @@ extension Kernels {
                 let m = V.load(maximum + q, count: n, padding: 0)
                 let lse = V.load(logSum + q, count: n, padding: 0)
                 let coef = V.load(coefficient + q, count: n, padding: 0)
-                let b = V(repeating: 0) - coef * off
-                let bLabel = b - coef * extra
                 let label = V.load(labelIndex + v * lanes)
                 var row = scratch + v * lanes
+                if let w = t.classWeights {
+                    // coef · (A p_j − a_j): A = off Σw + (on − off) w_label, a_j = off w_j + (on − off) w_label [j = label].
+                    let wLabel = V.load(labelWeight + v * lanes)
+                    let a = coef * (off * V(repeating: t.classWeightSum)).plusProduct(extra, wLabel)
+                    let bUnit = V(repeating: 0) - coef * off
+                    let bExtra = V(repeating: 0) - coef * extra * wLabel
+                    for c in 0..<layout.classes {
+                        let prob = VectorMath.exp((V.load(row) - m) - lse)
+                        let b = bUnit * V(repeating: w[c])
+                        b.with(b + bExtra, where: label .== V(repeating: Float(c))).plusProduct(a, prob).store(to: row)
+                        row += layout.stride
+                    }
+                    continue
+                }
+                let b = V(repeating: 0) - coef * off
+                let bLabel = b - coef * extra
                 for c in 0..<layout.classes {
                     let prob = VectorMath.exp((V.load(row) - m) - lse)
                     b.with(bLabel, where: label .== V(repeating: Float(c))).plusProduct(coef, prob).store(to: row)

@@ -20,7 +20,7 @@ struct TileLayout {
     let classes: Int
 
     /// Rows of per-pixel state after the tile's C rows.
-    static let stateRows = 8
+    static let stateRows = 9
 
     /// The tile's budget: 640 KiB, within a 1 MiB L2 with room for the state and the streams.
     /// Long rows matter: reading C planes in runs of 4·T bytes reaches the memory's speed only
@@ -52,12 +52,16 @@ struct Targets {
     var off: Float
     /// The ignore label.
     var ignoreLabel: Int32
+    /// Class weights `w_j` (C of them), or nil for `w_j = 1`; valid for the call.
+    var classWeights: UnsafePointer<Float>? = nil
+    /// Σ_j w_j (C without class weights).
+    var classWeightSum: Float = 0
 }
 
 /// The rows of per-pixel state a tile keeps (indices into `TileLayout.state`).
 enum TileState {
     static let maximum = 0, argmax = 1, labelValue = 2, valid = 3, labelIndex = 4, sumExp = 5, sumGap = 6,
-        coefficient = 7
+        coefficient = 7, labelWeight = 8
 }
 
 enum Kernels {
@@ -93,7 +97,9 @@ enum Kernels {
         gatherLabels(
             labels: labels, p: p, count: count, padded: vectors * V.laneCount, targets: targets, layout: layout,
             scratch: scratch, scale: scale, weights: weights)
-        sumExponentials(V.self, vectors: vectors, layout: layout, scratch: scratch, keepingExponentials: keepingExponentials)
+        sumExponentials(
+            V.self, vectors: vectors, layout: layout, scratch: scratch, keepingExponentials: keepingExponentials,
+            classWeights: targets.classWeights)
         return finite
     }
 
@@ -160,7 +166,8 @@ enum Kernels {
         }
     }
 
-    /// Per pixel of the tile: whether its label is valid and the label as a Float (−1 if not).
+    /// Per pixel of the tile: whether its label is valid, the label as a Float (−1 if not) and
+    /// its class weight `w_label` (1 without class weights, 0 if not valid).
     /// Lanes past `count` up to the last whole vector are marked invalid.
     ///
     /// With `scale`, also the gradient coefficient `scale · w_i` of valid pixels (0 elsewhere),
@@ -173,28 +180,32 @@ enum Kernels {
         let coefficient = layout.state(scratch, TileState.coefficient)
         let valid = layout.state(scratch, TileState.valid)
         let labelIndex = layout.state(scratch, TileState.labelIndex)
+        let labelWeight = layout.state(scratch, TileState.labelWeight)
         let classes = Int32(truncatingIfNeeded: layout.classes)
         for i in 0..<padded {
             let label = i < count ? labels[p + i] : -1
             if i < count && label != targets.ignoreLabel && label >= 0 && label < classes {
                 valid[i] = 1
                 labelIndex[i] = Float(label)
+                labelWeight[i] = targets.classWeights?[Int(label)] ?? 1
                 if let scale { coefficient[i] = scale * (weights?[p + i] ?? 1) }
             } else {
                 valid[i] = 0
                 labelIndex[i] = -1
+                labelWeight[i] = 0
                 if scale != nil { coefficient[i] = 0 }
             }
         }
     }
 
-    /// Sweep 2, over the tile in cache: per pixel Σ_j exp(x_j − m), Σ_j (x_j − m) and x_label
+    /// Sweep 2, over the tile in cache: per pixel Σ_j exp(x_j − m), Σ_j w_j (x_j − m) and x_label
     /// into the state rows, with the accumulators in registers (x_label by a compare and
     /// blend per class, not a gather). With `keepingExponentials`, the tile's logits are
     /// replaced by exp(x − m), so that a gradient needs no second exp.
     @inline(__always)
     static func sumExponentials<V: FloatLanes>(
-        _: V.Type, vectors: Int, layout: TileLayout, scratch: UnsafeMutablePointer<Float>, keepingExponentials: Bool
+        _: V.Type, vectors: Int, layout: TileLayout, scratch: UnsafeMutablePointer<Float>, keepingExponentials: Bool,
+        classWeights: UnsafePointer<Float>? = nil
     ) {
         let lanes = V.laneCount
         let t = layout.stride
@@ -216,7 +227,11 @@ enum Kernels {
                 let e = VectorMath.exp(gap)
                 if keepingExponentials { e.store(to: row) }
                 se = se + e
-                sg = sg + gap.with(floor, where: gap .< floor)
+                if let classWeights {
+                    sg = sg.plusProduct(gap.with(floor, where: gap .< floor), V(repeating: classWeights[c]))
+                } else {
+                    sg = sg + gap.with(floor, where: gap .< floor)
+                }
                 row += t
             }
             se.store(to: sumExp + v * lanes)
@@ -226,8 +241,8 @@ enum Kernels {
     }
 
     /// Per pixel, from the state rows: log Σ exp(x − m) and
-    /// ce = −[off · Σ_j log p_j + (on − off) · log p_label] (0 where the label is not valid),
-    /// with log p_j = (x_j − m) − logSum, and log p_label.
+    /// ce = −[off · Σ_j w_j log p_j + (on − off) · w_label log p_label] (0 where the label is not
+    /// valid; w_j = 1 without class weights), with log p_j = (x_j − m) − logSum, and log p_label.
     @inline(__always)
     static func crossEntropy<V: FloatLanes>(
         _: V.Type, vector v: Int, targets: Targets, layout: TileLayout, scratch: UnsafeMutablePointer<Float>
@@ -239,9 +254,11 @@ enum Kernels {
         var labelGap = V.load(layout.state(scratch, TileState.labelValue) + v * lanes) - m
         labelGap = labelGap.with(floor, where: labelGap .< floor)
         let invalid = V.load(layout.state(scratch, TileState.valid) + v * lanes) .== zero
-        let sumLogP = V.load(layout.state(scratch, TileState.sumGap) + v * lanes) - V(repeating: Float(layout.classes)) * logSum
+        let weightSum = targets.classWeights == nil ? Float(layout.classes) : targets.classWeightSum
+        let sumLogP = V.load(layout.state(scratch, TileState.sumGap) + v * lanes) - V(repeating: weightSum) * logSum
         let labelLogP = labelGap - logSum
-        let loss = zero - (V(repeating: targets.off) * sumLogP + V(repeating: targets.on - targets.off) * labelLogP)
+        let weightedLabelLogP = labelLogP * V.load(layout.state(scratch, TileState.labelWeight) + v * lanes)
+        let loss = zero - (V(repeating: targets.off) * sumLogP + V(repeating: targets.on - targets.off) * weightedLabelLogP)
         return (logSum, loss.with(zero, where: invalid), labelLogP.with(zero, where: invalid))
     }
 
