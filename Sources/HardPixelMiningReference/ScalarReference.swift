@@ -46,6 +46,17 @@ public enum ScalarReference {
         let usesDepth = alpha != 0
         let usesR = !c.depthPredictionErrorWeight.isAlwaysZero
         let usesZ = gamma != 0
+        // Class weights c_j (1 without them); the segmentation terms divide by Σ c_label.
+        func cw(_ j: Int) -> Double { c.classWeights.map { Double($0[j]) } ?? 1 }
+        var labelWeights = [Double](repeating: 0, count: N)
+        for k in 0..<N {
+            for i in 0..<HW where labels[k * HW + i] != c.ignoreLabel { labelWeights[k] += cw(Int(labels[k * HW + i])) }
+        }
+        let pooled: Double? = switch c.reduction {
+        case .perImageMean: nil
+        case .mean: labelWeights.reduce(0, +)
+        case .sum: 1
+        }
         var out = Output<T>(
             logitGradient: Array(repeating: 0, count: shape.logitCount),
             depthGradient: Array(repeating: 0, count: shape.pixelCount),
@@ -74,9 +85,9 @@ public enum ScalarReference {
                     labelled[i] = true
                     s.labelledPixels += 1
                     var sumLogP: T = 0
-                    for j in 0..<C { sumLogP += x(j, i) - logSumExp[i] }
+                    for j in 0..<C { sumLogP += T(cw(j)) * (x(j, i) - logSumExp[i]) }
                     let logPLabel = x(Int(label), i) - logSumExp[i]
-                    ce[i] = -(T(off) * sumLogP + T(on - off) * logPLabel)
+                    ce[i] = -(T(off) * sumLogP + T((on - off) * cw(Int(label))) * logPLabel)
                     wrong[i] = argmax != Int(label)
                 }
                 let d = groundTruthDepth.isEmpty ? T.nan : groundTruthDepth[k * HW + i]
@@ -130,7 +141,10 @@ public enum ScalarReference {
                 return Double(w) < eta
             }
 
-            let n = Double(s.labelledPixels), nd = Double(s.depthPixels)
+            if c.classWeights != nil { s.labelWeightSum = labelWeights[k] }
+            s.pooledDivisor = pooled
+            let divisor = pooled ?? labelWeights[k], nd = Double(s.depthPixels)
+            let scale = divisor > 0 ? (pooled != nil ? 1 / divisor : 1 / (Double(N) * divisor)) : 0
             let meanR = s.depthPixels > 0 ? s.residualSum / nd : 0
             for i in 0..<HW {
                 var weight: Double = 0
@@ -148,18 +162,21 @@ public enum ScalarReference {
                         s.depthPredictionErrorSum += Double(wR[i] * ce[i])
                         weight += beta * Double(wR[i])
                         if c.propagatesDepthPredictionErrorToDepth && residual[i] != 0 {
-                            dg += beta * (residual[i] > 0 ? 1 : -1) * Double(ce[i]) / (Double(N) * n)
+                            dg += beta * (residual[i] > 0 ? 1 : -1) * Double(ce[i]) * scale
                         }
                     }
                     if eligible[i] && usesZ && counts(wZ[i], s.segmentationErrorPace) {
                         s.segmentationErrorSum += Double(wZ[i] * ce[i])
                         weight += gamma * Double(wZ[i])
                     }
-                    // ∂/∂x_ij = W (p_ij − y_ij) / (N n)
+                    // ∂/∂x_ij = W (A p_ij − a_ij) · scale, a_ij = off c_j + (on − off) c_label [j = label],
+                    // A = Σ_j a_ij (1 without class weights, when this is W (p − y) / (N n)).
+                    let label = Int(labels[k * HW + i])
+                    let a = (0..<C).map { j in off * cw(j) + (j == label ? (on - off) * cw(label) : 0) }
+                    let sumA = a.reduce(0, +)
                     for j in 0..<C {
                         let p = T.exponential(x(j, i) - logSumExp[i])
-                        let y = j == Int(labels[k * HW + i]) ? on : off
-                        out.logitGradient[(k * C + j) * HW + i] = T(weight / (Double(N) * n)) * (p - T(y))
+                        out.logitGradient[(k * C + j) * HW + i] = T(weight * scale) * (T(sumA) * p - T(a[j]))
                     }
                 }
                 out.depthGradient[k * HW + i] = T(dg)
@@ -175,12 +192,19 @@ public enum ScalarReference {
             out.images.append(ObjectiveTerms(s, configuration: c, epoch: epoch))
         }
         var batch = ObjectiveTerms()
+        // The per-image mean averages each term; a pooled reduction adds the shares of the
+        // segmentation terms (the depth term stays a mean over images).
+        let share = pooled == nil ? 1 / Double(N) : 1
         for t in out.images {
-            batch.segmentation += t.segmentation / Double(N)
+            batch.segmentation += t.segmentation * share
             batch.depth += t.depth / Double(N)
-            batch.depthPredictionError += t.depthPredictionError / Double(N)
-            batch.segmentationError += t.segmentationError / Double(N)
+            batch.depthPredictionError += t.depthPredictionError * share
+            batch.segmentationError += t.segmentationError * share
             batch.objective += t.objective / Double(N)
+        }
+        if pooled != nil {
+            batch.objective = batch.segmentation + alpha * batch.depth + beta * batch.depthPredictionError
+                + gamma * batch.segmentationError
         }
         out.batch = batch
         return out

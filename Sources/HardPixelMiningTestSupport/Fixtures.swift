@@ -12,6 +12,8 @@ public struct GoldenCase: Decodable, Sendable {
         public var grid: GridValue?
         public var dmin, dmax, bin_width, total_epochs: Double?
         public var pace_segmentation, propagate: Bool?
+        public var class_weights: [Float]?
+        public var reduction: String?
     }
     public enum GridValue: Decodable, Sendable {
         case perPixel
@@ -25,6 +27,7 @@ public struct GoldenCase: Decodable, Sendable {
         public var n, nd, eligible: Int
         public var ce_sum, r_sum, r2_sum, r_weighted, z_weighted: Double
         public var eta_r, eta_z, eta_s: Double?
+        public var label_weight_sum, pooled_divisor: Double?
     }
     public struct Terms: Decodable, Sendable {
         public var segmentation, depth, dpe, dse, objective: Double
@@ -76,6 +79,12 @@ extension GoldenCase.Config {
         if let e = k.total_epochs { c.pacing = SelfPacedPacing(totalEpochs: e) }
         c.pacesSegmentation = k.pace_segmentation ?? false
         c.propagatesDepthPredictionErrorToDepth = k.propagate ?? false
+        c.classWeights = k.class_weights
+        switch k.reduction {
+        case "mean"?: c.reduction = .mean
+        case "sum"?: c.reduction = .sum
+        default: c.reduction = .perImageMean
+        }
         return c
     }
 }

@@ -145,6 +145,12 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     c.pacesSegmentation = r.byte() % 4 == 0
     c.propagatesDepthPredictionErrorToDepth = r.byte() % 2 == 0
     if r.byte() % 8 == 0 { c.ignoreLabel = Int32(r.byte()) - 1 }
+    // Class weights of any value (sometimes tiny, 0 or the extremes) and any reduction.
+    if r.byte() % 3 == 0 {
+        let count = r.count(Swift.min(Swift.max(shape.classes, 0), 64))
+        c.classWeights = (0..<count).map { _ in r.byte() % 4 == 0 ? [0, 1e-6, 1e6, 1e-7][r.int(4)] : Float(r.parameter()) }
+    }
+    c.reduction = Reduction.allCases[r.int(3)]
     let epoch = r.parameter()
     let threads = r.int(4)
 
@@ -271,7 +277,9 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
     // Cross-entropy with pixel weights and per-pixel losses.
     var g = [Float](repeating: sentinel, count: r.count(logitCount))
-    let ce = LabelSmoothedCrossEntropy(smoothing: c.smoothing, ignoreLabel: c.ignoreLabel, threadCount: threads)
+    let ce = LabelSmoothedCrossEntropy(
+        smoothing: c.smoothing, ignoreLabel: c.ignoreLabel, classWeights: c.classWeights, reduction: c.reduction,
+        threadCount: threads)
     var ceResult: ObjectiveResult? = nil
     if expectTypedOrSuccess([g], onePass: true, { ceResult = try ce.evaluate(logits: logits, labels: labels, shape: shape, pixelWeights: weights, gradient: &g) }, { [g] }),
         finiteInputs, let ceResult {
@@ -301,7 +309,9 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     var minedResult: ObjectiveResult? = nil
     if expectTypedOrSuccess([gm], {
-        minedResult = try LabelSmoothedCrossEntropy(smoothing: c.smoothing, ignoreLabel: c.ignoreLabel, mining: mining)
+        minedResult = try LabelSmoothedCrossEntropy(
+            smoothing: c.smoothing, ignoreLabel: c.ignoreLabel, mining: mining, classWeights: c.classWeights,
+            reduction: r.byte() % 4 == 0 ? c.reduction : .perImageMean)
             .evaluate(logits: logits, labels: labels, shape: shape, gradient: &gm)
     }, { [gm] }), finiteInputs, let minedResult {
         require(minedResult.value.isFinite && gm.allSatisfy(\.isFinite), "non-finite mined cross-entropy")

@@ -154,6 +154,45 @@ import Testing
         #expect(Self.error(i)?.argument == "configuration.smoothing.epsilon")
         i = Self.valid(); i.configuration.pacing = nil; i.configuration.pacesSegmentation = true
         #expect(Self.error(i)?.argument == "configuration.pacesSegmentation")
+        i = Self.valid(); i.configuration.classWeights = [1, 2, 3]
+        #expect(Self.error(i) == .wrongCount(argument: "configuration.classWeights", expected: 4, actual: 3))
+        i = Self.valid(); i.configuration.classWeights = [1, .nan, 1, 1]
+        #expect(Self.error(i)?.argument == "configuration.classWeights")
+        i = Self.valid(); i.configuration.classWeights = [1, 1, -2, 1]
+        #expect(Self.error(i)?.argument == "configuration.classWeights[2]")
+        i = Self.valid(); i.configuration.classWeights = [1, 1, 1, 1e-9]
+        #expect(Self.error(i) == .invalidParameter(argument: "configuration.classWeights[3]", value: Double(Float(1e-9)), requirement: "0, or in 1e-6...1e6"))
+        i = Self.valid(); i.configuration.classWeights = [1, 1, 2e6, 1]
+        #expect(Self.error(i)?.argument == "configuration.classWeights[2]")
+        i = Self.valid(); i.configuration.classWeights = [0, 1e-6, 1e6, 1]; i.configuration.reduction = .sum
+        #expect(Self.error(i) == nil)
+    }
+
+    /// Class weights and reductions on the cross-entropy: a wrong count, a bad weight, and a
+    /// pooled reduction with mining throw before anything is written.
+    @Test func classWeightsAndReductionOnTheCrossEntropy() {
+        let v = Self.valid()
+        var g = [Float](repeating: Self.sentinel, count: Self.shape.logitCount)
+        #expect(throws: HardPixelMiningError.wrongCount(argument: "classWeights", expected: 4, actual: 5)) {
+            try LabelSmoothedCrossEntropy(classWeights: [1, 1, 1, 1, 1]).evaluate(
+                logits: v.logits, labels: v.labels, shape: Self.shape, gradient: &g)
+        }
+        #expect(throws: HardPixelMiningError.invalidParameter(argument: "classWeights[0]", value: -1, requirement: "finite, >= 0 and <= 1e6")) {
+            try LabelSmoothedCrossEntropy(classWeights: [-1, 1, 1, 1]).evaluate(
+                logits: v.logits, labels: v.labels, shape: Self.shape, gradient: &g)
+        }
+        for reduction in [Reduction.mean, .sum] {
+            #expect(throws: HardPixelMiningError.self) {
+                try LabelSmoothedCrossEntropy(mining: .topFraction(0.3), reduction: reduction).evaluate(
+                    logits: v.logits, labels: v.labels, shape: Self.shape, gradient: &g)
+            }
+            let error = try? #require(throws: HardPixelMiningError.self) {
+                try LabelSmoothedCrossEntropy(mining: .topFraction(0.3), reduction: reduction).evaluate(
+                    logits: v.logits, labels: v.labels, shape: Self.shape, gradient: &g)
+            }
+            #expect(error?.argument == "reduction")
+        }
+        #expect(g.allSatisfy { $0 == Self.sentinel })
     }
 
     /// The error contract of the one-pass cross-entropy (and of L_seg alone in the
@@ -265,7 +304,17 @@ import Testing
         i.predicted = i.predicted.indices.map { [Float(1e30), -1e30, 0, 3][$0 % 4] }
         var gx = [Float](repeating: 0, count: i.shape.logitCount)
         var gd = [Float](repeating: 0, count: i.shape.pixelCount)
-        for c in [ObjectiveConfiguration.paper, .paperPaced(totalEpochs: 10), .segmentationOnly] {
+        var configurations = [ObjectiveConfiguration.paper, .paperPaced(totalEpochs: 10), .segmentationOnly]
+        // The extreme class weights, under each reduction, with a label of weight 1e-6 alone.
+        for reduction in Reduction.allCases {
+            for base in [ObjectiveConfiguration.paper, .segmentationOnly] {
+                var c = base
+                c.classWeights = [1e6, 1e-6, 0, 1e6]
+                c.reduction = reduction
+                configurations.append(c)
+            }
+        }
+        for c in configurations {
             let r = try HardPixelMiningObjective(c).evaluate(
                 logits: i.logits, labels: i.labels, predictedLogDepth: i.predicted, groundTruthDepth: i.depth,
                 shape: i.shape, epoch: 3, logitGradient: &gx, depthGradient: &gd)

@@ -27,6 +27,17 @@ import Testing
         paced.propagatesDepthPredictionErrorToDepth = true
         paced.grid = .cells(rows: 2, columns: 3)
         list.append(("paced", paced))
+        // Class weights (one of them 0) with PyTorch's smoothing, under each reduction.
+        for reduction in Reduction.allCases {
+            var weighted = pytorch
+            weighted.classWeights = [0.5, 2, 0, 1.25, 3]
+            weighted.reduction = reduction
+            list.append(("classWeights-\(reduction)", weighted))
+            var weightedHPM = hpm
+            weightedHPM.classWeights = [1.5, 0.25, 2, 0, 1]
+            weightedHPM.reduction = reduction
+            list.append(("hardPixelMiningClassWeights-\(reduction)", weightedHPM))
+        }
         return list
     }()
 

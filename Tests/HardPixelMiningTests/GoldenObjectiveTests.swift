@@ -17,7 +17,10 @@ import Testing
         let result: ObjectiveResult
         if let weights = g.pixelWeights {
             // Pixel weights belong to the cross-entropy entry point.
-            result = try LabelSmoothedCrossEntropy(smoothing: g.configuration.smoothing).evaluate(
+            let c = g.configuration
+            result = try LabelSmoothedCrossEntropy(
+                smoothing: c.smoothing, classWeights: c.classWeights, reduction: c.reduction
+            ).evaluate(
                 logits: g.logitValues, labels: g.labelValues, shape: shape, pixelWeights: weights,
                 gradient: &logitGradient)
             depthGradient = depthGradient.map { _ in 0 }
@@ -37,6 +40,10 @@ import Testing
                 #expect(s.eligiblePixels == e.eligible)
             }
             #expect(Tolerance.lossMatches(s.crossEntropySum, e.ce_sum))
+            if let w = e.label_weight_sum, g.configuration.classWeights != nil {
+                #expect(s.labelWeightSum.map { Tolerance.lossMatches($0, w) } == true)
+            }
+            #expect(s.pooledDivisor.map { Tolerance.lossMatches($0, e.pooled_divisor ?? .nan) } ?? (e.pooled_divisor == nil))
             #expect(Tolerance.lossMatches(s.depthPredictionErrorSum, e.r_weighted))
             #expect(Tolerance.lossMatches(s.segmentationErrorSum, e.z_weighted))
             expectPace(s.depthPredictionErrorPace, e.eta_r)

@@ -123,6 +123,7 @@ def main():
     cases.append(case("hpm_1x1", tiny, {}, 12))
     cases.append(case("paced_1x1_per_pixel", tiny, dict(total_epochs=4.0, grid="per_pixel"), 2.0))
     small_residual_cases(cases)
+    class_weight_cases(cases)
 
     os.makedirs(OUT, exist_ok=True)
     path = os.path.join(OUT, "objective.json")
@@ -157,6 +158,37 @@ def small_residual_cases(cases):
     pred = (logd + rng.standard_normal((1, 3, 4)) * 1e-3).astype(np.float32)
     cases.append(case("subnormal_depth", (logits, labels, pred, depth),
                       dict(dmin=float(np.float32(1e-45)), dmax=256.0, bin_width=10.0), 12))
+
+
+def class_weight_cases(cases):
+    """Issue 11: class weights (PyTorch's weight=, with label smoothing as F.cross_entropy
+    weighs it) and the pooled mean and sum reductions, on L_seg alone and on every segmentation
+    term of the objective. A generator of its own, so the earlier cases stay bit for bit."""
+    rng = np.random.default_rng(1111)
+    b2 = make_batch(rng, 3, 2, 7, 13, all_ignored_image=1)
+    b40 = make_batch(rng, 2, 40, 7, 13, no_depth_image=1)
+    big = make_batch(rng, 2, 3, 91, 93)
+    w40 = [float(v) for v in rng.uniform(0.1, 3.0, size=40).astype(np.float32)]
+    w40[3] = 0.0  # a class that counts for nothing
+    w2 = [0.25, 2.5]
+    w3 = [1.5, 0.5, 0.0]
+    seg = dict(alpha=0, beta_initial=0, beta_later=0, gamma=0)
+    for red in ("per_image_mean", "mean", "sum"):
+        cases.append(case(f"cw_seg_c40_pytorch_{red}", b40, dict(seg, smoothing=("pytorch", 0.1), class_weights=w40,
+                                                                reduction=red), 0))
+        cases.append(case(f"cw_hpm_c40_epoch12_{red}", b40, dict(class_weights=w40, reduction=red), 12))
+        cases.append(case(f"reduction_hpm_c2_epoch12_{red}", b2, dict(reduction=red), 12))
+    cases.append(case("cw_seg_c2_paper_all_ignored_image", b2, dict(seg, class_weights=w2), 0))
+    cases.append(case("cw_seg_c40_none_sum", b40, dict(seg, smoothing=("none", 0), class_weights=w40, reduction="sum"), 0))
+    pw = rng.uniform(0, 3, size=(3, 7, 13)).astype(np.float32)
+    cases.append(case("cw_seg_c2_pixel_weights_mean", b2, dict(seg, class_weights=w2, reduction="mean"), 0, pw))
+    cases.append(case("cw_paced_c40_epoch20_mean_propagate", b40, dict(class_weights=w40, reduction="mean",
+                                                                       total_epochs=40.0, propagate=True), 20.0))
+    cases.append(case("cw_spl_segmentation_epoch7_sum", b40, dict(seg, class_weights=w40, reduction="sum",
+                                                                  total_epochs=30.0, pace_segmentation=True), 7.0))
+    cases.append(case("cw_hpm_multichunk_mean", big, dict(class_weights=w3, reduction="mean"), 12))
+    zero = [0.0] * 40
+    cases.append(case("cw_all_zero_weights_mean", b40, dict(seg, class_weights=zero, reduction="mean"), 0))
 
 
 def extension_cases():

@@ -26,6 +26,7 @@ DEFAULT_CONFIG = dict(
     beta_initial=0.0, beta_later=10.0, beta_switch=10.0, gamma=1.0,
     grid=(8, 8), dmin=1.0, dmax=256.0, bin_width=10.0,
     total_epochs=None, pace_segmentation=False, propagate=False,
+    class_weights=None, reduction="per_image_mean",
 )
 
 
@@ -59,6 +60,13 @@ def evaluate(logits, labels, pred, depth, config, epoch, pixel_weights=None):
     uses_z = gamma != 0
     E = cfg["total_epochs"]
     paced = E is not None
+    # Class weights c_j (PyTorch's weight=): ce = -[off sum_j c_j log p_j + (on - off) c_y log p_y],
+    # and every segmentation term divides by sum of c_y over labelled pixels instead of n.
+    cw = np.ones(C) if cfg["class_weights"] is None else np.asarray(cfg["class_weights"], dtype=np.float32).astype(np.float64)
+    reduction = cfg["reduction"]
+    lab_all = labels.reshape(N, HW).astype(np.int64)
+    counts_w = [float(cw[lab_all[k][lab_all[k] != ign]].sum()) for k in range(N)]
+    pooled = {"per_image_mean": None, "mean": sum(counts_w), "sum": 1.0}[reduction]
 
     out = dict(images=[], grad_logits=np.zeros((N, C, H, W)), grad_depth=np.zeros((N, H, W)),
                pixel_ce=np.zeros((N, H, W)), w_r=np.zeros((N, H, W)), w_z=np.zeros((N, H, W)),
@@ -73,7 +81,7 @@ def evaluate(logits, labels, pred, depth, config, epoch, pixel_weights=None):
         logp = x - lse
         prob = np.exp(logp)
         safe = np.where(valid, lab, 0)
-        ce = -(off * logp.sum(axis=0) + (on - off) * logp[safe, np.arange(HW)])
+        ce = -(off * (cw[:, None] * logp).sum(axis=0) + (on - off) * cw[safe] * logp[safe, np.arange(HW)])
         ce = np.where(valid, ce, 0.0)
         pred_cls = x.argmax(axis=0)  # first index of the largest logit
         wrong = valid & (pred_cls != lab)
@@ -134,9 +142,13 @@ def evaluate(logits, labels, pred, depth, config, epoch, pixel_weights=None):
                     r_weighted=float((wR * ce)[mask_r].sum()) if uses_r else 0.0,
                     z_weighted=float((wZ * ce)[mask_z].sum()) if uses_z else 0.0,
                     eta_r=eta_r, eta_z=eta_z, eta_s=eta_s)
-        l_seg = sums["ce_sum"] / n if n else 0.0
-        l_r = sums["r_weighted"] / n if n else 0.0
-        l_z = sums["z_weighted"] / n if n else 0.0
+        div = counts_w[k] if pooled is None else pooled
+        if cfg["class_weights"] is not None or pooled is not None:
+            sums["label_weight_sum"] = counts_w[k]
+            sums["pooled_divisor"] = pooled
+        l_seg = sums["ce_sum"] / div if div > 0 else 0.0
+        l_r = sums["r_weighted"] / div if div > 0 else 0.0
+        l_z = sums["z_weighted"] / div if div > 0 else 0.0
         l_dep = 0.0
         if uses_dep and nd:
             l_dep = sums["r2_sum"] / nd - rho * (sums["r_sum"] / nd) ** 2
@@ -150,17 +162,25 @@ def evaluate(logits, labels, pred, depth, config, epoch, pixel_weights=None):
             Wt = Wt + beta * wR * mask_r
         if uses_z:
             Wt = Wt + gamma * wZ * mask_z
-        y = np.full((C, HW), off)
-        y[safe, np.arange(HW)] = np.where(valid, on, off)
-        g = np.zeros((C, HW))
-        if n:
-            g = (Wt / (N * n)) * (prob - y) * valid
+        scale = (1.0 / (N * div) if pooled is None else 1.0 / div) if div > 0 else 0.0
+        if cfg["class_weights"] is None and pooled is None:  # Eq. 1's gradient, W (p - y) / (N n)
+            y = np.full((C, HW), off)
+            y[safe, np.arange(HW)] = np.where(valid, on, off)
+            g = np.zeros((C, HW))
+            if n:
+                g = (Wt / (N * n)) * (prob - y) * valid
+        else:  # d ce / d x_j = A p_j - a_j with a_j = off c_j + (on - off) c_y [j = y], A = sum_j a_j
+            a = np.repeat((off * cw)[:, None], HW, axis=1)
+            a[safe, np.arange(HW)] += (on - off) * cw[safe]
+            A = a.sum(axis=0)
+            g = (Wt * scale) * (A * prob - a) * valid
         out["grad_logits"][k] = g.reshape(C, H, W)
         gd = np.zeros(HW)
         if uses_dep and nd:
             gd = np.where(has_d, alpha / N * 2.0 / nd * (R - rho * R[has_d].mean()), 0.0)
-        if cfg["propagate"] and uses_r and n:
-            gd = gd + beta * np.sign(R) * ce * mask_r / (N * n)
+        if cfg["propagate"] and uses_r and div > 0:
+            gd = gd + beta * np.sign(R) * ce * mask_r * scale if pooled is not None or cfg["class_weights"] is not None \
+                else gd + beta * np.sign(R) * ce * mask_r / (N * n)
         out["grad_depth"][k] = gd.reshape(H, W)
         out["pixel_ce"][k] = ce.reshape(H, W)
         out["w_r"][k] = wR.reshape(H, W)
@@ -172,6 +192,10 @@ def evaluate(logits, labels, pred, depth, config, epoch, pixel_weights=None):
 
     batch = {key: float(np.mean([im[key] for im in out["images"]]))
              for key in ("segmentation", "depth", "dpe", "dse", "objective")}
+    if pooled is not None:  # the shares add up; the depth term stays a mean over images
+        for key in ("segmentation", "dpe", "dse"):
+            batch[key] = float(np.sum([im[key] for im in out["images"]]))
+        batch["objective"] = batch["segmentation"] + alpha * batch["depth"] + beta * batch["dpe"] + gamma * batch["dse"]
     out["batch"] = batch
     return out
 

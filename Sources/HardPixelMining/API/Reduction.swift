@@ -32,7 +32,8 @@ extension Reduction {
     }
 }
 
-/// Class weights `w_j` (PyTorch's `weight=`): C finite values in 0...1e6.
+/// Class weights `w_j` (PyTorch's `weight=`): C values, each 0 or in 1e-6...1e6 (so that the
+/// divisor Σ w_label, when not 0, keeps every gradient finite).
 ///
 /// With label smoothing, PyTorch weighs the smoothing term per class, not per label:
 ///
@@ -44,4 +45,8 @@ func validateClassWeights(_ weights: [Float]?, classCount: Int, _ argument: Stri
     guard let weights else { return }
     try Check.count(weights.count, classCount, argument)
     try weights.withUnsafeBufferPointer { try Check.weights($0, argument) }
+    for (j, w) in weights.enumerated() where w != 0 && w < 1e-6 {
+        throw HardPixelMiningError.invalidParameter(
+            argument: "\(argument)[\(j)]", value: Double(w), requirement: "0, or in 1e-6...1e6")
+    }
 }

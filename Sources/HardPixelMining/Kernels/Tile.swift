@@ -228,7 +228,9 @@ enum Kernels {
                 if keepingExponentials { e.store(to: row) }
                 se = se + e
                 if let classWeights {
-                    sg = sg.plusProduct(gap.with(floor, where: gap .< floor), V(repeating: classWeights[c]))
+                    // Clamped before and after weighing: −∞ · 0 would be NaN, 1e6 · −1e30 overflows a sum.
+                    let weighted = gap.with(floor, where: gap .< floor) * V(repeating: classWeights[c])
+                    sg = sg + weighted.with(floor, where: weighted .< floor)
                 } else {
                     sg = sg + gap.with(floor, where: gap .< floor)
                 }
