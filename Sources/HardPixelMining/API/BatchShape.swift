@@ -1,7 +1,18 @@
+/// How logits (and their gradient) are laid out in memory.
+public enum LogitLayout: String, Sendable, Hashable, CaseIterable {
+    /// NCHW (PyTorch's default): class planes of `height · width` contiguous pixels, one image
+    /// after another. Element `(k, c, y, x)` at `((k · C + c) · H + y) · W + x`.
+    case channelsFirst
+    /// NHWC, channels-last (MLX's convolutions, `torch.channels_last`): each pixel's C classes
+    /// contiguous. Element `(k, y, x, c)` at `((k · H + y) · W + x) · C + c`.
+    case channelsLast
+}
+
 /// The shape of a batch: `images` × `classes` × `height` × `width`.
 ///
-/// Logits are laid out NCHW (class planes of `height · width` contiguous pixels,
-/// one image after another); labels, depths and per-pixel maps are NHW.
+/// Logits are laid out as ``logitLayout`` says: NCHW by default, or NHWC; labels, depths and
+/// per-pixel maps are NHW in either case. Every entry point that takes logits takes them in
+/// either layout, and writes their gradient in the same layout, with the same values.
 public struct BatchShape: Sendable, Hashable, CustomStringConvertible {
     /// N, the number of images.
     public var images: Int
@@ -11,12 +22,15 @@ public struct BatchShape: Sendable, Hashable, CustomStringConvertible {
     public var height: Int
     /// W, the number of pixel columns.
     public var width: Int
+    /// The memory layout of the logits and their gradient (default NCHW).
+    public var logitLayout: LogitLayout
 
-    public init(images: Int, classes: Int, height: Int, width: Int) {
+    public init(images: Int, classes: Int, height: Int, width: Int, logitLayout: LogitLayout = .channelsFirst) {
         self.images = images
         self.classes = classes
         self.height = height
         self.width = width
+        self.logitLayout = logitLayout
     }
 
     /// H · W (`Int.max` when the product overflows; such a shape fails validation).
@@ -40,7 +54,9 @@ public struct BatchShape: Sendable, Hashable, CustomStringConvertible {
         return total
     }
 
-    public var description: String { "\(images)×\(classes)×\(height)×\(width)" }
+    public var description: String {
+        "\(images)×\(classes)×\(height)×\(width)" + (logitLayout == .channelsLast ? " (channels-last)" : "")
+    }
 
     /// Checks every dimension, and that the element counts fit in `Int`.
     func validate(argument: @autoclosure () -> String = "shape", requiresClasses: Bool = true) throws {

@@ -81,7 +81,8 @@ public struct ErrorPrediction: Sendable, Hashable {
         return computeDetailWeights(errorLogits: errorLogits)
     }
 
-    /// The fused class probabilities P_f = E · softmax(detail) + (1 − E) · softmax(segmentation), NCHW.
+    /// The fused class probabilities P_f = E · softmax(detail) + (1 − E) · softmax(segmentation),
+    /// in the logits' layout (`shape.logitLayout`).
     public func fuse(
         segmentationLogits: [Float], detailLogits: [Float], errorLogits: [Float], shape: BatchShape
     ) throws -> [Float] {

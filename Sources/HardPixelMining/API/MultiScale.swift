@@ -132,7 +132,8 @@ public struct MultiScaleObjective: Sendable, Hashable {
             throw HardPixelMiningError.invalidDimension(argument: "outputs", value: 0, requirement: "at least one output")
         }
         for (s, o) in outputs.enumerated() {
-            let side = BatchShape(images: shape.images, classes: shape.classes, height: o.height, width: o.width)
+            let side = BatchShape(
+                images: shape.images, classes: shape.classes, height: o.height, width: o.width, logitLayout: shape.logitLayout)
             try validateSideSize(
                 height: o.height, width: o.width, of: shape, argument: "outputs[\(s)].height", "outputs[\(s)].width")
             try side.validate(argument: "outputs[\(s)]")
@@ -151,7 +152,8 @@ public struct MultiScaleObjective: Sendable, Hashable {
         let ws = workspace ?? ObjectiveWorkspace()
         var result = Result(value: 0, outputs: [])
         for (s, o) in outputs.enumerated() {
-            let side = BatchShape(images: shape.images, classes: shape.classes, height: o.height, width: o.width)
+            let side = BatchShape(
+                images: shape.images, classes: shape.classes, height: o.height, width: o.width, logitLayout: shape.logitLayout)
             let sideLabels = try SideOutputResampling.labels(labels, shape: shape, height: o.height, width: o.width)
             let sideDepth = groundTruthDepth.isEmpty ? [] : try SideOutputResampling.depth(
                 groundTruthDepth, shape: shape, height: o.height, width: o.width, binning: configuration.depthBinning)

@@ -16,7 +16,7 @@ enum CrossEntropyPass {
     ) throws -> [ImageSums] {
         let plane = shape.pixelsPerImage
         let items = ObjectiveEngine.WorkItems(shape)
-        let layout = TileLayout(classes: shape.classes)
+        let layout = TileLayout(shape)
         try ws.reserve(pixels: 0, table: 0, chunks: items.count, columns: 0, tile: layout, workers: threads)
         try ws.reserveChunkSums(items.count)
 

@@ -103,6 +103,7 @@ extension ErrorPrediction {
             }
         }
         let plane = shape.pixelsPerImage
+        let layout = TileLayout(shape)
         var fused = [Float](repeating: 0, count: shape.logitCount)
         for k in 0..<shape.images {
             for p in 0..<plane {
@@ -111,7 +112,7 @@ extension ErrorPrediction {
                 let (x, ws) = useDetail ? (detailLogits, detail) : (segmentationLogits, segmentation)
                 let shift = Double(ws.maximum[i]) + Double(ws.logSum[i])
                 for c in 0..<shape.classes {
-                    let j = (k * shape.classes + c) * plane + p
+                    let j = k * shape.classes * plane + layout.offset(pixel: p, class: c, plane: plane)
                     fused[j] = Float(exp(Double(x[j]) - shift))
                 }
             }

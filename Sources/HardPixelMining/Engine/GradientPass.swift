@@ -6,7 +6,7 @@ enum GradientPass {
         targets: Targets, shape: BatchShape, logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
         gradient: UnsafeMutablePointer<Float>, accumulates: Bool, workspace ws: ObjectiveWorkspace, threads: Int
     ) {
-        let layout = TileLayout(classes: shape.classes)
+        let layout = TileLayout(shape)
         ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws) { _, _, pixels, pixel, logit, scratch in
             Kernels.gradient(
                 logits: logits + logit, labels: labels + pixel, plane: shape.pixelsPerImage, range: pixels,

@@ -62,7 +62,7 @@ public final class ObjectiveWorkspace {
         try reserve(
             pixels: shape.pixelCount, table: shape.images * 8 * DepthBinning.paper.binCount,
             chunks: shape.images * ((shape.pixelsPerImage + ObjectiveEngine.chunkPixels - 1) / ObjectiveEngine.chunkPixels),
-            columns: shape.width, tile: TileLayout(classes: shape.classes), workers: 2, images: shape.images)
+            columns: shape.width, tile: TileLayout(shape), workers: 2, images: shape.images)
     }
 
     deinit {

@@ -11,7 +11,7 @@ enum StatisticsPass {
         workspace ws: ObjectiveWorkspace, threads: Int
     ) throws {
         let items = ObjectiveEngine.WorkItems(shape)
-        let layout = TileLayout(classes: shape.classes)
+        let layout = TileLayout(shape)
         try ws.reserve(
             pixels: shape.pixelCount, table: regionTable, chunks: items.count, columns: shape.width, tile: layout,
             workers: threads, images: shape.images)
@@ -34,7 +34,7 @@ enum StatisticsPass {
         workspace ws: ObjectiveWorkspace, threads: Int
     ) throws {
         let items = ObjectiveEngine.WorkItems(shape)
-        let layout = TileLayout(classes: shape.classes)
+        let layout = TileLayout(shape)
         try ws.reserve(pixels: 0, chunks: items.count, tile: layout, workers: threads)
         ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws) { item, _, pixels, pixel, logit, scratch in
             ws.chunkFinite[item] = Kernels.predictedClasses(

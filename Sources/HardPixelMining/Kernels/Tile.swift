@@ -1,13 +1,18 @@
 import CHardPixelMiningSupport
 
-// Tiles: the unit of work of every logit kernel. Logits are NCHW, so a pixel's classes are
-// one plane (H·W floats) apart. A tile is `T` neighbouring pixels × all C classes, copied
-// into a per-worker scratch (row c at `tile + c·T`) by one class-major sweep that reads each
-// logit from DRAM once, in C contiguous runs of 4·T bytes. T is chosen so that the tile
-// (C · T floats, at most 96 KiB) stays in L2 while the later sweeps go over it pixel by
-// pixel with their accumulators in registers.
+// Tiles: the unit of work of every logit kernel. A tile is `T` neighbouring pixels × all C
+// classes, copied into a per-worker scratch (row c at `tile + c·T`), so that every later
+// sweep goes over it pixel by pixel (a vector of neighbouring pixels, class after class)
+// with its accumulators in registers, whatever the logits' layout:
+// - NCHW: a pixel's classes are one plane (H·W floats) apart; the copy is one class-major
+//   sweep that reads each logit from DRAM once, in C contiguous runs of 4·T bytes.
+// - NHWC: the tile's logits are one contiguous run of 4·T·C bytes; the copy reads it once
+//   (checking finiteness in vectors) and transposes it in cache.
+// The layout is thus a parameter of `loadTile` and `streamTile` alone. T is chosen so that
+// the tile stays in L2.
 //
-// Per tile, the scratch also holds `stateRows` rows of T floats of per-pixel state.
+// Per tile, the scratch also holds `stateRows` rows of T floats of per-pixel state, and for
+// NHWC a staging buffer through which the transposed gradient is streamed out.
 
 /// The layout of one worker's scratch for a given class count.
 struct TileLayout {
@@ -18,6 +23,8 @@ struct TileLayout {
     /// multiple of 4 KiB.
     let stride: Int
     let classes: Int
+    /// Whether the logits are NHWC (each pixel's classes contiguous).
+    let channelsLast: Bool
 
     /// Rows of per-pixel state after the tile's C rows.
     static let stateRows = 9
@@ -27,15 +34,35 @@ struct TileLayout {
     /// for runs of about 16 KiB (measured in Docs/Performance.md).
     static let budgetFloats = 163_840
 
-    init(classes: Int) {
+    /// Floats of the NHWC staging buffer (16 KiB, in L1).
+    static let stagingFloats = 4096
+
+    init(classes: Int, channelsLast: Bool = false) {
         self.classes = classes
+        self.channelsLast = channelsLast
         let budget = Self.budgetFloats
         pixels = Swift.min(ObjectiveEngine.chunkPixels, Swift.max(16, budget / Swift.max(classes, 1) / 16 * 16))
         stride = pixels + 16
     }
 
+    init(_ shape: BatchShape) {
+        self.init(classes: shape.classes, channelsLast: shape.logitLayout == .channelsLast)
+    }
+
     /// Floats of scratch one worker needs.
-    var scratchFloats: Int { (classes + Self.stateRows) * stride }
+    var scratchFloats: Int { (classes + Self.stateRows) * stride + (channelsLast ? Self.stagingFloats : 0) }
+
+    /// The NHWC staging buffer, after the state rows.
+    @inline(__always)
+    func staging(_ scratch: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+        scratch + (classes + Self.stateRows) * stride
+    }
+
+    /// Where pixel `p`'s class-`c` element of an image lies, from the image's first element.
+    @inline(__always)
+    func offset(pixel p: Int, class c: Int, plane: Int) -> Int {
+        channelsLast ? p * classes + c : c * plane + p
+    }
 
     /// Row `r` of the per-pixel state (r in 0..<stateRows).
     @inline(__always)
@@ -103,14 +130,18 @@ enum Kernels {
         return finite
     }
 
-    /// Sweep 1, from DRAM: copies pixels `p ..< p + count` of every class plane into the tile
-    /// (class-major, so that each plane is read in one run of 4·T bytes), padding the last
-    /// vector with 0. Returns false if any logit is NaN or infinite.
+    /// Sweep 1, from DRAM: copies pixels `p ..< p + count` of every class into the tile,
+    /// padding the last vector with 0 — NCHW class-major, so that each plane is read in one
+    /// run of 4·T bytes; NHWC as one contiguous run, transposed in cache. Returns false if any
+    /// logit is NaN or infinite.
     @inline(__always)
     static func loadTile<V: FloatLanes>(
         _: V.Type, logits x: UnsafePointer<Float>, plane: Int, p: Int, count: Int, layout: TileLayout,
         scratch: UnsafeMutablePointer<Float>
     ) -> Bool {
+        if layout.channelsLast {
+            return loadChannelsLastTile(V.self, logits: x, p: p, count: count, layout: layout, scratch: scratch)
+        }
         let lanes = V.laneCount
         let full = count / lanes, rest = count % lanes
         var check = V(repeating: 0)
@@ -129,6 +160,47 @@ enum Kernels {
             }
         }
         for i in 0..<lanes where check[i] != 0 { return false }
+        return true
+    }
+
+    /// Sweep 1 for NHWC logits: the tile's C · count logits are contiguous; one vector sweep
+    /// reads them from DRAM and checks finiteness, then a transpose in cache (pixel by pixel,
+    /// class after class) fills the tile's rows.
+    @inline(__always)
+    static func loadChannelsLastTile<V: FloatLanes>(
+        _: V.Type, logits x: UnsafePointer<Float>, p: Int, count: Int, layout: TileLayout,
+        scratch: UnsafeMutablePointer<Float>
+    ) -> Bool {
+        let lanes = V.laneCount
+        let classes = layout.classes, stride = layout.stride
+        let source = x + p * classes
+        let total = count * classes
+        var check = V(repeating: 0)
+        var i = 0
+        while i + lanes <= total {
+            let value = V.load(source + i)
+            check = check + (value - value)
+            i += lanes
+        }
+        var scalarCheck: Float = 0
+        while i < total {
+            scalarCheck += source[i] - source[i]
+            i += 1
+        }
+        for pixel in 0..<count {
+            let column = source + pixel * classes
+            var destination = scratch + pixel
+            for c in 0..<classes {
+                destination.pointee = column[c]
+                destination += stride
+            }
+        }
+        let padded = (count + lanes - 1) / lanes * lanes
+        if padded > count {
+            for c in 0..<classes { (scratch + c * stride + count).update(repeating: 0, count: padded - count) }
+        }
+        if scalarCheck != 0 { return false }
+        for l in 0..<lanes where check[l] != 0 { return false }
         return true
     }
 
@@ -264,14 +336,58 @@ enum Kernels {
         return (logSum, loss.with(zero, where: invalid), labelLogP.with(zero, where: invalid))
     }
 
-    /// Writes the tile's rows (the gradient) to pixels `p ..< p + count` of every class plane
-    /// with non-temporal stores, so that the gradient's lines are not read before written;
-    /// or, `accumulating`, adds them to what the planes hold (a read and an ordinary write).
+    /// Writes the tile's rows (the gradient) to pixels `p ..< p + count` of every class with
+    /// non-temporal stores, so that the gradient's lines are not read before written (NHWC:
+    /// transposed through the staging buffer, then streamed); or, `accumulating`, adds them
+    /// to what the gradient holds (a read and an ordinary write).
     @inline(__always)
     static func streamTile(
         to g: UnsafeMutablePointer<Float>, plane: Int, p: Int, count: Int, layout: TileLayout,
         scratch: UnsafeMutablePointer<Float>, accumulating: Bool
     ) {
+        if layout.channelsLast {
+            let classes = layout.classes, stride = layout.stride
+            let destination = g + p * classes
+            if accumulating {
+                for pixel in 0..<count {
+                    let column = destination + pixel * classes
+                    var source = scratch + pixel
+                    for c in 0..<classes {
+                        column[c] += source.pointee
+                        source += stride
+                    }
+                }
+                return
+            }
+            // Whole pixels per staging block (at least one, however many classes).
+            let staging = layout.staging(scratch)
+            let perBlock = Swift.max(1, TileLayout.stagingFloats / classes)
+            var first = 0
+            while first < count {
+                let pixels = Swift.min(perBlock, count - first)
+                if pixels * classes > TileLayout.stagingFloats {
+                    // More classes than the staging buffer holds: ordinary stores.
+                    let column = destination + first * classes
+                    var source = scratch + first
+                    for c in 0..<classes {
+                        column[c] = source.pointee
+                        source += stride
+                    }
+                } else {
+                    for pixel in 0..<pixels {
+                        let column = staging + pixel * classes
+                        var source = scratch + first + pixel
+                        for c in 0..<classes {
+                            column[c] = source.pointee
+                            source += stride
+                        }
+                    }
+                    hpm_stream_floats(destination + first * classes, staging, pixels * classes)
+                }
+                first += pixels
+            }
+            return
+        }
         for c in 0..<layout.classes {
             if accumulating {
                 let destination = g + c * plane + p, source = scratch + c * layout.stride
