@@ -75,6 +75,7 @@ extension Float {
 }
 
 let nyu = BatchShape(images: 8, classes: 40, height: 480, width: 640)
+let nyuChannelsLast = BatchShape(images: 8, classes: 40, height: 480, width: 640, logitLayout: .channelsLast)
 let sun = BatchShape(images: 8, classes: 37, height: 480, width: 640)
 let paced = ObjectiveConfiguration.paperPaced(totalEpochs: 40)
 
@@ -157,6 +158,9 @@ let benchmarks: @Sendable () -> Void = {
         floorBenchmark("floor 2R+1W NYUv2 logits t\(threads)", count: nyu.logitCount, threads: threads, reads: 2)
         crossEntropyBenchmark("CE fwd+grad NYUv2 8x40x480x640 t\(threads)", nyu, threads: threads)
         objectiveBenchmark("L_T fwd+grad NYUv2 8x40x480x640 t\(threads)", nyu, paced, threads: threads)
+        // Channels-last logits (issue 11): the same bytes, so the same floors.
+        crossEntropyBenchmark("CE fwd+grad NYUv2 NHWC 8x480x640x40 t\(threads)", nyuChannelsLast, threads: threads)
+        objectiveBenchmark("L_T fwd+grad NYUv2 NHWC 8x480x640x40 t\(threads)", nyuChannelsLast, paced, threads: threads)
     }
     crossEntropyBenchmark("CE fwd+grad SUNRGBD 8x37x480x640 t1", sun, threads: 1)
     objectiveBenchmark("L_T fwd+grad SUNRGBD 8x37x480x640 t1", sun, paced, threads: 1)
