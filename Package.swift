@@ -3,6 +3,10 @@ import PackageDescription
 
 let package = Package(
     name: "HardPixelMining",
+    // Apple platforms: the Span entry points back-deploy (Swift 6.2's Span runs from macOS
+    // 10.14.4 / iOS 12.2), so these minimums are the package's own; Linux and Windows need
+    // nothing but a Swift 6.1 toolchain (6.2 for the Span entry points).
+    platforms: [.macOS(.v13), .iOS(.v16), .tvOS(.v16), .watchOS(.v9), .visionOS(.v1)],
     products: [
         // The only product a trainer links: the losses, weight maps and pacing.
         .library(name: "HardPixelMining", targets: ["HardPixelMining"]),

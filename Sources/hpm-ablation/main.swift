@@ -7,7 +7,19 @@ import Dispatch
 import Foundation
 import HPMReferenceNetwork
 import HardPixelMining
-import Synchronization
+
+/// A value behind a lock (Synchronization's `Mutex` needs macOS 15; this runs wherever the
+/// package does).
+final class Locked<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func withLock<R>(_ body: (inout Value) throws -> R) rethrows -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(&value)
+    }
+}
 
 struct Usage: Error, CustomStringConvertible {
     var message: String
@@ -126,10 +138,10 @@ func runAll(
     _ jobs: [(label: String, configuration: ObjectiveConfiguration, settings: TrainingSettings, seed: UInt64, split: HeldOutSplit)],
     workers: Int, groupSize: Int, groupName: String
 ) throws -> [RunResult] {
-    let results = Mutex([RunResult?](repeating: nil, count: jobs.count))
-    let done = Mutex((runs: 0, groups: [Int](repeating: 0, count: (jobs.count + groupSize - 1) / groupSize)))
-    let failure = Mutex<String?>(nil)
-    let next = Mutex(0)
+    let results = Locked([RunResult?](repeating: nil, count: jobs.count))
+    let done = Locked((runs: 0, groups: [Int](repeating: 0, count: (jobs.count + groupSize - 1) / groupSize)))
+    let failure = Locked<String?>(nil)
+    let next = Locked(0)
     let start = DispatchTime.now().uptimeNanoseconds
     DispatchQueue.concurrentPerform(iterations: Swift.min(workers, jobs.count)) { _ in
         while true {

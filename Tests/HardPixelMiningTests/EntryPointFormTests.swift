@@ -44,4 +44,28 @@ import Testing
         #expect(span == array && sx == gx && sd == gd)
         #endif
     }
+
+    /// The cross-entropy's array, pointer and Span forms give the same result and gradient.
+    @Test func crossEntropyFormsAgree() throws {
+        let shape = BatchShape(images: 2, classes: 4, height: 5, width: 6)
+        var random = TestRandom(seed: 31)
+        let b = random.batch(shape)
+        let ce = LabelSmoothedCrossEntropy(smoothing: .pytorch(epsilon: 0.1), classWeights: [1, 2, 0.5, 1], reduction: .mean)
+        var gx = [Float](repeating: 1, count: shape.logitCount)
+        let array = try ce.evaluate(logits: b.logits, labels: b.labels, shape: shape, gradient: &gx)
+        var px = [Float](repeating: 3, count: shape.logitCount)
+        let pointer = try b.logits.withUnsafeBufferPointer { x in
+            try b.labels.withUnsafeBufferPointer { y in
+                try px.withUnsafeMutableBufferPointer { g in try ce.evaluate(logits: x, labels: y, shape: shape, gradient: g) }
+            }
+        }
+        #expect(pointer == array && px == gx)
+        #if compiler(>=6.2)
+        var sx = [Float](repeating: 2, count: shape.logitCount)
+        var spanX = sx.mutableSpan
+        let span = try ce.evaluate(logits: b.logits.span, labels: b.labels.span, shape: shape, gradient: &spanX)
+        _ = consume spanX
+        #expect(span == array && sx == gx)
+        #endif
+    }
 }

@@ -105,7 +105,9 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
     }
 
     #if compiler(>=6.2)
-    /// Evaluates the objective on `Span` views, writing both gradients.
+    /// Evaluates the objective on `Span` views, writing both gradients (Swift 6.2 and later;
+    /// on Apple platforms Span back-deploys to macOS 10.14.4, iOS 12.2, watchOS 5.2, tvOS 12.2).
+    @available(macOS 10.14.4, iOS 12.2, watchOS 5.2, tvOS 12.2, visionOS 1.0, *)
     public func evaluate(
         logits: Span<Float>, labels: Span<Int32>, predictedLogDepth: Span<Float>, groundTruthDepth: Span<Float>,
         shape: BatchShape, epoch: Double, logitGradient: inout MutableSpan<Float>,

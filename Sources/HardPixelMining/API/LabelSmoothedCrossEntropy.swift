@@ -101,6 +101,25 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
         return ObjectiveResult(combining: sums, configuration: c, epoch: 0)
     }
 
+    #if compiler(>=6.2)
+    /// Evaluates the loss on `Span` views, writing the gradient (Swift 6.2 and later; on Apple
+    /// platforms Span back-deploys to macOS 10.14.4, iOS 12.2, watchOS 5.2, tvOS 12.2).
+    @available(macOS 10.14.4, iOS 12.2, watchOS 5.2, tvOS 12.2, visionOS 1.0, *)
+    public func evaluate(
+        logits: Span<Float>, labels: Span<Int32>, shape: BatchShape, gradient: inout MutableSpan<Float>,
+        gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
+    ) throws -> ObjectiveResult {
+        try logits.withUnsafeBufferPointer { x in
+            try labels.withUnsafeBufferPointer { y in
+                try gradient.withUnsafeMutableBufferPointer { g in
+                    try evaluate(logits: x, labels: y, shape: shape, gradient: g, gradientOutput: gradientOutput,
+                                 workspace: workspace)
+                }
+            }
+        }
+    }
+    #endif
+
     /// Evaluates the loss on arrays; `gradient`, when given, must have N·C·H·W elements.
     public func evaluate(
         logits: [Float], labels: [Int32], shape: BatchShape, pixelWeights: [Float]? = nil,
