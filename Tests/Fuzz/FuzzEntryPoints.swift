@@ -107,7 +107,9 @@ func expectTypedOrSuccess(
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var r = ByteReader(data: UnsafeBufferPointer(start: bytes, count: size))
-    let shape = BatchShape(images: r.dimension(4), classes: r.dimension(7), height: r.dimension(10), width: r.dimension(10))
+    let shape = BatchShape(
+        images: r.dimension(4), classes: r.dimension(7), height: r.dimension(10), width: r.dimension(10),
+        logitLayout: r.byte() % 2 == 0 ? .channelsFirst : .channelsLast)
     let sane = shape.images >= 1 && shape.classes >= 2 && shape.height >= 1 && shape.width >= 1
         && shape.logitCount <= 1 << 40
     // Buffers follow the shape when it is small, and stay small when it is huge (then every

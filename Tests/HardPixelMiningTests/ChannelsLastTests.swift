@@ -59,32 +59,26 @@ import Testing
         ]
         for ce in variants {
             for output in [GradientOutput.overwrite, .accumulate(scale: 0.5)] {
-                var g = [Float](repeating: 0.25, count: shape.logitCount), h = g
-                var l = [Float](repeating: .nan, count: shape.pixelCount), m = l
-                let first = try b.logits.withUnsafeBufferPointer { x in
-                    try b.labels.withUnsafeBufferPointer { y in
-                        try weights.withUnsafeBufferPointer { w in
-                            try g.withUnsafeMutableBufferPointer { gx in
-                                try l.withUnsafeMutableBufferPointer { lx in
-                                    try ce.evaluate(logits: x, labels: y, shape: shape, pixelWeights: w, gradient: gx,
-                                                    pixelLosses: lx, gradientOutput: output)
+                /// The loss, its gradient and its per-pixel losses for `logits` laid out as `shape` says.
+                func run(_ logits: [Float], _ shape: BatchShape) throws -> (ObjectiveResult, [Float], [Float]) {
+                    var g = [Float](repeating: 0.25, count: shape.logitCount)
+                    var l = [Float](repeating: .nan, count: shape.pixelCount)
+                    let r = try logits.withUnsafeBufferPointer { x in
+                        try b.labels.withUnsafeBufferPointer { y in
+                            try weights.withUnsafeBufferPointer { w in
+                                try g.withUnsafeMutableBufferPointer { gx in
+                                    try l.withUnsafeMutableBufferPointer { lx in
+                                        try ce.evaluate(logits: x, labels: y, shape: shape, pixelWeights: w, gradient: gx,
+                                                        pixelLosses: lx, gradientOutput: output)
+                                    }
                                 }
                             }
                         }
                     }
+                    return (r, g, l)
                 }
-                let second = try logitsLast.withUnsafeBufferPointer { x in
-                    try b.labels.withUnsafeBufferPointer { y in
-                        try weights.withUnsafeBufferPointer { w in
-                            try h.withUnsafeMutableBufferPointer { gx in
-                                try m.withUnsafeMutableBufferPointer { lx in
-                                    try ce.evaluate(logits: x, labels: y, shape: last, pixelWeights: w, gradient: gx,
-                                                    pixelLosses: lx, gradientOutput: output)
-                                }
-                            }
-                        }
-                    }
-                }
+                let (first, g, l) = try run(b.logits, shape)
+                let (second, h, m) = try run(logitsLast, last)
                 #expect(first.batch == second.batch, "\(shape) \(ce)")
                 #expect(Layouts.channelsFirst(h, shape).map(\.bitPattern) == g.map(\.bitPattern), "\(shape) \(ce) \(output)")
                 #expect(l.map(\.bitPattern) == m.map(\.bitPattern))

@@ -9,25 +9,6 @@ import Testing
 @Suite struct DocsExampleTests {
     static let shape = BatchShape(images: 2, classes: 3, height: 4, width: 5)
 
-    @Test func crossEntropyAccumulationExampleRuns() throws {
-        let shape = Self.shape
-        var random = TestRandom(seed: 5)
-        let b = random.batch(shape)
-        let (logits, labels) = (b.logits, b.labels)
-        let ce = LabelSmoothedCrossEntropy(smoothing: .pytorch(epsilon: 0.1))
-        // --- Docs/CrossEntropy.md ---
-        var total = [Float](repeating: 0, count: shape.logitCount)
-        for microBatch in 0..<4 {  // the same batch four times, as a stand-in
-            _ = try ce.evaluate(logits: logits, labels: labels, shape: shape, gradient: &total,
-                                gradientOutput: .accumulate(scale: 0.25))
-            _ = microBatch
-        }
-        // --- end ---
-        var once = [Float](repeating: 0, count: shape.logitCount)
-        _ = try ce.evaluate(logits: logits, labels: labels, shape: shape, gradient: &once)
-        #expect(zip(total, once).allSatisfy { abs($0 - $1) <= 1e-7 })
-    }
-
     @Test func pixelLossWeightsExampleRuns() throws {
         let shape = Self.shape
         var random = TestRandom(seed: 6)
@@ -94,6 +75,17 @@ import Testing
         let perPixel = try ce.pixelLosses(logits: logits, labels: labels, shape: shape)   // 0 where ignored
         // --- end ---
         #expect(perPixel.count == shape.pixelCount && result.value > 0)
+        // --- Docs/CrossEntropy.md ---
+        var total = [Float](repeating: 0, count: shape.logitCount)
+        for microBatch in 0..<4 {  // the same batch four times, as a stand-in
+            _ = try ce.evaluate(logits: logits, labels: labels, shape: shape, gradient: &total,
+                                gradientOutput: .accumulate(scale: 0.25))
+            _ = microBatch
+        }
+        // --- end ---
+        var once = [Float](repeating: 0, count: shape.logitCount)
+        _ = try ce.evaluate(logits: logits, labels: labels, shape: shape, gradient: &once)
+        #expect(zip(total, once).allSatisfy { abs($0 - $1) <= 1e-7 })
     }
 
     @Test func classWeightsAndLayoutExampleRuns() throws {
