@@ -23,6 +23,18 @@ public struct TorchCrossEntropyCase: Decodable, Sendable {
         default: .perImageMean
         }
     }
+    /// The package's cross-entropy with this case's settings.
+    public var crossEntropy: LabelSmoothedCrossEntropy {
+        LabelSmoothedCrossEntropy(smoothing: .pytorch(epsilon: epsilon), classWeights: class_weights, reduction: packageReduction)
+    }
+    /// The objective's L_seg alone with this case's settings.
+    public var configuration: ObjectiveConfiguration {
+        var c = ObjectiveConfiguration.segmentationOnly
+        c.smoothing = .pytorch(epsilon: epsilon)
+        c.classWeights = class_weights
+        c.reduction = packageReduction
+        return c
+    }
     public var logitValues: [Float] { decode(logits) }
     public var labelValues: [Int32] { decode(labels) }
     public var expectedGradient: [Double] { decode(grad) }
@@ -40,6 +52,9 @@ extension Fixtures {
     }()
 
     public static var torchCrossEntropyCases: [TorchCrossEntropyCase] { torchFile.cases }
+    public static func torchCrossEntropyCase(_ name: String) -> TorchCrossEntropyCase {
+        torchFile.cases.first { $0.name == name }!
+    }
     /// The PyTorch version that wrote the cases.
     public static var torchVersion: String { torchFile.torch }
 }

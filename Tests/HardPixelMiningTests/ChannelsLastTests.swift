@@ -29,10 +29,9 @@ import Testing
 
     @Test(arguments: Fixtures.torchCrossEntropyCases.map(\.name))
     func crossEntropyMatchesPyTorchChannelsLast(name: String) throws {
-        let t = Fixtures.torchCrossEntropyCases.first { $0.name == name }!
+        let t = Fixtures.torchCrossEntropyCase(name)
         let shape = t.batchShape, last = Layouts.channelsLast(shape)
-        let ce = LabelSmoothedCrossEntropy(
-            smoothing: .pytorch(epsilon: t.epsilon), classWeights: t.class_weights, reduction: t.packageReduction)
+        let ce = t.crossEntropy
         var gradient = [Float](repeating: .nan, count: shape.logitCount)
         let r = try ce.evaluate(logits: Layouts.channelsLast(t.logitValues, shape), labels: t.labelValues, shape: last,
                                 gradient: &gradient)

@@ -15,23 +15,12 @@ import Testing
             logits: b.logits, labels: b.labels, predictedLogDepth: b.predicted, groundTruthDepth: b.depth, shape: shape,
             epoch: 12, logitGradient: &gx, depthGradient: &gd)
 
-        var px = [Float](repeating: 1, count: shape.logitCount), pd = [Float](repeating: 1, count: shape.pixelCount)
-        let pointer = try b.logits.withUnsafeBufferPointer { x in
-            try b.labels.withUnsafeBufferPointer { y in
-                try b.predicted.withUnsafeBufferPointer { d in
-                    try b.depth.withUnsafeBufferPointer { dStar in
-                        try px.withUnsafeMutableBufferPointer { g in
-                            try pd.withUnsafeMutableBufferPointer { h in
-                                try objective.evaluate(
-                                    logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar, shape: shape,
-                                    epoch: 12, logitGradient: g, depthGradient: h, workspace: ObjectiveWorkspace())
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        #expect(pointer == array && px == gx && pd == gd)
+        var px: [Float]? = [Float](repeating: 1, count: shape.logitCount), pd: [Float]? = [Float](repeating: 1, count: shape.pixelCount)
+        var noMaps: PixelMapArrays? = nil
+        let pointer = try objective.evaluateThroughPointers(
+            logits: b.logits, labels: b.labels, predictedLogDepth: b.predicted, groundTruthDepth: b.depth, shape: shape,
+            epoch: 12, logitGradient: &px, depthGradient: &pd, maps: &noMaps, workspace: ObjectiveWorkspace())
+        #expect(pointer == array && px! == gx && pd! == gd)
 
         #if compiler(>=6.2)
         var sx = [Float](repeating: 2, count: shape.logitCount), sd = [Float](repeating: 2, count: shape.pixelCount)

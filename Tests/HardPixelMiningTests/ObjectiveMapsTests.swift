@@ -12,29 +12,13 @@ import Testing
         let g = Fixtures.objectiveCase(name)
         let c = g.configuration
         let n = g.batchShape.pixelCount
-        var w = [Float](repeating: 9, count: n), ce = w, wR = w, wZ = w
-        let result = try g.logitValues.withUnsafeBufferPointer { x in
-            try g.labelValues.withUnsafeBufferPointer { y in
-                try g.predictedLogDepth.withUnsafeBufferPointer { d in
-                    try g.groundTruthDepth.withUnsafeBufferPointer { dStar in
-                        try w.withUnsafeMutableBufferPointer { w in
-                            try ce.withUnsafeMutableBufferPointer { ce in
-                                try wR.withUnsafeMutableBufferPointer { wR in
-                                    try wZ.withUnsafeMutableBufferPointer { wZ in
-                                        try HardPixelMiningObjective(c).evaluate(
-                                            logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar,
-                                            shape: g.batchShape, epoch: g.epoch,
-                                            maps: ObjectiveMaps(
-                                                lossWeights: w, pixelLosses: ce, depthPredictionError: wR,
-                                                segmentationError: wZ))
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        var maps: PixelMapArrays? = PixelMapArrays(count: n, filledWith: 9)
+        var noGradient: [Float]? = nil, noDepthGradient: [Float]? = nil
+        let result = try HardPixelMiningObjective(c).evaluateThroughPointers(
+            logits: g.logitValues, labels: g.labelValues, predictedLogDepth: g.predictedLogDepth,
+            groundTruthDepth: g.groundTruthDepth, shape: g.batchShape, epoch: g.epoch,
+            logitGradient: &noGradient, depthGradient: &noDepthGradient, maps: &maps)
+        let (w, ce, wR, wZ) = (maps!.lossWeights, maps!.pixelLosses, maps!.depthPredictionError, maps!.segmentationError)
         #expect(Tolerance.lossMatches(result.value, g.batch.objective))
         #expect(Tolerance.firstGradientMismatch(w, g.expectedPixelLossWeights) == nil, "W")
         // ce per pixel: relative 1e-5, or 1e-5 absolute for losses near 0 (a Float per pixel).

@@ -20,16 +20,7 @@ enum CrossEntropyPass {
         try ws.reserve(pixels: 0, table: 0, chunks: items.count, columns: 0, tile: layout, workers: threads)
         try ws.reserveChunkSums(items.count)
 
-        // The label pass: n (and Σ w_label) per image, and the batch's divisor when pooled.
-        ws.imageSums.removeAll(keepingCapacity: true)
-        for k in 0..<shape.images {
-            var s = ImageSums()
-            ObjectiveEngine.countLabels(&s, labels + k * plane, count: plane, targets: targets)
-            ws.imageSums.append(s)
-        }
-        if let divisor = Reduction.pooledDivisor(reduction, ws.imageSums) {
-            for k in 0..<shape.images { ws.imageSums[k].pooledDivisor = divisor }
-        }
+        ObjectiveEngine.countLabels(shape: shape, labels: labels, targets: targets, reduction: reduction, workspace: ws)
         let scales = ws.imageSums.map { s in
             saturatingFloat(ObjectiveEngine.logitScale(s, images: shape.images, gradientScale: gradientScale),
                             limit: .greatestFiniteMagnitude / 4)

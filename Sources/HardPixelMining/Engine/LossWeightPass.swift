@@ -23,11 +23,12 @@ enum LossWeightPass {
         for x in 0..<shape.width { ws.columnCell[x] = x * grid.columns / shape.width }
         let outputs = EngineOutputs(logitGradient: nil, lossWeights: weights)
         c.withTargets(classCount: shape.classes) { targets in
-            ObjectiveEngine.forEachImage(shape, ws, threads) { k in
-                WeighingPass.weigh(
-                    image: k, configuration: c, epoch: epoch, shape: shape, grid: grid, targets: targets, labels: labels,
-                    groundTruthDepth: groundTruthDepth, pooledDivisor: nil, outputs: outputs, workspace: ws)
-            }
+            ObjectiveEngine.countLabels(shape: shape, labels: labels, targets: targets, reduction: .perImageMean, workspace: ws)
+        }
+        ObjectiveEngine.updateEachImage(shape, ws, threads) { k, sums in
+            WeighingPass.weigh(
+                image: k, sums: &sums, configuration: c, epoch: epoch, shape: shape, grid: grid, labels: labels,
+                groundTruthDepth: groundTruthDepth, outputs: outputs, workspace: ws)
         }
         return ws.imageSums
     }

@@ -76,12 +76,11 @@ enum ObjectiveEngine {
                 return silog.gradientCoefficients(
                     pixels: p.pixels, sum: p.sum, squaredSum: p.squaredSum, factor: outputs.gradientScale * c.depthWeight)
             }
-            let pooledDivisor = pooledDivisor(c.reduction, labels: inputs.labels, shape: shape, targets: targets)
-            forEachImage(shape, ws, threads) { k in
+            countLabels(shape: shape, labels: inputs.labels, targets: targets, reduction: c.reduction, workspace: ws)
+            updateEachImage(shape, ws, threads) { k, sums in
                 WeighingPass.weigh(
-                    image: k, configuration: c, epoch: epoch, shape: shape, grid: grid, targets: targets,
-                    labels: inputs.labels, groundTruthDepth: inputs.groundTruthDepth, pooledDepth: pooledDepth,
-                    pooledDivisor: pooledDivisor, outputs: outputs, workspace: ws)
+                    image: k, sums: &sums, configuration: c, epoch: epoch, shape: shape, grid: grid, labels: inputs.labels,
+                    groundTruthDepth: inputs.groundTruthDepth, pooledDepth: pooledDepth, outputs: outputs, workspace: ws)
             }
         }
         if let gradient = outputs.logitGradient {
@@ -101,6 +100,16 @@ enum ObjectiveEngine {
         ws.imageSums.append(contentsOf: repeatElement(ImageSums(), count: shape.images))
         ws.imageSums.withUnsafeMutableBufferPointer { sums in
             Parallel.forEach(shape.images, threads: threads) { k in sums[k] = body(k) }
+        }
+    }
+
+    /// Completes the workspace's per-image sums, already counted by ``countLabels(shape:labels:targets:reduction:workspace:)``,
+    /// with `body(k, &sums[k])`, in parallel over images.
+    static func updateEachImage(
+        _ shape: BatchShape, _ ws: ObjectiveWorkspace, _ threads: Int, _ body: (Int, inout ImageSums) -> Void
+    ) {
+        ws.imageSums.withUnsafeMutableBufferPointer { sums in
+            Parallel.forEach(shape.images, threads: threads) { k in body(k, &sums[k]) }
         }
     }
 
@@ -136,13 +145,21 @@ enum ObjectiveEngine {
         s.labelWeightSum = sum
     }
 
-    /// The batch's pooled divisor for `reduction` (nil for the per-image mean), from a pass
-    /// over the labels.
-    static func pooledDivisor(_ reduction: Reduction, labels: UnsafePointer<Int32>, shape: BatchShape, targets: Targets) -> Double? {
-        guard reduction == .mean else { return Reduction.pooledDivisor(reduction, []) }
-        var s = ImageSums()
-        countLabels(&s, labels, count: shape.pixelCount, targets: targets)
-        return s.segmentationCount
+    /// The label pass, before any gradient: the workspace's per-image sums start with each
+    /// image's n (and Σ w_label), and with a pooled `reduction` the batch's divisor.
+    static func countLabels(
+        shape: BatchShape, labels: UnsafePointer<Int32>, targets: Targets, reduction: Reduction, workspace ws: ObjectiveWorkspace
+    ) {
+        let plane = shape.pixelsPerImage
+        ws.imageSums.removeAll(keepingCapacity: true)
+        for k in 0..<shape.images {
+            var s = ImageSums()
+            countLabels(&s, labels + k * plane, count: plane, targets: targets)
+            ws.imageSums.append(s)
+        }
+        if let divisor = Reduction.pooledDivisor(reduction, ws.imageSums) {
+            for k in 0..<shape.images { ws.imageSums[k].pooledDivisor = divisor }
+        }
     }
 
     /// The factor of an image's logit gradient, `λ / (N · count)`, or `λ / divisor` when pooled.

@@ -1,21 +1,18 @@
-/// The weighing of one image for the hard-pixel objective: its sums (n, nd, Σ R, Σ R²),
+/// The weighing of one image for the hard-pixel objective, from its label counts: its sums (nd, Σ R, Σ R²),
 /// the DSE weights, the learning paces, and per pixel the gradient coefficient
 /// `W_i · λ / (N n)` (with `W_i = 1 + β wR_i [counts] + γ wZ_i [counts]`) and the depth gradient.
 /// Per pixel, not per class.
 enum WeighingPass {
     static func weigh(
-        image k: Int, configuration c: ObjectiveConfiguration, epoch: Double, shape: BatchShape,
-        grid: (rows: Int, columns: Int), targets: Targets, labels allLabels: UnsafePointer<Int32>,
-        groundTruthDepth: UnsafePointer<Float>?, pooledDepth: DepthPass.Coefficients? = nil, pooledDivisor: Double?,
+        image k: Int, sums s: inout ImageSums, configuration c: ObjectiveConfiguration, epoch: Double,
+        shape: BatchShape, grid: (rows: Int, columns: Int), labels allLabels: UnsafePointer<Int32>,
+        groundTruthDepth: UnsafePointer<Float>?, pooledDepth: DepthPass.Coefficients? = nil,
         outputs: EngineOutputs, workspace ws: ObjectiveWorkspace
-    ) -> ImageSums {
+    ) {
         let plane = shape.pixelsPerImage
         let base = k * plane
         let labels = allLabels + base
         let ignore = c.ignoreLabel
-        var s = ImageSums()
-        ObjectiveEngine.countLabels(&s, labels, count: plane, targets: targets)
-        s.pooledDivisor = pooledDivisor
         if groundTruthDepth != nil {
             DepthPass.imageSums(&s, from: base, count: plane, labels: labels, ignoreLabel: ignore, ws)
         }
@@ -34,7 +31,6 @@ enum WeighingPass {
         coefficients(&s, configuration: c, epoch: epoch, shape: shape, labels: labels, base: base,
                      usesDepth: groundTruthDepth != nil, pooledDepth: pooledDepth,
                      outputs: outputs, ws)
-        return s
     }
 
     /// Self-paced pacing: η per weight map over the eligible pixels (labelled ones for ce),

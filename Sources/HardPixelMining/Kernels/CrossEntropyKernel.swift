@@ -62,15 +62,10 @@ extension Kernels {
                 let label = V.load(labelIndex + v * lanes)
                 var row = scratch + v * lanes
                 if let w = t.classWeights {
-                    // coef · (A p_j − a_j): A = off Σw + (on − off) w_label, a_j = off w_j + (on − off) w_label [j = label].
-                    let wLabel = V.load(labelWeight + v * lanes)
-                    let sumA = (off * V(repeating: t.classWeightSum)).plusProduct(extra, wLabel)
-                    let a = coef * sumA / V.load(sumExp + v * lanes)
-                    let bUnit = V(repeating: 0) - coef * off
-                    let bExtra = V(repeating: 0) - coef * extra * wLabel
+                    let terms = weightedGradientTerms(coefficient: coef, labelWeight: V.load(labelWeight + v * lanes), targets: t)
+                    let a = terms.scale / V.load(sumExp + v * lanes)
                     for c in 0..<layout.classes {
-                        let b = bUnit * V(repeating: w[c])
-                        let offset = b.with(b + bExtra, where: label .== V(repeating: Float(c)))
+                        let offset = weightedOffset(unit: terms.unit, labelExtra: terms.labelExtra, weight: w[c], label: label, class: c)
                         offset.plusProduct(a, V.load(row)).store(to: row)
                         row += rowLength
                     }

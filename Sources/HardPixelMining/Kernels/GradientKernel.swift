@@ -46,15 +46,11 @@ extension Kernels {
                 let label = V.load(labelIndex + v * lanes)
                 var row = scratch + v * lanes
                 if let w = t.classWeights {
-                    // coef · (A p_j − a_j): A = off Σw + (on − off) w_label, a_j = off w_j + (on − off) w_label [j = label].
-                    let wLabel = V.load(labelWeight + v * lanes)
-                    let a = coef * (off * V(repeating: t.classWeightSum)).plusProduct(extra, wLabel)
-                    let bUnit = V(repeating: 0) - coef * off
-                    let bExtra = V(repeating: 0) - coef * extra * wLabel
+                    let terms = weightedGradientTerms(coefficient: coef, labelWeight: V.load(labelWeight + v * lanes), targets: t)
                     for c in 0..<layout.classes {
                         let prob = VectorMath.exp((V.load(row) - m) - lse)
-                        let b = bUnit * V(repeating: w[c])
-                        b.with(b + bExtra, where: label .== V(repeating: Float(c))).plusProduct(a, prob).store(to: row)
+                        let offset = weightedOffset(unit: terms.unit, labelExtra: terms.labelExtra, weight: w[c], label: label, class: c)
+                        offset.plusProduct(terms.scale, prob).store(to: row)
                         row += layout.stride
                     }
                     continue

@@ -336,6 +336,25 @@ enum Kernels {
         return (logSum, loss.with(zero, where: invalid), labelLogP.with(zero, where: invalid))
     }
 
+    /// The class-weighted gradient `g_j = coef · (A p_j − a_j)` of one vector of pixels, with
+    /// `A = off Σw + (on − off) w_label` and `a_j = off w_j + (on − off) w_label [j = label]`:
+    /// `scale = coef · A`, and the offset of class `c` (`−coef · a_c`) from ``weightedOffset``.
+    @inline(__always)
+    static func weightedGradientTerms<V: FloatLanes>(
+        coefficient coef: V, labelWeight wLabel: V, targets t: Targets
+    ) -> (scale: V, unit: V, labelExtra: V) {
+        let off = V(repeating: t.off), extra = V(repeating: t.on - t.off)
+        return (coef * (off * V(repeating: t.classWeightSum)).plusProduct(extra, wLabel),
+                V(repeating: 0) - coef * off, V(repeating: 0) - coef * extra * wLabel)
+    }
+
+    /// `−coef · a_c` for class `c` of weight `weight`, from ``weightedGradientTerms``.
+    @inline(__always)
+    static func weightedOffset<V: FloatLanes>(unit: V, labelExtra: V, weight: Float, label: V, class c: Int) -> V {
+        let b = unit * V(repeating: weight)
+        return b.with(b + labelExtra, where: label .== V(repeating: Float(c)))
+    }
+
     /// Writes the tile's rows (the gradient) to pixels `p ..< p + count` of every class with
     /// non-temporal stores, so that the gradient's lines are not read before written (NHWC:
     /// transposed through the staging buffer, then streamed); or, `accumulating`, adds them
@@ -348,42 +367,30 @@ enum Kernels {
         if layout.channelsLast {
             let classes = layout.classes, stride = layout.stride
             let destination = g + p * classes
-            if accumulating {
-                for pixel in 0..<count {
-                    let column = destination + pixel * classes
-                    var source = scratch + pixel
+            /// Pixels `first ..< first + pixels` of the tile, transposed into `out` (pixel-major).
+            @inline(__always) func transpose(_ first: Int, _ pixels: Int, into out: UnsafeMutablePointer<Float>, adding: Bool) {
+                for pixel in 0..<pixels {
+                    let column = out + pixel * classes
+                    var source = scratch + first + pixel
                     for c in 0..<classes {
-                        column[c] += source.pointee
+                        if adding { column[c] += source.pointee } else { column[c] = source.pointee }
                         source += stride
                     }
                 }
+            }
+            // Accumulating, or more classes than the staging block holds: ordinary stores.
+            if accumulating || classes > TileLayout.stagingFloats {
+                transpose(0, count, into: destination, adding: accumulating)
                 return
             }
-            // Whole pixels per staging block (at least one, however many classes).
+            // Whole pixels per staging block, streamed out with non-temporal stores.
+            let perBlock = TileLayout.stagingFloats / classes
             let staging = layout.staging(scratch)
-            let perBlock = Swift.max(1, TileLayout.stagingFloats / classes)
             var first = 0
             while first < count {
                 let pixels = Swift.min(perBlock, count - first)
-                if pixels * classes > TileLayout.stagingFloats {
-                    // More classes than the staging buffer holds: ordinary stores.
-                    let column = destination + first * classes
-                    var source = scratch + first
-                    for c in 0..<classes {
-                        column[c] = source.pointee
-                        source += stride
-                    }
-                } else {
-                    for pixel in 0..<pixels {
-                        let column = staging + pixel * classes
-                        var source = scratch + first + pixel
-                        for c in 0..<classes {
-                            column[c] = source.pointee
-                            source += stride
-                        }
-                    }
-                    hpm_stream_floats(destination + first * classes, staging, pixels * classes)
-                }
+                transpose(first, pixels, into: staging, adding: false)
+                hpm_stream_floats(destination + first * classes, staging, pixels * classes)
                 first += pixels
             }
             return
