@@ -35,6 +35,9 @@ public struct GoldenCase: Decodable, Sendable {
     }
 
     public var name: String
+    /// The logits' precision ("float16" or "bfloat16") in half_precision.json: the logits were
+    /// rounded to it before the reference ran. Nil elsewhere.
+    public var precision: String?
     public var shape: Shape
     public var epoch: Double
     public var config: Config
@@ -134,5 +137,17 @@ public enum Fixtures {
 
     public static func objectiveCase(_ name: String) -> GoldenCase {
         objectiveCases.first { $0.name == name }!
+    }
+
+    /// The golden cases of Tests/Fixtures/half_precision.json: logits rounded to float16 or
+    /// bfloat16, the reference evaluated on the rounded values.
+    public static let halfPrecisionCases: [GoldenCase] = {
+        let url = directory.appendingPathComponent("half_precision.json")
+        let data = try! Data(contentsOf: url)
+        return try! JSONDecoder().decode(File.self, from: data).cases
+    }()
+
+    public static func halfPrecisionCase(_ name: String) -> GoldenCase {
+        halfPrecisionCases.first { $0.name == name }!
     }
 }

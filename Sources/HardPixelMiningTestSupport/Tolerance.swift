@@ -27,6 +27,34 @@ public enum Tolerance {
     }
 }
 
+extension Tolerance {
+    /// The unit roundoff of a logit precision: 2⁻²⁴, 2⁻¹¹ (Float16), 2⁻⁸ (bfloat16).
+    public static func unitRoundoff(_ precision: LogitPrecision) -> Double {
+        switch precision {
+        case .float32: 0x1p-24
+        case .float16: 0x1p-11
+        case .bfloat16: 0x1p-8
+        }
+    }
+
+    /// A half-precision gradient element (LogitPrecision's contract): within `u · |g| + 1e-6`
+    /// of the float64 gradient of the same (half-precision) inputs.
+    public static func halfPrecisionGradientMatches(_ actual: Double, _ expected: Double, _ precision: LogitPrecision) -> Bool {
+        abs(actual - expected) <= unitRoundoff(precision) * abs(expected) + 1e-6
+    }
+
+    /// The first index out of ``halfPrecisionGradientMatches(_:_:_:)``, or nil.
+    public static func firstHalfPrecisionGradientMismatch(
+        _ actual: [Float], _ expected: [Double], _ precision: LogitPrecision
+    ) -> (index: Int, actual: Double, expected: Double)? {
+        precondition(actual.count == expected.count, "\(actual.count) vs \(expected.count)")
+        for i in actual.indices where !halfPrecisionGradientMatches(Double(actual[i]), expected[i], precision) {
+            return (i, Double(actual[i]), expected[i])
+        }
+        return nil
+    }
+}
+
 /// Central finite differences in Float64.
 public enum FiniteDifference {
     /// `(f(x + h e_i) − f(x − h e_i)) / 2h` for each index in `indices`.

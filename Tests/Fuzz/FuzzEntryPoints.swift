@@ -297,6 +297,40 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         require(ga.allSatisfy(\.isFinite), "non-finite accumulated gradient")
     }
 
+    // Half-precision logits (bfloat16; Float16 where Swift has it), NaN and infinities kept:
+    // the objective and the cross-entropy, overwriting and accumulating.
+    let bLogits = logits.map(BFloat16.init)
+    let bSentinel = BFloat16(sentinel)
+    var bx = [BFloat16](repeating: bSentinel, count: r.count(logitCount))
+    var bd = [Float](repeating: sentinel, count: r.count(pixels))
+    if expectTypedOrSuccess([[Float](widening: bx), bd], onePass: true, {
+        _ = try objective.evaluate(
+            logits: bLogits, labels: labels, predictedLogDepth: predicted, groundTruthDepth: depth, shape: shape,
+            epoch: epoch, logitGradient: &bx, depthGradient: &bd)
+    }, { [[Float](widening: bx), bd] }) {
+        require(bLogits.allSatisfy { $0.floatValue.isFinite }, "accepted non-finite bfloat16 logits")
+        require([Float](widening: bx).allSatisfy(\.isFinite) && bd.allSatisfy(\.isFinite), "non-finite bfloat16 gradient")
+    }
+    var ba = [BFloat16](repeating: bSentinel, count: r.count(logitCount))
+    if expectTypedOrSuccess([[Float](widening: ba)], {
+        _ = try ce.evaluate(logits: bLogits, labels: labels, shape: shape, pixelWeights: weights, gradient: &ba,
+                            gradientOutput: accumulate)
+    }, { [[Float](widening: ba)] }) {
+        require([Float](widening: ba).allSatisfy(\.isFinite), "non-finite accumulated bfloat16 gradient")
+    }
+    #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
+    let hLogits = logits.map(Float16.init)
+    var hx = [Float16](repeating: Float16(sentinel), count: r.count(logitCount))
+    if expectTypedOrSuccess([[Float](widening: hx)], onePass: true, {
+        _ = try ce.evaluate(logits: hLogits, labels: labels, shape: shape, pixelWeights: weights, gradient: &hx,
+                            gradientOutput: GradientOutput(mode: .overwrite, scale: accumulate.scale))
+    }, { [[Float](widening: hx)] }) {
+        require(hLogits.allSatisfy(\.isFinite), "accepted non-finite Float16 logits")
+        require(hx.allSatisfy(\.isFinite), "non-finite Float16 gradient")
+    }
+    _ = try? DepthAwareSegmentationError.predictedClasses(logits: hLogits, shape: shape, threadCount: threads)
+    #endif
+
     // Loss-rank mining.
     var gm = [Float](repeating: sentinel, count: r.count(logitCount))
     let mining: PixelMining

@@ -132,6 +132,7 @@ def main():
     print(f"wrote {len(cases)} cases to {os.path.relpath(path)} ({os.path.getsize(path)} bytes)")
     extension_cases()
     peer_cases()
+    half_precision_cases()
 
 
 
@@ -189,6 +190,52 @@ def class_weight_cases(cases):
     cases.append(case("cw_hpm_multichunk_mean", big, dict(class_weights=w3, reduction="mean"), 12))
     zero = [0.0] * 40
     cases.append(case("cw_all_zero_weights_mean", b40, dict(seg, class_weights=zero, reduction="mean"), 0))
+
+
+def to_float16(x):
+    """Float32 values rounded to IEEE binary16 (NumPy: to nearest, ties to even), as float32."""
+    return np.asarray(x, dtype=np.float32).astype(np.float16).astype(np.float32)
+
+
+def to_bfloat16(x):
+    """Float32 values rounded to bfloat16 (to nearest, ties to even; finite inputs), as float32."""
+    bits = np.asarray(x, dtype=np.float32).view(np.uint32).astype(np.uint64)
+    rounded = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16) << 16
+    return rounded.astype(np.uint32).view(np.float32)
+
+
+def half_precision_cases():
+    """Issue 11: half-precision logits. The logits are rounded to float16 or bfloat16 here and
+    the float64 reference is evaluated on the rounded values, so a test compares the package's
+    half-precision path with the exact result on the very inputs it reads; the gradient it
+    writes is then off by at most its format's rounding. Written to half_precision.json."""
+    rng = np.random.default_rng(1112)
+    b40 = make_batch(rng, 2, 40, 7, 13, no_depth_image=1)
+    bx = make_batch(rng, 2, 5, 9, 11, extreme=True)  # logits up to ±1e4: within both formats
+    big = make_batch(rng, 2, 3, 91, 93)  # gradients ~1e-5: Float16 subnormals
+    w40 = [float(v) for v in rng.uniform(0.1, 3.0, size=40).astype(np.float32)]
+    seg = dict(alpha=0, beta_initial=0, beta_later=0, gamma=0)
+    cases = []
+    for precision, rounding in (("float16", to_float16), ("bfloat16", to_bfloat16)):
+        def rounded(batch):
+            logits, labels, pred, depth = batch
+            return rounding(logits), labels, pred, depth
+        for name, batch, config, epoch in [
+            ("seg_c40_pytorch", b40, dict(seg, smoothing=("pytorch", 0.1)), 0),
+            ("cw_seg_c40_mean", b40, dict(seg, class_weights=w40, reduction="mean"), 0),
+            ("hpm_c40_epoch12", b40, {}, 12),
+            ("paced_c40_epoch20_propagate", b40, dict(total_epochs=40.0, propagate=True), 20.0),
+            ("hpm_extreme_logits", bx, {}, 12),
+            ("seg_multichunk", big, seg, 0),
+            ("paced_multichunk_epoch10", big, dict(total_epochs=20.0), 10.0),
+        ]:
+            c = case(f"{precision}_{name}", rounded(batch), config, epoch)
+            c["precision"] = precision
+            cases.append(c)
+    path = os.path.join(OUT, "half_precision.json")
+    with open(path, "w") as f:
+        json.dump(dict(generator="Tests/Reference/generate_fixtures.py", cases=cases), f, indent=0)
+    print(f"wrote {len(cases)} cases to {os.path.relpath(path)} ({os.path.getsize(path)} bytes)")
 
 
 def extension_cases():

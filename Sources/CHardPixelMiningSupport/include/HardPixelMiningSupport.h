@@ -6,6 +6,7 @@
 #define HARD_PIXEL_MINING_SUPPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 // 16 floats where AVX-512 is enabled, else 8 (two SSE or one AVX register; 4 measured
 // slower in a baseline build, see Docs/Performance.md). `-Xcc -DHPM_LANES=4|8|16` overrides.
@@ -27,6 +28,9 @@
 /// where `destination` is 16-byte aligned, ordinary stores for an unaligned head and tail, so
 /// that the destination's lines are not read before they are written.
 void hpm_stream_floats(float *destination, const float *source, ptrdiff_t count);
+
+/// The same for `count` 16-bit elements (half-precision gradients).
+void hpm_stream_halves(uint16_t *destination, const uint16_t *source, ptrdiff_t count);
 
 /// Orders the non-temporal stores issued so far before any later store (x86 `sfence`).
 void hpm_stream_fence(void);

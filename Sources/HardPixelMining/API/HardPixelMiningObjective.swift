@@ -29,14 +29,15 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
     /// Evaluates the objective on zero-copy views of a trainer's buffers.
     ///
     /// - Parameters:
-    ///   - logits: N·C·H·W logits, NCHW.
+    ///   - logits: N·C·H·W logits in the shape's layout: `Float`, `Float16` or ``BFloat16``
+    ///     (see ``LogitPrecision`` for the accuracy of half precision).
     ///   - labels: N·H·W labels in `0..<C` or the ignore label.
     ///   - predictedLogDepth: N·H·W predicted log-depths; may be empty when the
     ///     configuration uses neither L_dep nor L_R.
     ///   - groundTruthDepth: N·H·W linear depths; may be empty when the configuration
     ///     uses none of L_dep, L_R, L_Z. Out-of-range values mean "no depth here".
     ///   - epoch: the current epoch `e` (real allowed); `0...E` when paced.
-    ///   - logitGradient: receives ∂L/∂logits (N·C·H·W), or nil.
+    ///   - logitGradient: receives ∂L/∂logits (N·C·H·W, the logits' type), or nil.
     ///   - depthGradient: receives ∂L/∂logD (N·H·W), or nil.
     ///   - gradientOutput: overwrite (default) or accumulate into both gradients, with a scale.
     ///   - maps: per-pixel W, ce, wR and wZ to write as well (for logging and pictures).
@@ -46,11 +47,11 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
     ///   output is written. (L_seg alone runs in one pass, as ``LabelSmoothedCrossEntropy``
     ///   does: a non-finite logit then leaves `logitGradient` zero-filled, never partly
     ///   written, and `depthGradient` untouched.)
-    public func evaluate(
-        logits: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int32>,
+    public func evaluate<Scalar: LogitScalar>(
+        logits: UnsafeBufferPointer<Scalar>, labels: UnsafeBufferPointer<Int32>,
         predictedLogDepth: UnsafeBufferPointer<Float>, groundTruthDepth: UnsafeBufferPointer<Float>,
         shape: BatchShape, epoch: Double,
-        logitGradient: UnsafeMutableBufferPointer<Float>? = nil,
+        logitGradient: UnsafeMutableBufferPointer<Scalar>? = nil,
         depthGradient: UnsafeMutableBufferPointer<Float>? = nil,
         gradientOutput: GradientOutput = .overwrite,
         maps: ObjectiveMaps = ObjectiveMaps(),
@@ -63,10 +64,10 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
     }
 
     /// The core, with both gradients multiplied by `gradientScale` (a side output's λ).
-    func evaluate(
-        logits: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int32>,
+    func evaluate<Scalar: LogitScalar>(
+        logits: UnsafeBufferPointer<Scalar>, labels: UnsafeBufferPointer<Int32>,
         predictedLogDepth: UnsafeBufferPointer<Float>, groundTruthDepth: UnsafeBufferPointer<Float>,
-        shape: BatchShape, epoch: Double, logitGradient: UnsafeMutableBufferPointer<Float>?,
+        shape: BatchShape, epoch: Double, logitGradient: UnsafeMutableBufferPointer<Scalar>?,
         depthGradient: UnsafeMutableBufferPointer<Float>?, workspace: ObjectiveWorkspace?, gradientScale: Double,
         gradientOutput: GradientOutput = .overwrite, maps: ObjectiveMaps = ObjectiveMaps()
     ) throws -> ObjectiveResult {
@@ -75,6 +76,7 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
         try gradientOutput.validate()
         try maps.validate(shape)
         try c.validate(for: shape, epoch: epoch, threadCount: threadCount)
+        try Scalar.validateLayout("logits")
         try Check.count(logits.count, shape.logitCount, "logits")
         try Check.count(labels.count, shape.pixelCount, "labels")
         try c.validateDepthCounts(predictedLogDepth, groundTruthDepth, shape)
@@ -84,11 +86,11 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
         if c.needsPredictedDepth { try Check.allFinite(predictedLogDepth, "predictedLogDepth") }
 
         let inputs = EngineInputs(
-            logits: logits.baseAddress!, labels: labels.baseAddress!,
+            logits: LogitBuffer(logits), labels: labels.baseAddress!,
             predictedLogDepth: c.needsPredictedDepth ? predictedLogDepth.baseAddress : nil,
             groundTruthDepth: c.needsGroundTruthDepth ? groundTruthDepth.baseAddress : nil)
         let outputs = EngineOutputs(
-            logitGradient: logitGradient?.baseAddress, depthGradient: depthGradient?.baseAddress,
+            logitGradient: logitGradient.map(MutableLogitBuffer.init), depthGradient: depthGradient?.baseAddress,
             pixelLosses: maps.pixelLosses?.baseAddress, gradientScale: gradientScale * gradientOutput.scale,
             accumulates: gradientOutput.accumulates, lossWeights: maps.lossWeights?.baseAddress,
             depthPredictionErrorMap: maps.depthPredictionError?.baseAddress,
@@ -139,6 +141,30 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
         logits: [Float], labels: [Int32], predictedLogDepth: [Float] = [], groundTruthDepth: [Float] = [],
         shape: BatchShape, epoch: Double = 0, logitGradient: inout [Float], depthGradient: inout [Float],
         gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
+    ) throws -> ObjectiveResult {
+        try evaluateArrays(
+            logits: logits, labels: labels, predictedLogDepth: predictedLogDepth, groundTruthDepth: groundTruthDepth,
+            shape: shape, epoch: epoch, logitGradient: &logitGradient, depthGradient: &depthGradient,
+            gradientOutput: gradientOutput, workspace: workspace)
+    }
+
+    /// Evaluates the objective on arrays of half-precision logits (`Float16` or
+    /// ``BFloat16``), writing a logit gradient of the same type and a Float depth gradient.
+    public func evaluate<Scalar: LogitScalar>(
+        logits: [Scalar], labels: [Int32], predictedLogDepth: [Float] = [], groundTruthDepth: [Float] = [],
+        shape: BatchShape, epoch: Double = 0, logitGradient: inout [Scalar], depthGradient: inout [Float],
+        gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
+    ) throws -> ObjectiveResult {
+        try evaluateArrays(
+            logits: logits, labels: labels, predictedLogDepth: predictedLogDepth, groundTruthDepth: groundTruthDepth,
+            shape: shape, epoch: epoch, logitGradient: &logitGradient, depthGradient: &depthGradient,
+            gradientOutput: gradientOutput, workspace: workspace)
+    }
+
+    private func evaluateArrays<Scalar: LogitScalar>(
+        logits: [Scalar], labels: [Int32], predictedLogDepth: [Float], groundTruthDepth: [Float],
+        shape: BatchShape, epoch: Double, logitGradient: inout [Scalar], depthGradient: inout [Float],
+        gradientOutput: GradientOutput, workspace: ObjectiveWorkspace?
     ) throws -> ObjectiveResult {
         try logits.withUnsafeBufferPointer { x in
             try labels.withUnsafeBufferPointer { y in

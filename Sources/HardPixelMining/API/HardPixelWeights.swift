@@ -181,16 +181,20 @@ public struct DepthAwareSegmentationError: Sendable, Hashable {
     }
 
     /// The predicted class of every pixel: the first index of the largest logit (N·H·W),
-    /// by the same tile sweep as the statistics pass.
-    public static func predictedClasses(logits: [Float], shape: BatchShape, threadCount: Int = 1) throws -> [Int32] {
+    /// by the same tile sweep as the statistics pass. The logits may be `Float`, `Float16` or
+    /// ``BFloat16``.
+    public static func predictedClasses<Scalar: LogitScalar>(
+        logits: [Scalar], shape: BatchShape, threadCount: Int = 1
+    ) throws -> [Int32] {
         try shape.validate()
         try HardPixelMining.validate(threadCount: threadCount)
+        try Scalar.validateLayout("logits")
         try Check.count(logits.count, shape.logitCount, "logits")
         var out = [Int32](repeating: 0, count: shape.pixelCount)
         try logits.withUnsafeBufferPointer { x in
             try out.withUnsafeMutableBufferPointer { o in
                 try StatisticsPass.predictedClasses(
-                    logits: x.baseAddress!, shape: shape, into: o.baseAddress!, workspace: ObjectiveWorkspace(),
+                    logits: LogitBuffer(x), shape: shape, into: o.baseAddress!, workspace: ObjectiveWorkspace(),
                     threads: threadCount)
             }
         }

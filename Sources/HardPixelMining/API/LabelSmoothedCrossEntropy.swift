@@ -47,16 +47,18 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
     /// mining, every output stays untouched on any error.
     ///
     /// - Parameters:
+    ///   - logits: N·C·H·W logits in the shape's layout: `Float`, `Float16` or ``BFloat16``
+    ///     (see ``LogitPrecision`` for the accuracy of half precision).
     ///   - pixelWeights: optional N·H·W finite weights `w_i`.
-    ///   - gradient: receives ∂L/∂logits (N·C·H·W), or nil.
+    ///   - gradient: receives ∂L/∂logits (N·C·H·W, the logits' type), or nil.
     ///   - pixelLosses: receives `ce_i` (N·H·W, 0 on ignored pixels), or nil.
     ///   - gradientOutput: overwrite (default) or accumulate into `gradient`, with a scale.
     ///     Accumulating checks the logits' finiteness before the pass (one extra read), so
     ///     that an error leaves `gradient` untouched.
-    public func evaluate(
-        logits: UnsafeBufferPointer<Float>, labels: UnsafeBufferPointer<Int32>, shape: BatchShape,
+    public func evaluate<Scalar: LogitScalar>(
+        logits: UnsafeBufferPointer<Scalar>, labels: UnsafeBufferPointer<Int32>, shape: BatchShape,
         pixelWeights: UnsafeBufferPointer<Float>? = nil,
-        gradient: UnsafeMutableBufferPointer<Float>? = nil,
+        gradient: UnsafeMutableBufferPointer<Scalar>? = nil,
         pixelLosses: UnsafeMutableBufferPointer<Float>? = nil,
         gradientOutput: GradientOutput = .overwrite,
         workspace: ObjectiveWorkspace? = nil
@@ -72,6 +74,7 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
         }
         try validateClassWeights(classWeights, classCount: shape.classes, "classWeights")
         try validate(threadCount: threadCount)
+        try Scalar.validateLayout("logits")
         try Check.count(logits.count, shape.logitCount, "logits")
         try Check.count(labels.count, shape.pixelCount, "labels")
         if let w = pixelWeights {
@@ -92,9 +95,9 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
             try ObjectiveEngine.run(
                 mining.map { .mined($0, pixelWeights: weights) } ?? .plain(pixelWeights: weights, reduction: reduction),
                 targets: targets, shape: shape,
-                inputs: EngineInputs(logits: logits.baseAddress!, labels: labels.baseAddress!),
+                inputs: EngineInputs(logits: LogitBuffer(logits), labels: labels.baseAddress!),
                 outputs: EngineOutputs(
-                    logitGradient: gradient?.baseAddress, pixelLosses: pixelLosses?.baseAddress,
+                    logitGradient: gradient.map(MutableLogitBuffer.init), pixelLosses: pixelLosses?.baseAddress,
                     gradientScale: gradientOutput.scale, accumulates: gradientOutput.accumulates),
                 workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
         }
@@ -125,6 +128,26 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
         logits: [Float], labels: [Int32], shape: BatchShape, pixelWeights: [Float]? = nil,
         gradient: inout [Float], gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
     ) throws -> ObjectiveResult {
+        try evaluateArrays(
+            logits: logits, labels: labels, shape: shape, pixelWeights: pixelWeights, gradient: &gradient,
+            gradientOutput: gradientOutput, workspace: workspace)
+    }
+
+    /// Evaluates the loss on arrays of half-precision logits (`Float16` or ``BFloat16``),
+    /// writing a gradient of the same type; `gradient` must have N·C·H·W elements.
+    public func evaluate<Scalar: LogitScalar>(
+        logits: [Scalar], labels: [Int32], shape: BatchShape, pixelWeights: [Float]? = nil,
+        gradient: inout [Scalar], gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
+    ) throws -> ObjectiveResult {
+        try evaluateArrays(
+            logits: logits, labels: labels, shape: shape, pixelWeights: pixelWeights, gradient: &gradient,
+            gradientOutput: gradientOutput, workspace: workspace)
+    }
+
+    private func evaluateArrays<Scalar: LogitScalar>(
+        logits: [Scalar], labels: [Int32], shape: BatchShape, pixelWeights: [Float]?,
+        gradient: inout [Scalar], gradientOutput: GradientOutput, workspace: ObjectiveWorkspace?
+    ) throws -> ObjectiveResult {
         try logits.withUnsafeBufferPointer { x in
             try labels.withUnsafeBufferPointer { y in
                 try withOptionalBuffer(pixelWeights) { w in
@@ -152,6 +175,20 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
             }
         }
         return out
+    }
+}
+
+extension LogitBuffer {
+    /// A view of validated, non-empty logits.
+    init<Scalar: LogitScalar>(_ logits: UnsafeBufferPointer<Scalar>) {
+        self.init(UnsafeRawPointer(logits.baseAddress!), Scalar.logitPrecision)
+    }
+}
+
+extension MutableLogitBuffer {
+    /// A view of a validated, non-empty gradient.
+    init<Scalar: LogitScalar>(_ gradient: UnsafeMutableBufferPointer<Scalar>) {
+        self.init(UnsafeMutableRawPointer(gradient.baseAddress!), Scalar.logitPrecision)
     }
 }
 

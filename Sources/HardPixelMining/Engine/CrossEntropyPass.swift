@@ -9,8 +9,8 @@
 /// checks the logits first, so this pass never fails there.)
 enum CrossEntropyPass {
     static func run(
-        logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, shape: BatchShape, targets: Targets,
-        reduction: Reduction, pixelWeights: UnsafePointer<Float>?, gradient: UnsafeMutablePointer<Float>?,
+        logits: LogitBuffer, labels: UnsafePointer<Int32>, shape: BatchShape, targets: Targets,
+        reduction: Reduction, pixelWeights: UnsafePointer<Float>?, gradient: MutableLogitBuffer?,
         pixelLosses: UnsafeMutablePointer<Float>?, gradientScale: Double, accumulates: Bool,
         workspace ws: ObjectiveWorkspace, threads: Int
     ) throws -> [ImageSums] {
@@ -38,7 +38,7 @@ enum CrossEntropyPass {
         }
         if (0..<items.count).contains(where: { !ws.chunkFinite[$0] }) {
             // An accumulating caller checked the logits before this pass, so this is overwrite mode.
-            gradient?.update(repeating: 0, count: shape.logitCount)
+            gradient?.zero(count: shape.logitCount)
             pixelLosses?.update(repeating: 0, count: shape.pixelCount)
             try StatisticsPass.throwIfNonFinite(logits: logits, shape: shape, items: items, workspace: ws)
         }

@@ -7,7 +7,7 @@ func saturatingFloat(_ x: Double, limit: Float = .greatestFiniteMagnitude) -> Fl
 
 /// Raw views of the inputs, already validated against the shape.
 struct EngineInputs {
-    var logits: UnsafePointer<Float>
+    var logits: LogitBuffer
     var labels: UnsafePointer<Int32>
     /// Predicted log-depth; given when the term uses L_dep or L_R.
     var predictedLogDepth: UnsafePointer<Float>? = nil
@@ -17,7 +17,7 @@ struct EngineInputs {
 
 /// Raw views of the outputs; each is written only after all validation has passed.
 struct EngineOutputs {
-    var logitGradient: UnsafeMutablePointer<Float>?
+    var logitGradient: MutableLogitBuffer?
     var depthGradient: UnsafeMutablePointer<Float>? = nil
     var pixelLosses: UnsafeMutablePointer<Float>? = nil
     /// A factor on both gradients (a side output's λ, a user's scale), folded into the

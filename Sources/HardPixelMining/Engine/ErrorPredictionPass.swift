@@ -32,7 +32,7 @@ extension ErrorPrediction {
         do {
             try StatisticsPass.run(
                 targets: Targets(on: 1, off: 0, ignoreLabel: ignoreLabel), shape: shape,
-                inputs: EngineInputs(logits: logits.baseAddress!, labels: labels.baseAddress!), depthBinning: nil,
+                inputs: EngineInputs(logits: LogitBuffer(logits), labels: labels.baseAddress!), depthBinning: nil,
                 regionTable: 0, workspace: workspace, threads: 1)
         } catch HardPixelMiningError.nonFiniteValue(_, let index, let value) {
             throw HardPixelMiningError.nonFiniteValue(argument: argument, index: index, value: value)

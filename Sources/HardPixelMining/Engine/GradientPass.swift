@@ -3,8 +3,8 @@
 /// coefficients the weighing left in the workspace.
 enum GradientPass {
     static func run(
-        targets: Targets, shape: BatchShape, logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
-        gradient: UnsafeMutablePointer<Float>, accumulates: Bool, workspace ws: ObjectiveWorkspace, threads: Int
+        targets: Targets, shape: BatchShape, logits: LogitBuffer, labels: UnsafePointer<Int32>,
+        gradient: MutableLogitBuffer, accumulates: Bool, workspace ws: ObjectiveWorkspace, threads: Int
     ) {
         let layout = TileLayout(shape)
         ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws) { _, _, pixels, pixel, logit, scratch in

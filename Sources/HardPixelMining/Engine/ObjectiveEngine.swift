@@ -37,8 +37,10 @@ enum ObjectiveEngine {
         case .plain(let pixelWeights, let reduction):
             if outputs.accumulates {
                 // Accumulating must leave the buffer untouched on error: check before the one pass.
-                try Check.allFinite(
-                    UnsafeBufferPointer(start: inputs.logits, count: shape.logitCount), "logits")
+                if let index = Kernels.firstNonFiniteIndex(inputs.logits, count: shape.logitCount) {
+                    throw HardPixelMiningError.nonFiniteValue(
+                        argument: "logits", index: index, value: inputs.logits.float(at: index))
+                }
             }
             let sums = try CrossEntropyPass.run(
                 logits: inputs.logits, labels: inputs.labels, shape: shape, targets: targets, reduction: reduction,

@@ -30,7 +30,7 @@ enum StatisticsPass {
 
     /// Every pixel's predicted class (the first largest logit), N·H·W.
     static func predictedClasses(
-        logits: UnsafePointer<Float>, shape: BatchShape, into out: UnsafeMutablePointer<Int32>,
+        logits: LogitBuffer, shape: BatchShape, into out: UnsafeMutablePointer<Int32>,
         workspace ws: ObjectiveWorkspace, threads: Int
     ) throws {
         let items = ObjectiveEngine.WorkItems(shape)
@@ -46,14 +46,14 @@ enum StatisticsPass {
 
     /// The typed error for the first non-finite logit of the first work item that saw one.
     static func throwIfNonFinite(
-        logits: UnsafePointer<Float>, shape: BatchShape, items: ObjectiveEngine.WorkItems, workspace ws: ObjectiveWorkspace
+        logits: LogitBuffer, shape: BatchShape, items: ObjectiveEngine.WorkItems, workspace ws: ObjectiveWorkspace
     ) throws {
         let count = shape.classes * shape.pixelsPerImage
         for item in 0..<items.count where !ws.chunkFinite[item] {
             let k = items(item).image
-            let image = UnsafeBufferPointer(start: logits + k * count, count: count)
-            let index = Kernels.firstNonFiniteIndex(image) ?? 0
-            throw HardPixelMiningError.nonFiniteValue(argument: "logits", index: k * count + index, value: image[index])
+            let image = logits + k * count
+            let index = Kernels.firstNonFiniteIndex(image, count: count) ?? 0
+            throw HardPixelMiningError.nonFiniteValue(argument: "logits", index: k * count + index, value: image.float(at: index))
         }
     }
 }

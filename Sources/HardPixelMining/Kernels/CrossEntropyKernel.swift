@@ -10,8 +10,8 @@ extension Kernels {
     /// - Returns: Σ w_i · ce_i over the range in pixel order (Double), and whether every logit
     ///   of the range was finite (if not, the gradient and losses of the range are meaningless).
     static func crossEntropy(
-        logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>,
-        targets: Targets, scale: Float, pixelWeights: UnsafePointer<Float>?, gradient: UnsafeMutablePointer<Float>?,
+        logits: LogitBuffer, labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>,
+        targets: Targets, scale: Float, pixelWeights: UnsafePointer<Float>?, gradient: MutableLogitBuffer?,
         accumulating: Bool, pixelLosses: UnsafeMutablePointer<Float>?, layout: TileLayout,
         scratch: UnsafeMutablePointer<Float>
     ) -> (sum: Double, finite: Bool) {
@@ -25,8 +25,8 @@ extension Kernels {
     }
 
     private static func crossEntropy<V: FloatLanes>(
-        _: V.Type, _ x: UnsafePointer<Float>, _ labels: UnsafePointer<Int32>, _ plane: Int, _ range: Range<Int>,
-        _ t: Targets, _ scale: Float, _ weights: UnsafePointer<Float>?, _ g: UnsafeMutablePointer<Float>?,
+        _: V.Type, _ x: LogitBuffer, _ labels: UnsafePointer<Int32>, _ plane: Int, _ range: Range<Int>,
+        _ t: Targets, _ scale: Float, _ weights: UnsafePointer<Float>?, _ g: MutableLogitBuffer?,
         _ accumulating: Bool, _ losses: UnsafeMutablePointer<Float>?, _ layout: TileLayout,
         _ scratch: UnsafeMutablePointer<Float>
     ) -> (sum: Double, finite: Bool) {
@@ -80,7 +80,7 @@ extension Kernels {
                     }
                 }
             }
-            streamTile(to: g, plane: plane, p: p, count: count, layout: layout, scratch: scratch, accumulating: accumulating)
+            streamTile(V.self, to: g, plane: plane, p: p, count: count, layout: layout, scratch: scratch, accumulating: accumulating)
         }
         return (sum, finite)
     }

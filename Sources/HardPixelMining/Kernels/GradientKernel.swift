@@ -6,9 +6,9 @@ extension Kernels {
     /// per logit, computed into the tile and streamed out with non-temporal stores.
     /// `coefficient` is 0 on ignored pixels, which then get a zero gradient.
     static func gradient(
-        logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>,
+        logits: LogitBuffer, labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>,
         targets: Targets, maximum: UnsafePointer<Float>, logSum: UnsafePointer<Float>,
-        coefficient: UnsafePointer<Float>, gradient: UnsafeMutablePointer<Float>, accumulating: Bool,
+        coefficient: UnsafePointer<Float>, gradient: MutableLogitBuffer, accumulating: Bool,
         layout: TileLayout, scratch: UnsafeMutablePointer<Float>
     ) {
         switch HPM_VECTOR_LANES {
@@ -20,9 +20,9 @@ extension Kernels {
     }
 
     private static func gradient<V: FloatLanes>(
-        _: V.Type, _ x: UnsafePointer<Float>, _ labels: UnsafePointer<Int32>, _ plane: Int, _ range: Range<Int>,
+        _: V.Type, _ x: LogitBuffer, _ labels: UnsafePointer<Int32>, _ plane: Int, _ range: Range<Int>,
         _ t: Targets, _ maximum: UnsafePointer<Float>, _ logSum: UnsafePointer<Float>,
-        _ coefficient: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>, _ accumulating: Bool,
+        _ coefficient: UnsafePointer<Float>, _ g: MutableLogitBuffer, _ accumulating: Bool,
         _ layout: TileLayout, _ scratch: UnsafeMutablePointer<Float>
     ) {
         let lanes = V.laneCount
@@ -63,7 +63,7 @@ extension Kernels {
                     row += layout.stride
                 }
             }
-            streamTile(to: g, plane: plane, p: p, count: count, layout: layout, scratch: scratch, accumulating: accumulating)
+            streamTile(V.self, to: g, plane: plane, p: p, count: count, layout: layout, scratch: scratch, accumulating: accumulating)
         }
     }
 }

@@ -26,7 +26,7 @@ extension Kernels {
     /// `p` at `c · plane + p`), `labels` and `out` are indexed by the image's pixel.
     /// - Returns: false if any logit in the range is NaN or infinite (then `out` is meaningless).
     static func statistics(
-        logits: UnsafePointer<Float>, labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>,
+        logits: LogitBuffer, labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>,
         targets: Targets, layout: TileLayout, out: PixelStatistics, scratch: UnsafeMutablePointer<Float>
     ) -> Bool {
         switch HPM_VECTOR_LANES {
@@ -37,7 +37,7 @@ extension Kernels {
     }
 
     private static func statistics<V: FloatLanes>(
-        _: V.Type, _ x: UnsafePointer<Float>, _ labels: UnsafePointer<Int32>, _ plane: Int, _ range: Range<Int>,
+        _: V.Type, _ x: LogitBuffer, _ labels: UnsafePointer<Int32>, _ plane: Int, _ range: Range<Int>,
         _ targets: Targets, _ layout: TileLayout, _ out: PixelStatistics, _ scratch: UnsafeMutablePointer<Float>
     ) -> Bool {
         let lanes = V.laneCount
@@ -71,7 +71,7 @@ extension Kernels {
     /// `maximum` sweep the statistics use, so the package has one argmax.
     /// - Returns: false if any logit in the range is NaN or infinite.
     static func predictedClasses(
-        logits: UnsafePointer<Float>, plane: Int, range: Range<Int>, layout: TileLayout,
+        logits: LogitBuffer, plane: Int, range: Range<Int>, layout: TileLayout,
         out: UnsafeMutablePointer<Int32>, scratch: UnsafeMutablePointer<Float>
     ) -> Bool {
         switch HPM_VECTOR_LANES {
@@ -82,7 +82,7 @@ extension Kernels {
     }
 
     private static func predictedClasses<V: FloatLanes>(
-        _: V.Type, _ x: UnsafePointer<Float>, _ plane: Int, _ range: Range<Int>, _ layout: TileLayout,
+        _: V.Type, _ x: LogitBuffer, _ plane: Int, _ range: Range<Int>, _ layout: TileLayout,
         _ out: UnsafeMutablePointer<Int32>, _ scratch: UnsafeMutablePointer<Float>
     ) -> Bool {
         let lanes = V.laneCount

@@ -114,7 +114,7 @@ enum Kernels {
     /// - Returns: false if any logit of the tile is NaN or infinite.
     @inline(__always)
     static func summarizeTile<V: FloatLanes>(
-        _: V.Type, logits x: UnsafePointer<Float>, labels: UnsafePointer<Int32>, plane: Int, p: Int, count: Int,
+        _: V.Type, logits x: LogitBuffer, labels: UnsafePointer<Int32>, plane: Int, p: Int, count: Int,
         targets: Targets, layout: TileLayout, scratch: UnsafeMutablePointer<Float>, argmax: Bool,
         keepingExponentials: Bool, scale: Float? = nil, weights: UnsafePointer<Float>? = nil
     ) -> Bool {
@@ -131,41 +131,73 @@ enum Kernels {
     }
 
     /// Sweep 1, from DRAM: copies pixels `p ..< p + count` of every class into the tile,
-    /// padding the last vector with 0 — NCHW class-major, so that each plane is read in one
-    /// run of 4·T bytes; NHWC as one contiguous run, transposed in cache. Returns false if any
-    /// logit is NaN or infinite.
+    /// widened to Float, padding the last vector with 0 — NCHW class-major, so that each
+    /// plane is read in one run of T elements; NHWC as one contiguous run, transposed in
+    /// cache. Returns false if any logit is NaN or infinite.
     @inline(__always)
     static func loadTile<V: FloatLanes>(
-        _: V.Type, logits x: UnsafePointer<Float>, plane: Int, p: Int, count: Int, layout: TileLayout,
+        _: V.Type, logits x: LogitBuffer, plane: Int, p: Int, count: Int, layout: TileLayout,
         scratch: UnsafeMutablePointer<Float>
     ) -> Bool {
-        if layout.channelsLast {
-            return loadChannelsLastTile(V.self, logits: x, p: p, count: count, layout: layout, scratch: scratch)
+        switch x.precision {
+        case .float32: loadTile(V.self, Float32Codec.self, x.base, plane, p, count, layout, scratch)
+        case .float16: loadTile(V.self, Float16Codec.self, x.base, plane, p, count, layout, scratch)
+        case .bfloat16: loadTile(V.self, BFloat16Codec.self, x.base, plane, p, count, layout, scratch)
         }
+    }
+
+    @inline(__always)
+    private static func loadTile<V: FloatLanes, E: LogitCodec>(
+        _: V.Type, _: E.Type, _ x: UnsafeRawPointer, _ plane: Int, _ p: Int, _ count: Int, _ layout: TileLayout,
+        _ scratch: UnsafeMutablePointer<Float>
+    ) -> Bool {
+        if layout.channelsLast {
+            return E.byteCount == 4
+                ? loadChannelsLastTile(V.self, logits: x.assumingMemoryBound(to: Float.self), p: p, count: count,
+                                       layout: layout, scratch: scratch)
+                : loadChannelsLastTile(V.self, E.self, x, p, count, layout, scratch)
+        }
+        var check = V(repeating: 0)
+        for c in 0..<layout.classes {
+            check = check + widen(V.self, E.self, x + (c * plane + p) * E.byteCount, count: count,
+                                  into: scratch + c * layout.stride, padded: true)
+        }
+        return allZero(check)
+    }
+
+    /// Widens `count` elements at `source` into the Floats at `destination`; `padded`, the
+    /// last vector's lanes past `count` are written as 0 (a tile row has room for them).
+    /// Returns 0 in every lane if all were finite.
+    @inline(__always)
+    static func widen<V: FloatLanes, E: LogitCodec>(
+        _: V.Type, _: E.Type, _ source: UnsafeRawPointer, count: Int, into destination: UnsafeMutablePointer<Float>,
+        padded: Bool = false
+    ) -> V {
         let lanes = V.laneCount
         let full = count / lanes, rest = count % lanes
         var check = V(repeating: 0)
-        for c in 0..<layout.classes {
-            let source = x + c * plane + p
-            let row = scratch + c * layout.stride
-            for v in 0..<full {
-                let value = V.load(source + v * lanes)
-                value.store(to: row + v * lanes)
-                check = check + (value - value)  // 0 for finite x, NaN otherwise
-            }
-            if rest > 0 {
-                let value = V.load(source + full * lanes, count: rest, padding: 0)
-                value.store(to: row + full * lanes)
-                check = check + (value - value)
-            }
+        for v in 0..<full {
+            let value = E.load(V.self, source + v * lanes * E.byteCount)
+            value.store(to: destination + v * lanes)
+            check = check + (value - value)  // 0 for finite x, NaN otherwise
         }
-        for i in 0..<lanes where check[i] != 0 { return false }
+        if rest > 0 {
+            let value = E.load(V.self, source + full * lanes * E.byteCount, count: rest)
+            if padded { value.store(to: destination + full * lanes) } else { value.store(to: destination + full * lanes, count: rest) }
+            check = check + (value - value)
+        }
+        return check
+    }
+
+    @inline(__always)
+    static func allZero<V: FloatLanes>(_ check: V) -> Bool {
+        for i in 0..<V.laneCount where check[i] != 0 { return false }
         return true
     }
 
-    /// Sweep 1 for NHWC logits: the tile's C · count logits are contiguous; one vector sweep
-    /// reads them from DRAM and checks finiteness, then a transpose in cache (pixel by pixel,
-    /// class after class) fills the tile's rows.
+    /// Sweep 1 for NHWC Float logits: the tile's C · count logits are contiguous; one vector
+    /// sweep reads them from DRAM and checks finiteness, then a transpose in cache (pixel by
+    /// pixel, class after class) fills the tile's rows.
     @inline(__always)
     static func loadChannelsLastTile<V: FloatLanes>(
         _: V.Type, logits x: UnsafePointer<Float>, p: Int, count: Int, layout: TileLayout,
@@ -195,13 +227,65 @@ enum Kernels {
                 destination += stride
             }
         }
+        padChannelsLastTile(V.self, count: count, layout: layout, scratch: scratch)
+        return scalarCheck == 0 && allZero(check)
+    }
+
+    /// Sweep 1 for NHWC half-precision logits: blocks of whole pixels (or, for more classes
+    /// than the staging buffer holds, of one pixel's classes) are widened into the staging
+    /// buffer in vectors, then transposed from there into the tile's rows.
+    @inline(__always)
+    private static func loadChannelsLastTile<V: FloatLanes, E: LogitCodec>(
+        _: V.Type, _: E.Type, _ x: UnsafeRawPointer, _ p: Int, _ count: Int, _ layout: TileLayout,
+        _ scratch: UnsafeMutablePointer<Float>
+    ) -> Bool {
+        let classes = layout.classes, stride = layout.stride
+        let staging = layout.staging(scratch)
+        let source = x + p * classes * E.byteCount
+        var check = V(repeating: 0)
+        if classes <= TileLayout.stagingFloats {
+            let perBlock = TileLayout.stagingFloats / classes
+            var first = 0
+            while first < count {
+                let pixels = Swift.min(perBlock, count - first)
+                check = check + widen(V.self, E.self, source + first * classes * E.byteCount, count: pixels * classes,
+                                      into: staging)
+                for pixel in 0..<pixels {
+                    let column = staging + pixel * classes
+                    var destination = scratch + first + pixel
+                    for c in 0..<classes {
+                        destination.pointee = column[c]
+                        destination += stride
+                    }
+                }
+                first += pixels
+            }
+        } else {
+            for pixel in 0..<count {
+                var first = 0
+                while first < classes {
+                    let n = Swift.min(TileLayout.stagingFloats, classes - first)
+                    check = check + widen(V.self, E.self, source + (pixel * classes + first) * E.byteCount, count: n,
+                                          into: staging)
+                    for j in 0..<n { scratch[(first + j) * stride + pixel] = staging[j] }
+                    first += n
+                }
+            }
+        }
+        padChannelsLastTile(V.self, count: count, layout: layout, scratch: scratch)
+        return allZero(check)
+    }
+
+    /// Zeroes the lanes of the last vector past `count` in every row.
+    @inline(__always)
+    static func padChannelsLastTile<V: FloatLanes>(
+        _: V.Type, count: Int, layout: TileLayout, scratch: UnsafeMutablePointer<Float>
+    ) {
+        let lanes = V.laneCount
         let padded = (count + lanes - 1) / lanes * lanes
         if padded > count {
-            for c in 0..<classes { (scratch + c * stride + count).update(repeating: 0, count: padded - count) }
+            for c in 0..<layout.classes { (scratch + c * layout.stride + count).update(repeating: 0, count: padded - count) }
         }
-        if scalarCheck != 0 { return false }
-        for l in 0..<lanes where check[l] != 0 { return false }
-        return true
     }
 
     /// Sweep 1b, over the tile in cache, pixel by pixel with the accumulators in registers:
@@ -355,18 +439,32 @@ enum Kernels {
         return b.with(b + labelExtra, where: label .== V(repeating: Float(c)))
     }
 
-    /// Writes the tile's rows (the gradient) to pixels `p ..< p + count` of every class with
-    /// non-temporal stores, so that the gradient's lines are not read before written (NHWC:
-    /// transposed through the staging buffer, then streamed); or, `accumulating`, adds them
-    /// to what the gradient holds (a read and an ordinary write).
+    /// Writes the tile's rows (the gradient) to pixels `p ..< p + count` of every class,
+    /// rounded to the gradient's element type, with non-temporal stores, so that the
+    /// gradient's lines are not read before written (NHWC: transposed through the staging
+    /// buffer, then streamed); or, `accumulating`, adds them to what the gradient holds (a
+    /// read and an ordinary write). Half precision: rounded in place in the tile (or the
+    /// staging buffer) before streaming.
     @inline(__always)
-    static func streamTile(
-        to g: UnsafeMutablePointer<Float>, plane: Int, p: Int, count: Int, layout: TileLayout,
+    static func streamTile<V: FloatLanes>(
+        _: V.Type, to g: MutableLogitBuffer, plane: Int, p: Int, count: Int, layout: TileLayout,
         scratch: UnsafeMutablePointer<Float>, accumulating: Bool
     ) {
+        switch g.precision {
+        case .float32: streamTile(V.self, Float32Codec.self, g.base, plane, p, count, layout, scratch, accumulating)
+        case .float16: streamTile(V.self, Float16Codec.self, g.base, plane, p, count, layout, scratch, accumulating)
+        case .bfloat16: streamTile(V.self, BFloat16Codec.self, g.base, plane, p, count, layout, scratch, accumulating)
+        }
+    }
+
+    @inline(__always)
+    private static func streamTile<V: FloatLanes, E: LogitCodec>(
+        _: V.Type, _: E.Type, _ g: UnsafeMutableRawPointer, _ plane: Int, _ p: Int, _ count: Int,
+        _ layout: TileLayout, _ scratch: UnsafeMutablePointer<Float>, _ accumulating: Bool
+    ) {
+        let classes = layout.classes, stride = layout.stride
         if layout.channelsLast {
-            let classes = layout.classes, stride = layout.stride
-            let destination = g + p * classes
+            let destination = g + p * classes * E.byteCount
             /// Pixels `first ..< first + pixels` of the tile, transposed into `out` (pixel-major).
             @inline(__always) func transpose(_ first: Int, _ pixels: Int, into out: UnsafeMutablePointer<Float>, adding: Bool) {
                 for pixel in 0..<pixels {
@@ -378,31 +476,98 @@ enum Kernels {
                     }
                 }
             }
-            // Accumulating, or more classes than the staging block holds: ordinary stores.
-            if accumulating || classes > TileLayout.stagingFloats {
-                transpose(0, count, into: destination, adding: accumulating)
+            if classes > TileLayout.stagingFloats {
+                // More classes than the staging block holds: element by element, ordinary stores.
+                for pixel in 0..<count {
+                    for c in 0..<classes {
+                        let d = destination + (pixel * classes + c) * E.byteCount
+                        let value = scratch[c * stride + pixel]
+                        E.storeScalar(accumulating ? E.scalar(d) + value : value, d)
+                    }
+                }
                 return
             }
-            // Whole pixels per staging block, streamed out with non-temporal stores.
+            if accumulating && E.byteCount == 4 {
+                transpose(0, count, into: destination.assumingMemoryBound(to: Float.self), adding: true)
+                return
+            }
+            // Whole pixels per staging block: streamed out with non-temporal stores, or added
+            // to the gradient with ordinary ones.
             let perBlock = TileLayout.stagingFloats / classes
             let staging = layout.staging(scratch)
             var first = 0
             while first < count {
                 let pixels = Swift.min(perBlock, count - first)
                 transpose(first, pixels, into: staging, adding: false)
-                hpm_stream_floats(destination + first * classes, staging, pixels * classes)
+                let out = destination + first * classes * E.byteCount
+                if accumulating {
+                    accumulate(V.self, E.self, staging, count: pixels * classes, into: out)
+                } else {
+                    stream(V.self, E.self, staging, count: pixels * classes, to: out)
+                }
                 first += pixels
             }
             return
         }
-        for c in 0..<layout.classes {
+        for c in 0..<classes {
+            let row = scratch + c * stride, out = g + (c * plane + p) * E.byteCount
             if accumulating {
-                let destination = g + c * plane + p, source = scratch + c * layout.stride
-                for i in 0..<count { destination[i] += source[i] }
+                accumulate(V.self, E.self, row, count: count, into: out)
             } else {
-                hpm_stream_floats(g + c * plane + p, scratch + c * layout.stride, count)
+                stream(V.self, E.self, row, count: count, to: out)
             }
         }
+    }
+
+    /// Adds `count` Floats to the elements at `destination` (ordinary loads and stores).
+    @inline(__always)
+    static func accumulate<V: FloatLanes, E: LogitCodec>(
+        _: V.Type, _: E.Type, _ source: UnsafePointer<Float>, count: Int, into destination: UnsafeMutableRawPointer
+    ) {
+        let lanes = V.laneCount
+        var i = 0
+        while i + lanes <= count {
+            let d = destination + i * E.byteCount
+            E.store(E.load(V.self, d) + V.load(source + i), d)
+            i += lanes
+        }
+        if i < count {
+            let d = destination + i * E.byteCount
+            E.store(E.load(V.self, d, count: count - i) + V.load(source + i, count: count - i, padding: 0), d, count: count - i)
+        }
+    }
+
+    /// Writes `count` Floats from cache (overwritten on the way for half precision, which is
+    /// rounded in place) to `destination` with non-temporal stores.
+    @inline(__always)
+    static func stream<V: FloatLanes, E: LogitCodec>(
+        _: V.Type, _: E.Type, _ source: UnsafeMutablePointer<Float>, count: Int, to destination: UnsafeMutableRawPointer
+    ) {
+        if E.byteCount == 4 {
+            return hpm_stream_floats(destination.assumingMemoryBound(to: Float.self), source, count)
+        }
+        // Element i's 2 bytes go where float i / 2 was: never past a float not yet read.
+        let lanes = V.laneCount
+        let raw = UnsafeMutableRawPointer(source)
+        var i = 0
+        while i + lanes <= count {
+            E.store(V.load(source + i), raw + i * E.byteCount)
+            i += lanes
+        }
+        if i < count {
+            E.store(V.load(source + i, count: count - i, padding: 0), raw + i * E.byteCount, count: count - i)
+        }
+        hpm_stream_halves(
+            destination.assumingMemoryBound(to: UInt16.self), UnsafePointer(raw.assumingMemoryBound(to: UInt16.self)), count)
+    }
+
+    /// The index of the first NaN or infinite element, or nil.
+    static func firstNonFiniteIndex(_ values: LogitBuffer, count: Int) -> Int? {
+        if values.precision == .float32 {
+            return firstNonFiniteIndex(UnsafeBufferPointer(start: values.base.assumingMemoryBound(to: Float.self), count: count))
+        }
+        for i in 0..<count where !values.float(at: i).isFinite { return i }
+        return nil
     }
 
     /// The index of the first NaN or infinite element, or nil.
