@@ -58,6 +58,72 @@ final class Workload {
     }
 }
 
+/// The same batch with half-precision logits and gradient (Float16 or bfloat16).
+final class HalfWorkload<Scalar: LogitScalar> {
+    let shape: BatchShape
+    let logits: [Scalar]
+    let labels: [Int32]
+    let logDepth: [Float]
+    let depth: [Float]
+    var logitGradient: [Scalar]
+    var depthGradient: [Float]
+    let workspace: ObjectiveWorkspace
+
+    init(_ shape: BatchShape) {
+        let w = Workload(shape)
+        self.shape = shape
+        logits = try! [Scalar](rounding: w.logits)
+        logitGradient = try! [Scalar](rounding: w.logitGradient)
+        labels = w.labels
+        logDepth = w.logDepth
+        depth = w.depth
+        depthGradient = w.depthGradient
+        workspace = w.workspace
+    }
+
+    func runCrossEntropy(_ loss: LabelSmoothedCrossEntropy) throws -> Double {
+        try logits.withUnsafeBufferPointer { x in
+            try labels.withUnsafeBufferPointer { y in
+                try logitGradient.withUnsafeMutableBufferPointer { g in
+                    try loss.evaluate(logits: x, labels: y, shape: shape, gradient: g, workspace: workspace).value
+                }
+            }
+        }
+    }
+
+    func run(_ objective: HardPixelMiningObjective) throws -> Double {
+        try objective.evaluate(
+            logits: logits, labels: labels, predictedLogDepth: logDepth, groundTruthDepth: depth, shape: shape,
+            epoch: 20, logitGradient: &logitGradient, depthGradient: &depthGradient, workspace: workspace
+        ).value
+    }
+}
+
+/// Registers the cross-entropy and L_T on half-precision logits of `shape`.
+func halfBenchmarks<Scalar: LogitScalar>(_: Scalar.Type, _ tag: String, _ shape: BatchShape, threads: Int) {
+    nonisolated(unsafe) var workload: HalfWorkload<Scalar>? = nil
+    Benchmark("CE fwd+grad NYUv2 \(tag) 8x40x480x640 t\(threads)", configuration: config(shape.logitCount)) { benchmark in
+        let w = workload!
+        let loss = LabelSmoothedCrossEntropy(threadCount: threads)
+        for _ in benchmark.scaledIterations { blackHole(try w.runCrossEntropy(loss)) }
+    } setup: {
+        workload = HalfWorkload<Scalar>(shape)
+        _ = try workload!.runCrossEntropy(LabelSmoothedCrossEntropy(threadCount: threads))
+    } teardown: {
+        workload = nil
+    }
+    Benchmark("L_T fwd+grad NYUv2 \(tag) 8x40x480x640 t\(threads)", configuration: config(shape.logitCount)) { benchmark in
+        let w = workload!
+        let objective = HardPixelMiningObjective(paced, threadCount: threads)
+        for _ in benchmark.scaledIterations { blackHole(try w.run(objective)) }
+    } setup: {
+        workload = HalfWorkload<Scalar>(shape)
+        _ = try workload!.run(HardPixelMiningObjective(paced, threadCount: threads))
+    } teardown: {
+        workload = nil
+    }
+}
+
 extension Float {
     static func log(_ x: Float) -> Float {
         // A few Newton steps on exp: keeps the benchmark free of Foundation.
@@ -161,6 +227,14 @@ let benchmarks: @Sendable () -> Void = {
         // Channels-last logits (issue 11): the same bytes, so the same floors.
         crossEntropyBenchmark("CE fwd+grad NYUv2 NHWC 8x480x640x40 t\(threads)", nyuChannelsLast, threads: threads)
         objectiveBenchmark("L_T fwd+grad NYUv2 NHWC 8x480x640x40 t\(threads)", nyuChannelsLast, paced, threads: threads)
+        // Half-precision logits and gradient (issue 11): half the bytes, so floors over half
+        // as many floats (the same bytes as the half-precision logits).
+        floorBenchmark("floor 1R+1W NYUv2 half-size t\(threads)", count: nyu.logitCount / 2, threads: threads, reads: 1)
+        floorBenchmark("floor 2R+1W NYUv2 half-size t\(threads)", count: nyu.logitCount / 2, threads: threads, reads: 2)
+        halfBenchmarks(BFloat16.self, "bf16", nyu, threads: threads)
+        #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
+        halfBenchmarks(Float16.self, "f16", nyu, threads: threads)
+        #endif
     }
     crossEntropyBenchmark("CE fwd+grad SUNRGBD 8x37x480x640 t1", sun, threads: 1)
     objectiveBenchmark("L_T fwd+grad SUNRGBD 8x37x480x640 t1", sun, paced, threads: 1)

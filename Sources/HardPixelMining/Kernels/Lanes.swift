@@ -11,8 +11,6 @@ import CHardPixelMiningSupport
 protocol FloatLanes {
     /// The same-sized vector of Int32 lanes, for bit manipulation in exp and log.
     associatedtype Bits: SIMD where Bits.Scalar == Int32
-    /// The same-sized vector of UInt16 lanes: half-precision logits as stored.
-    associatedtype Halves: SIMD where Halves.Scalar == UInt16
     associatedtype Mask
     static var laneCount: Int { get }
     init(repeating: Float)
@@ -27,33 +25,20 @@ protocol FloatLanes {
     static func .!= (a: Self, b: Self) -> Mask
     func replacing(with other: Self, where mask: Mask) -> Self
     func addingProduct(_ a: Self, _ b: Self) -> Self
-    /// UInt16 lanes zero-extended to Int32 lanes.
-    static func widen(_ halves: Halves) -> Bits
-    /// The low 16 bits of each Int32 lane.
-    static func narrow(_ bits: Bits) -> Halves
 }
 
 extension SIMD4: FloatLanes where Scalar == Float {
     typealias Bits = SIMD4<Int32>
-    typealias Halves = SIMD4<UInt16>
-    @inline(__always) static func widen(_ h: Halves) -> Bits { Bits(truncatingIfNeeded: h) }
-    @inline(__always) static func narrow(_ b: Bits) -> Halves { Halves(truncatingIfNeeded: b) }
     static var laneCount: Int { 4 }
 }
 
 extension SIMD8: FloatLanes where Scalar == Float {
     typealias Bits = SIMD8<Int32>
-    typealias Halves = SIMD8<UInt16>
-    @inline(__always) static func widen(_ h: Halves) -> Bits { Bits(truncatingIfNeeded: h) }
-    @inline(__always) static func narrow(_ b: Bits) -> Halves { Halves(truncatingIfNeeded: b) }
     static var laneCount: Int { 8 }
 }
 
 extension SIMD16: FloatLanes where Scalar == Float {
     typealias Bits = SIMD16<Int32>
-    typealias Halves = SIMD16<UInt16>
-    @inline(__always) static func widen(_ h: Halves) -> Bits { Bits(truncatingIfNeeded: h) }
-    @inline(__always) static func narrow(_ b: Bits) -> Halves { Halves(truncatingIfNeeded: b) }
     static var laneCount: Int { 16 }
 }
 

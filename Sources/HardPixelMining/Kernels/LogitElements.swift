@@ -111,77 +111,83 @@ enum Float32Codec: LogitCodec {
 enum Float16Codec: LogitCodec {
     static var byteCount: Int { 2 }
     @inline(__always)
-    static func load<V: FloatLanes>(_: V.Type, _ p: UnsafeRawPointer) -> V {
-        V(float16Bits: p.loadUnaligned(as: V.Halves.self))
-    }
+    static func load<V: FloatLanes>(_: V.Type, _ p: UnsafeRawPointer) -> V { V(float16Bits: V.loadHalves(p)) }
     @inline(__always)
-    static func store<V: FloatLanes>(_ v: V, _ p: UnsafeMutableRawPointer) {
-        p.storeBytes(of: v.float16BitsSaturating, as: V.Halves.self)
-    }
+    static func store<V: FloatLanes>(_ v: V, _ p: UnsafeMutableRawPointer) { V.storeHalves(v.float16BitsSaturating, p) }
 }
 
 enum BFloat16Codec: LogitCodec {
     static var byteCount: Int { 2 }
     @inline(__always)
-    static func load<V: FloatLanes>(_: V.Type, _ p: UnsafeRawPointer) -> V {
-        V(bfloat16Bits: p.loadUnaligned(as: V.Halves.self))
-    }
+    static func load<V: FloatLanes>(_: V.Type, _ p: UnsafeRawPointer) -> V { V(bits: V.loadHalves(p) &<< 16) }
     @inline(__always)
-    static func store<V: FloatLanes>(_ v: V, _ p: UnsafeMutableRawPointer) {
-        p.storeBytes(of: v.bfloat16BitsSaturating, as: V.Halves.self)
-    }
+    static func store<V: FloatLanes>(_ v: V, _ p: UnsafeMutableRawPointer) { V.storeHalves(v.bfloat16BitsSaturating, p) }
 }
 
+// The conversions are written so that they compile to vector instructions in every build:
+// 16-bit elements move in and out of Int32 lanes by element-wise loads and stores (which
+// LLVM turns into a vector load and zero-extension, or a truncation and a vector store —
+// SIMD's `init(truncatingIfNeeded:)` stays an out-of-line call), and every select is a
+// Float compare and blend (a select on Int32 lanes is done lane by lane through memory).
 extension FloatLanes {
-    /// IEEE binary16 bit patterns widened to Float, exactly: subnormals, infinities and NaN
-    /// included. The 15 magnitude bits, moved to a Float's fraction and exponent fields, are
-    /// the value times 2⁻¹¹² (a subnormal Float for a subnormal half), so one multiply by 2¹¹²
-    /// rebiases both; infinities and NaN get the all-ones exponent.
+    /// `laneCount` UInt16 values from `p`, zero-extended into Int32 lanes.
     @inline(__always)
-    init(float16Bits halves: Halves) {
-        let h = Self.widen(halves)
-        let magnitude = h & Bits(repeating: 0x7fff)
-        let shifted = magnitude &<< 13
-        var bits = (Self(bits: shifted) * Self(repeating: 0x1p112)).bits
-        bits.replace(with: shifted | Bits(repeating: 0x7f80_0000), where: magnitude .>= Bits(repeating: 0x7c00))
-        self.init(bits: bits | ((h & Bits(repeating: 0x8000)) &<< 16))
+    static func loadHalves(_ p: UnsafeRawPointer) -> Bits {
+        var bits = Bits(repeating: 0)
+        for i in 0..<laneCount { bits[i] = Int32(p.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)) }
+        return bits
     }
 
-    /// The lanes rounded to binary16, to nearest even, magnitudes above 65504 saturated to
-    /// 65504 (the lanes must not be NaN). Below 2⁻¹⁴ (half subnormals) adding 0.5 lets the
-    /// FPU round to the 2⁻²⁴ grid; above, the exponent is rebiased and the 13 dropped bits
-    /// rounded in integer arithmetic.
+    /// The low 16 bits of each Int32 lane to `p`.
     @inline(__always)
-    var float16BitsSaturating: Halves {
+    static func storeHalves(_ bits: Bits, _ p: UnsafeMutableRawPointer) {
+        for i in 0..<laneCount { p.storeBytes(of: UInt16(truncatingIfNeeded: bits[i]), toByteOffset: 2 * i, as: UInt16.self) }
+    }
+
+    /// IEEE binary16 bit patterns (in the low 16 bits of each lane) widened to Float,
+    /// exactly: subnormals, infinities and NaN included. The 15 magnitude bits, moved to a
+    /// Float's fraction and exponent fields, are the value times 2⁻¹¹² (a subnormal Float for
+    /// a subnormal half), so one multiply by 2¹¹² rebiases both; infinities and NaN (above
+    /// 65504 after the multiply) get the all-ones exponent.
+    @inline(__always)
+    init(float16Bits h: Bits) {
+        let shifted = (h & Bits(repeating: 0x7fff)) &<< 13
+        let value = Self(bits: shifted) * Self(repeating: 0x1p112)
+        let special = Self(bits: shifted | Bits(repeating: 0x7f80_0000))
+        let magnitude = value.with(special, where: value .> Self(repeating: 65504))
+        self.init(bits: magnitude.bits | ((h & Bits(repeating: 0x8000)) &<< 16))
+    }
+
+    /// The lanes rounded to binary16 (in the low 16 bits of each lane), to nearest even,
+    /// magnitudes above 65504 saturated to 65504 (the lanes must not be NaN). Below 2⁻¹⁴
+    /// (half subnormals) adding 0.5 lets the FPU round to the 2⁻²⁴ grid; above, the
+    /// exponent is rebiased and the 13 dropped bits rounded in integer arithmetic.
+    @inline(__always)
+    var float16BitsSaturating: Bits {
         let bits = self.bits
         let sign = bits & Bits(repeating: Int32(bitPattern: 0x8000_0000))
         let limit = Self(repeating: 65504)
         var magnitude = Self(bits: bits & Bits(repeating: 0x7fff_ffff))
         magnitude = magnitude.with(limit, where: magnitude .> limit)
         let m = magnitude.bits
-        let subnormal = (magnitude + Self(repeating: 0.5)).bits &- Bits(repeating: 0x3f00_0000)
+        let subnormal = Self(bits: (magnitude + Self(repeating: 0.5)).bits &- Bits(repeating: 0x3f00_0000))
         let odd = (m &>> 13) & Bits(repeating: 1)
-        var rounded = (m &+ Bits(repeating: (15 - 127) << 23 + 0xfff) &+ odd) &>> 13
-        rounded.replace(with: subnormal, where: m .< Bits(repeating: 113 << 23))
-        return Self.narrow(rounded | (sign &>> 16))
+        let normal = Self(bits: (m &+ Bits(repeating: (15 - 127) << 23 + 0xfff) &+ odd) &>> 13)
+        let rounded = normal.with(subnormal, where: magnitude .< Self(repeating: 0x1p-14))
+        return rounded.bits | (sign &>> 16)
     }
 
-    /// bfloat16 bit patterns widened to Float: the upper half of the Float's bits.
+    /// The lanes rounded to bfloat16 (in the low 16 bits of each lane), to nearest even,
+    /// magnitudes above the largest finite bfloat16 (0x7F7F, about 3.39e38) saturated to it
+    /// (the lanes must not be NaN).
     @inline(__always)
-    init(bfloat16Bits halves: Halves) {
-        self.init(bits: Self.widen(halves) &<< 16)
-    }
-
-    /// The lanes rounded to bfloat16, to nearest even, magnitudes above the largest finite
-    /// bfloat16 (0x7F7F, about 3.39e38) saturated to it (the lanes must not be NaN).
-    @inline(__always)
-    var bfloat16BitsSaturating: Halves {
+    var bfloat16BitsSaturating: Bits {
         let limit = Self(repeating: Float(bitPattern: 0x7f7f_0000))
         let negativeLimit = Self(repeating: 0) - limit
         var x = self.with(limit, where: self .> limit)
         x = x.with(negativeLimit, where: x .< negativeLimit)
         let bits = x.bits
-        return Self.narrow((bits &+ Bits(repeating: 0x7fff) &+ ((bits &>> 16) & Bits(repeating: 1))) &>> 16)
+        return (bits &+ Bits(repeating: 0x7fff) &+ ((bits &>> 16) & Bits(repeating: 1))) &>> 16
     }
 }
 
