@@ -52,6 +52,13 @@ struct TileLayout {
     /// Floats of scratch one worker needs.
     var scratchFloats: Int { (classes + Self.stateRows) * stride + (channelsLast ? Self.stagingFloats : 0) }
 
+    /// Whole pixels per staging block: a multiple of 8 (the transpose's block) when 8 fit.
+    @inline(__always)
+    static func pixelsPerStagingBlock(_ classes: Int) -> Int {
+        let fit = stagingFloats / classes
+        return fit >= 8 ? fit / 8 * 8 : fit
+    }
+
     /// The NHWC staging buffer, after the state rows.
     @inline(__always)
     func staging(_ scratch: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
@@ -219,14 +226,7 @@ enum Kernels {
             scalarCheck += source[i] - source[i]
             i += 1
         }
-        for pixel in 0..<count {
-            let column = source + pixel * classes
-            var destination = scratch + pixel
-            for c in 0..<classes {
-                destination.pointee = column[c]
-                destination += stride
-            }
-        }
+        transpose(source, rowStride: classes, rows: count, columns: classes, into: scratch, rowStride: stride)
         padChannelsLastTile(V.self, count: count, layout: layout, scratch: scratch)
         return scalarCheck == 0 && allZero(check)
     }
@@ -244,20 +244,13 @@ enum Kernels {
         let source = x + p * classes * E.byteCount
         var check = V(repeating: 0)
         if classes <= TileLayout.stagingFloats {
-            let perBlock = TileLayout.stagingFloats / classes
+            let perBlock = TileLayout.pixelsPerStagingBlock(classes)
             var first = 0
             while first < count {
                 let pixels = Swift.min(perBlock, count - first)
                 check = check + widen(V.self, E.self, source + first * classes * E.byteCount, count: pixels * classes,
                                       into: staging)
-                for pixel in 0..<pixels {
-                    let column = staging + pixel * classes
-                    var destination = scratch + first + pixel
-                    for c in 0..<classes {
-                        destination.pointee = column[c]
-                        destination += stride
-                    }
-                }
+                transpose(staging, rowStride: classes, rows: pixels, columns: classes, into: scratch + first, rowStride: stride)
                 first += pixels
             }
         } else {
@@ -465,17 +458,6 @@ enum Kernels {
         let classes = layout.classes, stride = layout.stride
         if layout.channelsLast {
             let destination = g + p * classes * E.byteCount
-            /// Pixels `first ..< first + pixels` of the tile, transposed into `out` (pixel-major).
-            @inline(__always) func transpose(_ first: Int, _ pixels: Int, into out: UnsafeMutablePointer<Float>, adding: Bool) {
-                for pixel in 0..<pixels {
-                    let column = out + pixel * classes
-                    var source = scratch + first + pixel
-                    for c in 0..<classes {
-                        if adding { column[c] += source.pointee } else { column[c] = source.pointee }
-                        source += stride
-                    }
-                }
-            }
             if classes > TileLayout.stagingFloats {
                 // More classes than the staging block holds: element by element, ordinary stores.
                 for pixel in 0..<count {
@@ -487,18 +469,14 @@ enum Kernels {
                 }
                 return
             }
-            if accumulating && E.byteCount == 4 {
-                transpose(0, count, into: destination.assumingMemoryBound(to: Float.self), adding: true)
-                return
-            }
             // Whole pixels per staging block: streamed out with non-temporal stores, or added
             // to the gradient with ordinary ones.
-            let perBlock = TileLayout.stagingFloats / classes
+            let perBlock = TileLayout.pixelsPerStagingBlock(classes)
             let staging = layout.staging(scratch)
             var first = 0
             while first < count {
                 let pixels = Swift.min(perBlock, count - first)
-                transpose(first, pixels, into: staging, adding: false)
+                transpose(scratch + first, rowStride: stride, rows: classes, columns: pixels, into: staging, rowStride: classes)
                 let out = destination + first * classes * E.byteCount
                 if accumulating {
                     accumulate(V.self, E.self, staging, count: pixels * classes, into: out)
@@ -516,6 +494,53 @@ enum Kernels {
             } else {
                 stream(V.self, E.self, row, count: count, to: out)
             }
+        }
+    }
+
+    /// Transposes a `rows` × `columns` matrix (element (i, j) at `source[i · sourceStride + j]`)
+    /// into `destination` (at `destination[j · destinationStride + i]`): 8 × 8 blocks in
+    /// registers, by three rounds of even/odd unzipping (each round rotates the 6-bit index
+    /// of an element in the block by one bit, so three swap its row and column bits), and
+    /// the edges element by element.
+    @inline(__always)
+    static func transpose(
+        _ source: UnsafePointer<Float>, rowStride sourceStride: Int, rows: Int, columns: Int,
+        into destination: UnsafeMutablePointer<Float>, rowStride destinationStride: Int
+    ) {
+        typealias W = SIMD8<Float>
+        let fullRows = rows / 8 * 8, fullColumns = columns / 8 * 8
+        var i = 0
+        while i < fullRows {
+            var j = 0
+            while j < fullColumns {
+                let from = source + i * sourceStride + j
+                var v = (W.load(from), W.load(from + sourceStride), W.load(from + 2 * sourceStride),
+                         W.load(from + 3 * sourceStride), W.load(from + 4 * sourceStride), W.load(from + 5 * sourceStride),
+                         W.load(from + 6 * sourceStride), W.load(from + 7 * sourceStride))
+                for _ in 0..<3 {
+                    v = (W(lowHalf: v.0.evenHalf, highHalf: v.1.evenHalf), W(lowHalf: v.2.evenHalf, highHalf: v.3.evenHalf),
+                         W(lowHalf: v.4.evenHalf, highHalf: v.5.evenHalf), W(lowHalf: v.6.evenHalf, highHalf: v.7.evenHalf),
+                         W(lowHalf: v.0.oddHalf, highHalf: v.1.oddHalf), W(lowHalf: v.2.oddHalf, highHalf: v.3.oddHalf),
+                         W(lowHalf: v.4.oddHalf, highHalf: v.5.oddHalf), W(lowHalf: v.6.oddHalf, highHalf: v.7.oddHalf))
+                }
+                let to = destination + j * destinationStride + i
+                v.0.store(to: to)
+                v.1.store(to: to + destinationStride)
+                v.2.store(to: to + 2 * destinationStride)
+                v.3.store(to: to + 3 * destinationStride)
+                v.4.store(to: to + 4 * destinationStride)
+                v.5.store(to: to + 5 * destinationStride)
+                v.6.store(to: to + 6 * destinationStride)
+                v.7.store(to: to + 7 * destinationStride)
+                j += 8
+            }
+            for r in i..<(i + 8) {
+                for c in fullColumns..<columns { destination[c * destinationStride + r] = source[r * sourceStride + c] }
+            }
+            i += 8
+        }
+        for r in fullRows..<rows {
+            for c in 0..<columns { destination[c * destinationStride + r] = source[r * sourceStride + c] }
         }
     }
 
