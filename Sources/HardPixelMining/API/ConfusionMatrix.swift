@@ -24,44 +24,39 @@ public struct ConfusionMatrix: Sendable, Hashable {
     }
 
     /// Adds a batch: `predictions` and `labels` of equal size; labels equal to `ignoreLabel` are skipped.
+    /// Throws, leaving the matrix unchanged, for a labelled pixel whose label or prediction is
+    /// not in `0..<classes`.
     public mutating func add(predictions: [Int32], labels: [Int32], ignoreLabel: Int32 = 255) throws {
         try Check.count(predictions.count, labels.count, "predictions")
-        for i in labels.indices where labels[i] != ignoreLabel {
-            let t = Int(labels[i]), p = Int(predictions[i])
-            guard t >= 0 && t < classes else {
-                throw HardPixelMiningError.labelOutOfRange(argument: "labels", index: i, value: labels[i], classCount: classes, ignoreLabel: ignoreLabel)
-            }
-            guard p >= 0 && p < classes else {
-                throw HardPixelMiningError.labelOutOfRange(argument: "predictions", index: i, value: predictions[i], classCount: classes, ignoreLabel: -1)
-            }
+        if let error = ConfusionCounting.firstInvalid(
+            predictions: predictions, labels: labels, classes: classes, ignoreLabel: ignoreLabel) {
+            throw error
         }
-        for i in labels.indices where labels[i] != ignoreLabel {
-            counts[Int(labels[i]) * classes + Int(predictions[i])] += 1
-        }
+        ConfusionCounting.add(predictions: predictions, labels: labels, classes: classes, ignoreLabel: ignoreLabel, to: &counts)
     }
-
-    private func truthTotal(_ c: Int) -> Int { (0..<classes).reduce(0) { $0 + counts[c * classes + $1] } }
-    private func predictedTotal(_ c: Int) -> Int { (0..<classes).reduce(0) { $0 + counts[$1 * classes + c] } }
 
     /// Correct pixels over counted pixels (nil when nothing was counted).
     public var pixelAccuracy: Double? {
-        let total = counts.reduce(0, +)
+        let t = ConfusionCounting.totals(counts, classes: classes)
+        let total = t.truth.reduce(0, +)
         guard total > 0 else { return nil }
-        return Double((0..<classes).reduce(0) { $0 + counts[$1 * classes + $1] }) / Double(total)
+        return Double(t.correct.reduce(0, +)) / Double(total)
     }
 
     /// The mean over ground-truth classes of their recall.
     public var meanAccuracy: Double? {
-        let present = (0..<classes).filter { truthTotal($0) > 0 }
+        let t = ConfusionCounting.totals(counts, classes: classes)
+        let present = (0..<classes).filter { t.truth[$0] > 0 }
         guard !present.isEmpty else { return nil }
-        return present.reduce(0.0) { $0 + Double(counts[$1 * classes + $1]) / Double(truthTotal($1)) } / Double(present.count)
+        return present.reduce(0.0) { $0 + Double(t.correct[$1]) / Double(t.truth[$1]) } / Double(present.count)
     }
 
     /// Each class's IoU, nil for a class absent from both ground truth and prediction.
     public var intersectionOverUnion: [Double?] {
-        (0..<classes).map { c in
-            let union = truthTotal(c) + predictedTotal(c) - counts[c * classes + c]
-            return union > 0 ? Double(counts[c * classes + c]) / Double(union) : nil
+        let t = ConfusionCounting.totals(counts, classes: classes)
+        return (0..<classes).map { c in
+            let union = t.truth[c] + t.predicted[c] - t.correct[c]
+            return union > 0 ? Double(t.correct[c]) / Double(union) : nil
         }
     }
 

@@ -8,7 +8,7 @@ public enum SideOutputResampling {
     /// `F.interpolate(mode="nearest")`).
     public static func labels(_ labels: [Int32], shape: BatchShape, height: Int, width: Int) throws -> [Int32] {
         try validate(labels.count, shape, height, width, "labels")
-        return resample(shape, height, width) { k, y0, _, x0, _ in labels[k * shape.pixelsPerImage + y0 * shape.width + x0] }
+        return BlockResampling.nearest(labels, shape: shape, height: height, width: width)
     }
 
     /// Ground-truth depth as the mean of the block's valid depths only; where the block has
@@ -18,57 +18,20 @@ public enum SideOutputResampling {
     ) throws -> [Float] {
         try validate(depth.count, shape, height, width, "groundTruthDepth")
         try binning.validate(argument: "binning")
-        return resample(shape, height, width) { k, y0, y1, x0, x1 in
-            var sum = 0.0, count = 0
-            for y in y0..<y1 {
-                for x in x0..<x1 {
-                    let d = depth[k * shape.pixelsPerImage + y * shape.width + x]
-                    if binning.isValid(d) {
-                        sum += Double(d)
-                        count += 1
-                    }
-                }
-            }
-            return count > 0 ? Float(sum / Double(count)) : 0
-        }
+        return BlockResampling.validMean(depth, shape: shape, height: height, width: width, empty: 0, isValid: binning.isValid)
     }
 
     /// A weight map (wR, wZ or any per-pixel map) as the mean over each block.
     public static func weights(_ weights: [Float], shape: BatchShape, height: Int, width: Int) throws -> [Float] {
         try validate(weights.count, shape, height, width, "weights")
         try weights.withUnsafeBufferPointer { try Check.allFinite($0, "weights") }
-        return resample(shape, height, width) { k, y0, y1, x0, x1 in
-            var sum = 0.0
-            for y in y0..<y1 {
-                for x in x0..<x1 { sum += Double(weights[k * shape.pixelsPerImage + y * shape.width + x]) }
-            }
-            return Float(sum / Double((y1 - y0) * (x1 - x0)))
-        }
+        return BlockResampling.mean(weights, shape: shape, height: height, width: width)
     }
 
     private static func validate(_ count: Int, _ shape: BatchShape, _ height: Int, _ width: Int, _ argument: String) throws {
         try shape.validate(requiresClasses: false)
         try Check.count(count, shape.pixelCount, argument)
         try validateSideSize(height: height, width: width, of: shape, argument: "height", "width")
-    }
-
-    private static func resample<T>(
-        _ shape: BatchShape, _ height: Int, _ width: Int, _ value: (Int, Int, Int, Int, Int) -> T
-    ) -> [T] {
-        var out: [T] = []
-        out.reserveCapacity(shape.images * height * width)
-        for k in 0..<shape.images {
-            for y in 0..<height {
-                let y0 = y * shape.height / height
-                let y1 = Swift.max(y0 + 1, (y + 1) * shape.height / height)
-                for x in 0..<width {
-                    let x0 = x * shape.width / width
-                    let x1 = Swift.max(x0 + 1, (x + 1) * shape.width / width)
-                    out.append(value(k, y0, y1, x0, x1))
-                }
-            }
-        }
-        return out
     }
 }
 
