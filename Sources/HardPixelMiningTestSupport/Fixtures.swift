@@ -128,12 +128,14 @@ public enum Fixtures {
 
     private struct File: Decodable { var cases: [GoldenCase] }
 
-    /// Every golden case of Tests/Fixtures/objective.json.
-    public static let objectiveCases: [GoldenCase] = {
-        let url = directory.appendingPathComponent("objective.json")
-        let data = try! Data(contentsOf: url)
+    /// The cases of a fixture file of GoldenCase records.
+    private static func cases(_ file: String) -> [GoldenCase] {
+        let data = try! Data(contentsOf: directory.appendingPathComponent(file))
         return try! JSONDecoder().decode(File.self, from: data).cases
-    }()
+    }
+
+    /// Every golden case of Tests/Fixtures/objective.json.
+    public static let objectiveCases = cases("objective.json")
 
     public static func objectiveCase(_ name: String) -> GoldenCase {
         objectiveCases.first { $0.name == name }!
@@ -141,11 +143,7 @@ public enum Fixtures {
 
     /// The golden cases of Tests/Fixtures/half_precision.json: logits rounded to float16 or
     /// bfloat16, the reference evaluated on the rounded values.
-    public static let halfPrecisionCases: [GoldenCase] = {
-        let url = directory.appendingPathComponent("half_precision.json")
-        let data = try! Data(contentsOf: url)
-        return try! JSONDecoder().decode(File.self, from: data).cases
-    }()
+    public static let halfPrecisionCases = cases("half_precision.json")
 
     public static func halfPrecisionCase(_ name: String) -> GoldenCase {
         halfPrecisionCases.first { $0.name == name }!

@@ -13,14 +13,15 @@ import HardPixelMining
 // Each benchmark's scaled throughput counts logits (pixel·class elements) per second,
 // so ns per pixel·class = 1e9 / throughput.
 
-/// A generated batch with its output buffers, built once per benchmark.
-final class Workload {
+/// A generated batch with its output buffers, built once per benchmark; the logits and
+/// their gradient in `Scalar` (Float, or half precision rounded from the same Floats).
+final class Workload<Scalar: LogitScalar> {
     let shape: BatchShape
-    let logits: [Float]
+    let logits: [Scalar]
     let labels: [Int32]
     let logDepth: [Float]
     let depth: [Float]
-    var logitGradient: [Float]
+    var logitGradient: [Scalar]
     var depthGradient: [Float]
     let workspace: ObjectiveWorkspace
 
@@ -31,11 +32,11 @@ final class Workload {
             state = state &* 1_664_525 &+ 1_013_904_223
             return Float(state >> 8) / Float(1 << 24)
         }
-        logits = (0..<shape.logitCount).map { _ in next() * 8 - 4 }
+        logits = try! [Scalar](rounding: (0..<shape.logitCount).map { _ in next() * 8 - 4 })
         labels = (0..<shape.pixelCount).map { _ in next() < 0.1 ? 255 : Int32(next() * Float(shape.classes - 1)) }
         depth = (0..<shape.pixelCount).map { _ in next() < 0.05 ? 0 : 1 + next() * 250 }
         logDepth = depth.map { $0 > 0 ? Float.log($0) + next() * 0.2 : 2 }
-        logitGradient = [Float](repeating: 0, count: shape.logitCount)
+        logitGradient = try! [Scalar](rounding: [Float](repeating: 0, count: shape.logitCount))
         depthGradient = [Float](repeating: 0, count: shape.pixelCount)
         workspace = try! ObjectiveWorkspace(reservingFor: shape)
     }
@@ -55,72 +56,6 @@ final class Workload {
             logits: logits, labels: labels, predictedLogDepth: logDepth, groundTruthDepth: depth, shape: shape,
             epoch: 20, logitGradient: &logitGradient, depthGradient: &depthGradient, workspace: workspace
         ).value
-    }
-}
-
-/// The same batch with half-precision logits and gradient (Float16 or bfloat16).
-final class HalfWorkload<Scalar: LogitScalar> {
-    let shape: BatchShape
-    let logits: [Scalar]
-    let labels: [Int32]
-    let logDepth: [Float]
-    let depth: [Float]
-    var logitGradient: [Scalar]
-    var depthGradient: [Float]
-    let workspace: ObjectiveWorkspace
-
-    init(_ shape: BatchShape) {
-        let w = Workload(shape)
-        self.shape = shape
-        logits = try! [Scalar](rounding: w.logits)
-        logitGradient = try! [Scalar](rounding: w.logitGradient)
-        labels = w.labels
-        logDepth = w.logDepth
-        depth = w.depth
-        depthGradient = w.depthGradient
-        workspace = w.workspace
-    }
-
-    func runCrossEntropy(_ loss: LabelSmoothedCrossEntropy) throws -> Double {
-        try logits.withUnsafeBufferPointer { x in
-            try labels.withUnsafeBufferPointer { y in
-                try logitGradient.withUnsafeMutableBufferPointer { g in
-                    try loss.evaluate(logits: x, labels: y, shape: shape, gradient: g, workspace: workspace).value
-                }
-            }
-        }
-    }
-
-    func run(_ objective: HardPixelMiningObjective) throws -> Double {
-        try objective.evaluate(
-            logits: logits, labels: labels, predictedLogDepth: logDepth, groundTruthDepth: depth, shape: shape,
-            epoch: 20, logitGradient: &logitGradient, depthGradient: &depthGradient, workspace: workspace
-        ).value
-    }
-}
-
-/// Registers the cross-entropy and L_T on half-precision logits of `shape`.
-func halfBenchmarks<Scalar: LogitScalar>(_: Scalar.Type, _ tag: String, _ shape: BatchShape, threads: Int) {
-    nonisolated(unsafe) var workload: HalfWorkload<Scalar>? = nil
-    Benchmark("CE fwd+grad NYUv2 \(tag) 8x40x480x640 t\(threads)", configuration: config(shape.logitCount)) { benchmark in
-        let w = workload!
-        let loss = LabelSmoothedCrossEntropy(threadCount: threads)
-        for _ in benchmark.scaledIterations { blackHole(try w.runCrossEntropy(loss)) }
-    } setup: {
-        workload = HalfWorkload<Scalar>(shape)
-        _ = try workload!.runCrossEntropy(LabelSmoothedCrossEntropy(threadCount: threads))
-    } teardown: {
-        workload = nil
-    }
-    Benchmark("L_T fwd+grad NYUv2 \(tag) 8x40x480x640 t\(threads)", configuration: config(shape.logitCount)) { benchmark in
-        let w = workload!
-        let objective = HardPixelMiningObjective(paced, threadCount: threads)
-        for _ in benchmark.scaledIterations { blackHole(try w.run(objective)) }
-    } setup: {
-        workload = HalfWorkload<Scalar>(shape)
-        _ = try workload!.run(HardPixelMiningObjective(paced, threadCount: threads))
-    } teardown: {
-        workload = nil
     }
 }
 
@@ -153,8 +88,10 @@ func config(_ elements: Int) -> Benchmark.Configuration {
 }
 
 /// Registers a benchmark of `configuration` on `shape`; throughput is in logits per second.
-func objectiveBenchmark(_ name: String, _ shape: BatchShape, _ configuration: ObjectiveConfiguration, threads: Int) {
-    nonisolated(unsafe) var workload: Workload? = nil
+func objectiveBenchmark<Scalar: LogitScalar>(
+    _ name: String, _ shape: BatchShape, _ configuration: ObjectiveConfiguration, threads: Int, _: Scalar.Type = Float.self
+) {
+    nonisolated(unsafe) var workload: Workload<Scalar>? = nil
     Benchmark(name, configuration: config(shape.logitCount)) { benchmark in
         let w = workload!
         let objective = HardPixelMiningObjective(configuration, threadCount: threads)
@@ -162,7 +99,7 @@ func objectiveBenchmark(_ name: String, _ shape: BatchShape, _ configuration: Ob
             blackHole(try w.run(objective))
         }
     } setup: {
-        workload = Workload(shape)
+        workload = Workload<Scalar>(shape)
         _ = try workload!.run(HardPixelMiningObjective(configuration, threadCount: threads))
     } teardown: {
         workload = nil
@@ -170,8 +107,10 @@ func objectiveBenchmark(_ name: String, _ shape: BatchShape, _ configuration: Ob
 }
 
 /// Registers a benchmark of `LabelSmoothedCrossEntropy` (forward + gradient) on `shape`.
-func crossEntropyBenchmark(_ name: String, _ shape: BatchShape, threads: Int) {
-    nonisolated(unsafe) var workload: Workload? = nil
+func crossEntropyBenchmark<Scalar: LogitScalar>(
+    _ name: String, _ shape: BatchShape, threads: Int, _: Scalar.Type = Float.self
+) {
+    nonisolated(unsafe) var workload: Workload<Scalar>? = nil
     Benchmark(name, configuration: config(shape.logitCount)) { benchmark in
         let w = workload!
         let loss = LabelSmoothedCrossEntropy(threadCount: threads)
@@ -179,7 +118,7 @@ func crossEntropyBenchmark(_ name: String, _ shape: BatchShape, threads: Int) {
             blackHole(try w.runCrossEntropy(loss))
         }
     } setup: {
-        workload = Workload(shape)
+        workload = Workload<Scalar>(shape)
         _ = try workload!.runCrossEntropy(LabelSmoothedCrossEntropy(threadCount: threads))
     } teardown: {
         workload = nil
@@ -231,9 +170,11 @@ let benchmarks: @Sendable () -> Void = {
         // as many floats (the same bytes as the half-precision logits).
         floorBenchmark("floor 1R+1W NYUv2 half-size t\(threads)", count: nyu.logitCount / 2, threads: threads, reads: 1)
         floorBenchmark("floor 2R+1W NYUv2 half-size t\(threads)", count: nyu.logitCount / 2, threads: threads, reads: 2)
-        halfBenchmarks(BFloat16.self, "bf16", nyu, threads: threads)
+        crossEntropyBenchmark("CE fwd+grad NYUv2 bf16 8x40x480x640 t\(threads)", nyu, threads: threads, BFloat16.self)
+        objectiveBenchmark("L_T fwd+grad NYUv2 bf16 8x40x480x640 t\(threads)", nyu, paced, threads: threads, BFloat16.self)
         #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
-        halfBenchmarks(Float16.self, "f16", nyu, threads: threads)
+        crossEntropyBenchmark("CE fwd+grad NYUv2 f16 8x40x480x640 t\(threads)", nyu, threads: threads, Float16.self)
+        objectiveBenchmark("L_T fwd+grad NYUv2 f16 8x40x480x640 t\(threads)", nyu, paced, threads: threads, Float16.self)
         #endif
     }
     crossEntropyBenchmark("CE fwd+grad SUNRGBD 8x37x480x640 t1", sun, threads: 1)
@@ -252,7 +193,7 @@ let benchmarks: @Sendable () -> Void = {
     }
 
     // The weight maps alone on the NYU-v2 batch.
-    nonisolated(unsafe) var maps: Workload? = nil
+    nonisolated(unsafe) var maps: Workload<Float>? = nil
     Benchmark("map DPE 8x480x640", configuration: config(nyu.pixelCount)) { benchmark in
         let w = maps!
         var out = [Float](repeating: 0, count: w.shape.pixelCount)
@@ -268,7 +209,7 @@ let benchmarks: @Sendable () -> Void = {
             }
             blackHole(out[0])
         }
-    } setup: { maps = Workload(BatchShape(images: 8, classes: 2, height: 480, width: 640)) }
+    } setup: { maps = Workload<Float>(BatchShape(images: 8, classes: 2, height: 480, width: 640)) }
     teardown: { maps = nil }
 
     Benchmark("map DSE 8x8 grid 8x480x640", configuration: config(nyu.pixelCount)) { benchmark in
@@ -287,7 +228,7 @@ let benchmarks: @Sendable () -> Void = {
             }
             blackHole(out[0])
         }
-    } setup: { maps = Workload(BatchShape(images: 8, classes: 2, height: 480, width: 640)) }
+    } setup: { maps = Workload<Float>(BatchShape(images: 8, classes: 2, height: 480, width: 640)) }
     teardown: { maps = nil }
 
     Benchmark("map SPL median+pace 8x480x640", configuration: config(nyu.pixelCount)) { benchmark in
@@ -301,7 +242,7 @@ let benchmarks: @Sendable () -> Void = {
                 }
             }
         }
-    } setup: { maps = Workload(BatchShape(images: 8, classes: 2, height: 480, width: 640)) }
+    } setup: { maps = Workload<Float>(BatchShape(images: 8, classes: 2, height: 480, width: 640)) }
     teardown: { maps = nil }
 
     // The harness's own allocations: a body that only sleeps. package-benchmark's malloc

@@ -136,35 +136,12 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
     #endif
 
     /// Evaluates the objective on arrays, writing both gradients (which must already
-    /// have N·C·H·W and N·H·W elements).
-    public func evaluate(
-        logits: [Float], labels: [Int32], predictedLogDepth: [Float] = [], groundTruthDepth: [Float] = [],
-        shape: BatchShape, epoch: Double = 0, logitGradient: inout [Float], depthGradient: inout [Float],
-        gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
-    ) throws -> ObjectiveResult {
-        try evaluateArrays(
-            logits: logits, labels: labels, predictedLogDepth: predictedLogDepth, groundTruthDepth: groundTruthDepth,
-            shape: shape, epoch: epoch, logitGradient: &logitGradient, depthGradient: &depthGradient,
-            gradientOutput: gradientOutput, workspace: workspace)
-    }
-
-    /// Evaluates the objective on arrays of half-precision logits (`Float16` or
-    /// ``BFloat16``), writing a logit gradient of the same type and a Float depth gradient.
+    /// have N·C·H·W and N·H·W elements). The logits and their gradient are `Float`,
+    /// `Float16` or ``BFloat16``; the depth gradient is Float.
     public func evaluate<Scalar: LogitScalar>(
         logits: [Scalar], labels: [Int32], predictedLogDepth: [Float] = [], groundTruthDepth: [Float] = [],
         shape: BatchShape, epoch: Double = 0, logitGradient: inout [Scalar], depthGradient: inout [Float],
         gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
-    ) throws -> ObjectiveResult {
-        try evaluateArrays(
-            logits: logits, labels: labels, predictedLogDepth: predictedLogDepth, groundTruthDepth: groundTruthDepth,
-            shape: shape, epoch: epoch, logitGradient: &logitGradient, depthGradient: &depthGradient,
-            gradientOutput: gradientOutput, workspace: workspace)
-    }
-
-    private func evaluateArrays<Scalar: LogitScalar>(
-        logits: [Scalar], labels: [Int32], predictedLogDepth: [Float], groundTruthDepth: [Float],
-        shape: BatchShape, epoch: Double, logitGradient: inout [Scalar], depthGradient: inout [Float],
-        gradientOutput: GradientOutput, workspace: ObjectiveWorkspace?
     ) throws -> ObjectiveResult {
         try logits.withUnsafeBufferPointer { x in
             try labels.withUnsafeBufferPointer { y in

@@ -123,30 +123,11 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
     }
     #endif
 
-    /// Evaluates the loss on arrays; `gradient`, when given, must have N·C·H·W elements.
-    public func evaluate(
-        logits: [Float], labels: [Int32], shape: BatchShape, pixelWeights: [Float]? = nil,
-        gradient: inout [Float], gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
-    ) throws -> ObjectiveResult {
-        try evaluateArrays(
-            logits: logits, labels: labels, shape: shape, pixelWeights: pixelWeights, gradient: &gradient,
-            gradientOutput: gradientOutput, workspace: workspace)
-    }
-
-    /// Evaluates the loss on arrays of half-precision logits (`Float16` or ``BFloat16``),
-    /// writing a gradient of the same type; `gradient` must have N·C·H·W elements.
+    /// Evaluates the loss on arrays; `gradient` must have N·C·H·W elements. The logits and
+    /// their gradient are `Float`, `Float16` or ``BFloat16``.
     public func evaluate<Scalar: LogitScalar>(
         logits: [Scalar], labels: [Int32], shape: BatchShape, pixelWeights: [Float]? = nil,
         gradient: inout [Scalar], gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
-    ) throws -> ObjectiveResult {
-        try evaluateArrays(
-            logits: logits, labels: labels, shape: shape, pixelWeights: pixelWeights, gradient: &gradient,
-            gradientOutput: gradientOutput, workspace: workspace)
-    }
-
-    private func evaluateArrays<Scalar: LogitScalar>(
-        logits: [Scalar], labels: [Int32], shape: BatchShape, pixelWeights: [Float]?,
-        gradient: inout [Scalar], gradientOutput: GradientOutput, workspace: ObjectiveWorkspace?
     ) throws -> ObjectiveResult {
         try logits.withUnsafeBufferPointer { x in
             try labels.withUnsafeBufferPointer { y in

@@ -226,7 +226,10 @@ extension Kernels {
         }
     }
 
-    private static func round<V: FloatLanes, E: LogitCodec>(
+    /// `count` Floats rounded into elements at `destination`, vector by vector (in place when
+    /// `destination` is `source`: element i is written after float i was read, below it).
+    @inline(__always)
+    static func round<V: FloatLanes, E: LogitCodec>(
         _: V.Type, _: E.Type, _ source: UnsafePointer<Float>, _ count: Int, _ destination: UnsafeMutableRawPointer
     ) {
         let lanes = V.laneCount

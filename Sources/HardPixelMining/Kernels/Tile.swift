@@ -572,16 +572,8 @@ enum Kernels {
             return hpm_stream_floats(destination.assumingMemoryBound(to: Float.self), source, count)
         }
         // Element i's 2 bytes go where float i / 2 was: never past a float not yet read.
-        let lanes = V.laneCount
         let raw = UnsafeMutableRawPointer(source)
-        var i = 0
-        while i + lanes <= count {
-            E.store(V.load(source + i), raw + i * E.byteCount)
-            i += lanes
-        }
-        if i < count {
-            E.store(V.load(source + i, count: count - i, padding: 0), raw + i * E.byteCount, count: count - i)
-        }
+        round(V.self, E.self, source, count, raw)
         hpm_stream_halves(
             destination.assumingMemoryBound(to: UInt16.self), UnsafePointer(raw.assumingMemoryBound(to: UInt16.self)), count)
     }
