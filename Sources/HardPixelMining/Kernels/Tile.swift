@@ -8,7 +8,8 @@ import CHardPixelMiningSupport
 //   sweep that reads each logit from DRAM once, in C contiguous runs of 4·T bytes.
 // - NHWC: the tile's logits are one contiguous run of 4·T·C bytes; the copy reads it once
 //   (checking finiteness in vectors) and transposes it in cache.
-// The layout is thus a parameter of `loadTile` and `streamTile` alone. T is chosen so that
+// The layout — and the element type (Float, Float16, bfloat16: Kernels/LogitElements.swift)
+// — are thus parameters of `loadTile` and `streamTile` alone. T is chosen so that
 // the tile stays in L2.
 //
 // Per tile, the scratch also holds `stateRows` rows of T floats of per-pixel state, and for
@@ -203,8 +204,9 @@ enum Kernels {
     }
 
     /// Sweep 1 for NHWC Float logits: the tile's C · count logits are contiguous; one vector
-    /// sweep reads them from DRAM and checks finiteness, then a transpose in cache (pixel by
-    /// pixel, class after class) fills the tile's rows.
+    /// sweep reads them from DRAM and checks finiteness, then a transpose in cache (8 × 8
+    /// register blocks, ``transpose(_:rowStride:rows:columns:into:rowStride:)``) fills the
+    /// tile's rows.
     @inline(__always)
     static func loadChannelsLastTile<V: FloatLanes>(
         _: V.Type, logits x: UnsafePointer<Float>, p: Int, count: Int, layout: TileLayout,
