@@ -145,8 +145,14 @@ enum Check {
     }
 
     static func allFinite(_ values: UnsafeBufferPointer<Float>, _ argument: @autoclosure () -> String) throws {
-        if let index = Kernels.firstNonFiniteIndex(values) {
-            throw HardPixelMiningError.nonFiniteValue(argument: argument(), index: index, value: values[index])
+        guard let base = values.baseAddress else { return }
+        try allFinite(LogitBuffer(base), count: values.count, argument())
+    }
+
+    /// The same for `count` logits of any precision (the error carries the widened value).
+    static func allFinite(_ values: LogitBuffer, count: Int, _ argument: @autoclosure () -> String) throws {
+        if let index = Kernels.firstNonFiniteIndex(values, count: count) {
+            throw HardPixelMiningError.nonFiniteValue(argument: argument(), index: index, value: values.float(at: index))
         }
     }
 

@@ -37,10 +37,7 @@ enum ObjectiveEngine {
         case .plain(let pixelWeights, let reduction):
             if outputs.accumulates {
                 // Accumulating must leave the buffer untouched on error: check before the one pass.
-                if let index = Kernels.firstNonFiniteIndex(inputs.logits, count: shape.logitCount) {
-                    throw HardPixelMiningError.nonFiniteValue(
-                        argument: "logits", index: index, value: inputs.logits.float(at: index))
-                }
+                try Check.allFinite(inputs.logits, count: shape.logitCount, "logits")
             }
             let sums = try CrossEntropyPass.run(
                 logits: inputs.logits, labels: inputs.labels, shape: shape, targets: targets, reduction: reduction,
