@@ -32,6 +32,36 @@ void hpm_stream_floats(float *destination, const float *source, ptrdiff_t count)
 /// The same for `count` 16-bit elements (half-precision gradients).
 void hpm_stream_halves(uint16_t *destination, const uint16_t *source, ptrdiff_t count);
 
+/// Asks for the cache line holding `address` to be brought into L2 ahead of its use (x86
+/// `prefetcht1`); never faults, and is a hint only. Inline, so that a Swift loop calling it
+/// compiles to the single instruction.
+static inline __attribute__((always_inline)) void hpm_prefetch(const void *address) {
+    __builtin_prefetch(address, 0, 3);
+}
+
+typedef float hpm_f32x4 __attribute__((ext_vector_type(4)));
+typedef float hpm_f32x8 __attribute__((ext_vector_type(8)));
+typedef float hpm_f32x16 __attribute__((ext_vector_type(16)));
+
+/// Stores a vector (SIMD4, SIMD8, SIMD16<Float> in Swift) at a 16-byte-aligned `address` with
+/// non-temporal stores of 16 bytes each (x86 `movntps`), consecutive, so that a line's write
+/// combining completes at once whatever the line's alignment. Inline, for the Swift kernels.
+static inline __attribute__((always_inline)) void hpm_stream4(float *address, hpm_f32x4 v) {
+    __builtin_nontemporal_store(v, (hpm_f32x4 *)address);
+}
+
+static inline __attribute__((always_inline)) void hpm_stream8(float *address, hpm_f32x8 v) {
+    __builtin_nontemporal_store(v.s0123, (hpm_f32x4 *)address);
+    __builtin_nontemporal_store(v.s4567, (hpm_f32x4 *)(address + 4));
+}
+
+static inline __attribute__((always_inline)) void hpm_stream16(float *address, hpm_f32x16 v) {
+    __builtin_nontemporal_store(v.s0123, (hpm_f32x4 *)address);
+    __builtin_nontemporal_store(v.s4567, (hpm_f32x4 *)(address + 4));
+    __builtin_nontemporal_store(v.s89ab, (hpm_f32x4 *)(address + 8));
+    __builtin_nontemporal_store(v.scdef, (hpm_f32x4 *)(address + 12));
+}
+
 /// Orders the non-temporal stores issued so far before any later store (x86 `sfence`).
 void hpm_stream_fence(void);
 

@@ -41,7 +41,8 @@ extension Kernels {
             let vectors = (count + lanes - 1) / lanes
             finite = summarizeTile(
                 V.self, logits: x, labels: labels, plane: plane, p: p, count: count, targets: t, layout: layout,
-                scratch: scratch, argmax: false, keepingExponentials: g != nil, scale: scale, weights: weights) && finite
+                scratch: scratch, argmax: false, keepingExponentials: g != nil, scale: scale, weights: weights,
+                prefetch: TilePrefetch(V.self, after: p, count: count, of: range, logits: x, plane: plane, layout: layout)) && finite
             for v in 0..<vectors {
                 crossEntropy(V.self, vector: v, targets: t, layout: layout, scratch: scratch).loss.store(to: loss + v * lanes)
             }
@@ -52,6 +53,11 @@ extension Kernels {
             }
             (losses.map { $0 + p })?.update(from: loss, count: count)
             guard let g else { return }
+            if g.precision == .float32 && !layout.channelsLast && !accumulating {
+                return gradientRows(
+                    V.self, to: g.base.assumingMemoryBound(to: Float.self) + p, plane: plane, count: count, targets: t,
+                    layout: layout, scratch: scratch)
+            }
             // Sweep 3, over the tile in cache: coef · (e / Σe − y), in place; the true class's
             // element by a compare and blend.
             let off = V(repeating: t.off), extra = V(repeating: t.on - t.off)
@@ -83,5 +89,78 @@ extension Kernels {
             streamTile(V.self, to: g, plane: plane, p: p, count: count, layout: layout, scratch: scratch, accumulating: accumulating)
         }
         return (sum, finite)
+    }
+
+    /// Sweep 3 fused with the stream, for a Float NCHW gradient that is overwritten: class row
+    /// after class row, `g = offset_c + a · e` from the tile's exponentials, stored straight to
+    /// the gradient's row (`out + c · plane`) — with non-temporal stores where the row is
+    /// 16-byte aligned, ordinary ones elsewhere and for a short last vector — so that the
+    /// gradient never goes back through the tile and its stores drain while it is computed.
+    /// The per-pixel terms are first put in the state rows the loss no longer needs; the
+    /// arithmetic per element is that of the in-tile sweep, so both give the same bits.
+    @inline(__always)
+    private static func gradientRows<V: FloatLanes>(
+        _: V.Type, to out: UnsafeMutablePointer<Float>, plane: Int, count: Int, targets t: Targets,
+        layout: TileLayout, scratch: UnsafeMutablePointer<Float>
+    ) {
+        let lanes = V.laneCount
+        let full = count / lanes, rest = count % lanes
+        let vectors = full + (rest > 0 ? 1 : 0)
+        let coefficient = layout.state(scratch, TileState.coefficient)
+        let labelIndex = layout.state(scratch, TileState.labelIndex)
+        let labelWeight = layout.state(scratch, TileState.labelWeight)
+        // a (over Σe), the offset of every class b (unit, with class weights) and the true
+        // class's extra, in place of Σe, Σgap and x_label.
+        let a = layout.state(scratch, TileState.sumExp)
+        let b = layout.state(scratch, TileState.sumGap)
+        let extraRow = layout.state(scratch, TileState.labelValue)
+        let off = V(repeating: t.off), extra = V(repeating: t.on - t.off)
+        for v in 0..<vectors {
+            let i = v * lanes
+            let coef = V.load(coefficient + i)
+            if t.classWeights != nil {
+                let terms = weightedGradientTerms(coefficient: coef, labelWeight: V.load(labelWeight + i), targets: t)
+                (terms.scale / V.load(a + i)).store(to: a + i)
+                terms.unit.store(to: b + i)
+                terms.labelExtra.store(to: extraRow + i)
+            } else {
+                (coef / V.load(a + i)).store(to: a + i)
+                let unit = V(repeating: 0) - coef * off
+                unit.store(to: b + i)
+                (unit - coef * extra).store(to: extraRow + i)
+            }
+        }
+        for c in 0..<layout.classes {
+            let row = scratch + c * layout.stride, destination = out + c * plane
+            let classIndex = V(repeating: Float(c))
+            if let w = t.classWeights {
+                let weight = V(repeating: w[c])
+                storeRow(V.self, full: full, rest: rest, to: destination) { i in
+                    let unit = V.load(b + i) * weight
+                    return unit.with(unit + V.load(extraRow + i), where: V.load(labelIndex + i) .== classIndex)
+                        .plusProduct(V.load(a + i), V.load(row + i))
+                }
+            } else {
+                storeRow(V.self, full: full, rest: rest, to: destination) { i in
+                    V.load(b + i).with(V.load(extraRow + i), where: V.load(labelIndex + i) .== classIndex)
+                        .plusProduct(V.load(a + i), V.load(row + i))
+                }
+            }
+        }
+    }
+
+    /// Stores `element(i)` for the vectors of one row: non-temporal if `destination` is 16-byte
+    /// aligned, ordinary stores otherwise and for the `rest` lanes of a short last vector.
+    @inline(__always)
+    private static func storeRow<V: FloatLanes>(
+        _: V.Type, full: Int, rest: Int, to destination: UnsafeMutablePointer<Float>, _ element: (Int) -> V
+    ) {
+        let lanes = V.laneCount
+        if Int(bitPattern: destination) & 15 == 0 {
+            for v in 0..<full { element(v * lanes).streamNonTemporal(to: destination + v * lanes) }
+        } else {
+            for v in 0..<full { element(v * lanes).store(to: destination + v * lanes) }
+        }
+        if rest > 0 { element(full * lanes).store(to: destination + full * lanes, count: rest) }
     }
 }

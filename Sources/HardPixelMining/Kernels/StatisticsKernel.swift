@@ -46,7 +46,8 @@ extension Kernels {
             let vectors = (count + lanes - 1) / lanes
             finite = summarizeTile(
                 V.self, logits: x, labels: labels, plane: plane, p: p, count: count, targets: targets, layout: layout,
-                scratch: scratch, argmax: true, keepingExponentials: false) && finite
+                scratch: scratch, argmax: true, keepingExponentials: false,
+                prefetch: TilePrefetch(V.self, after: p, count: count, of: range, logits: x, plane: plane, layout: layout)) && finite
             let maximum = layout.state(scratch, TileState.maximum)
             let argmax = layout.state(scratch, TileState.argmax)
             let labelIndex = layout.state(scratch, TileState.labelIndex)

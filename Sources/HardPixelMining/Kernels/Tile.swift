@@ -99,6 +99,69 @@ enum TileState {
         coefficient = 7, labelWeight = 8
 }
 
+/// The next tile's logits, fetched into L2 while the current tile is computed on, so that the
+/// next tile's copy from DRAM overlaps this tile's arithmetic instead of following it. A cursor
+/// over the next tile's bytes in memory order (NCHW: class row after class row; NHWC: its one
+/// contiguous run): each `advance()` asks for the next `step` bytes, so that a sweep of the
+/// current tile that advances once per vector of Floats covers the next tile (never longer
+/// than the current one), row by row, in the order the hardware prefetcher follows.
+struct TilePrefetch {
+    private var row: UnsafeRawPointer?
+    private var offset = 0
+    private var rowsLeft = 0
+    private let rowBytes: Int
+    private let rowStride: Int
+    private let step: Int
+
+    static var none: TilePrefetch { TilePrefetch() }
+
+    private init() {
+        rowBytes = 0
+        rowStride = 0
+        step = 0
+    }
+
+    /// For the tile after pixels `p ..< p + count` of `range`, advanced once per `V` of Floats.
+    @inline(__always)
+    init<V: FloatLanes>(
+        _: V.Type, after p: Int, count: Int, of range: Range<Int>, logits: LogitBuffer, plane: Int, layout: TileLayout
+    ) {
+        step = V.laneCount * MemoryLayout<Float>.size
+        let next = p + count
+        guard next < range.upperBound else {
+            rowBytes = 0
+            rowStride = 0
+            return
+        }
+        let bytes = logits.precision.byteCount
+        let nextCount = Swift.min(layout.pixels, range.upperBound - next)
+        if layout.channelsLast {
+            row = logits.base + next * layout.classes * bytes
+            rowBytes = nextCount * layout.classes * bytes
+            rowStride = 0
+            rowsLeft = 1
+        } else {
+            row = logits.base + next * bytes
+            rowBytes = nextCount * bytes
+            rowStride = plane * bytes
+            rowsLeft = layout.classes
+        }
+    }
+
+    /// Prefetches the next `step` bytes of the next tile, if any are left.
+    @inline(__always)
+    mutating func advance() {
+        guard let current = row else { return }
+        hpm_prefetch(current + offset)
+        offset += step
+        if offset >= rowBytes {
+            offset = 0
+            rowsLeft -= 1
+            row = rowsLeft > 0 ? current + rowStride : nil
+        }
+    }
+}
+
 enum Kernels {
     /// The smallest term kept in Σ(x - m): very negative logit gaps are clamped here so
     /// that sums over classes stay finite for any finite input.
@@ -124,7 +187,8 @@ enum Kernels {
     static func summarizeTile<V: FloatLanes>(
         _: V.Type, logits x: LogitBuffer, labels: UnsafePointer<Int32>, plane: Int, p: Int, count: Int,
         targets: Targets, layout: TileLayout, scratch: UnsafeMutablePointer<Float>, argmax: Bool,
-        keepingExponentials: Bool, scale: Float? = nil, weights: UnsafePointer<Float>? = nil
+        keepingExponentials: Bool, scale: Float? = nil, weights: UnsafePointer<Float>? = nil,
+        prefetch: TilePrefetch = .none
     ) -> Bool {
         let vectors = (count + V.laneCount - 1) / V.laneCount
         let finite = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch)
@@ -134,14 +198,15 @@ enum Kernels {
             scratch: scratch, scale: scale, weights: weights)
         sumExponentials(
             V.self, vectors: vectors, layout: layout, scratch: scratch, keepingExponentials: keepingExponentials,
-            classWeights: targets.classWeights)
+            classWeights: targets.classWeights, prefetch: prefetch)
         return finite
     }
 
     /// Sweep 1, from DRAM: copies pixels `p ..< p + count` of every class into the tile,
     /// widened to Float, padding the last vector with 0 — NCHW class-major, so that each
     /// plane is read in one run of T elements; NHWC as one contiguous run, transposed in
-    /// cache. Returns false if any logit is NaN or infinite.
+    /// cache. Returns false if any logit is NaN or infinite. (Folding the maximum into this
+    /// sweep, against a running row in L1, measured 5–10% slower than the separate sweep.)
     @inline(__always)
     static func loadTile<V: FloatLanes>(
         _: V.Type, logits x: LogitBuffer, plane: Int, p: Int, count: Int, layout: TileLayout,
@@ -317,8 +382,10 @@ enum Kernels {
         }
     }
 
-    /// Per pixel of the tile: whether its label is valid, the label as a Float (−1 if not) and
-    /// its class weight `w_label` (1 without class weights, 0 if not valid).
+    /// Per pixel of the tile: whether its label is valid, the label as a Float (−1 if not), its
+    /// logit x_label read from the tile (a scalar load per pixel: cheaper than a compare and
+    /// blend per class; 0 if not valid), and its class weight `w_label` (1 without class
+    /// weights, 0 if not valid). Called while the tile holds the logits.
     /// Lanes past `count` up to the last whole vector are marked invalid.
     ///
     /// With `scale`, also the gradient coefficient `scale · w_i` of valid pixels (0 elsewhere),
@@ -332,49 +399,48 @@ enum Kernels {
         let valid = layout.state(scratch, TileState.valid)
         let labelIndex = layout.state(scratch, TileState.labelIndex)
         let labelWeight = layout.state(scratch, TileState.labelWeight)
+        let labelValue = layout.state(scratch, TileState.labelValue)
         let classes = Int32(truncatingIfNeeded: layout.classes)
         for i in 0..<padded {
             let label = i < count ? labels[p + i] : -1
             if i < count && label != targets.ignoreLabel && label >= 0 && label < classes {
                 valid[i] = 1
                 labelIndex[i] = Float(label)
+                labelValue[i] = scratch[Int(label) * layout.stride + i]
                 labelWeight[i] = targets.classWeights?[Int(label)] ?? 1
                 if let scale { coefficient[i] = scale * (weights?[p + i] ?? 1) }
             } else {
                 valid[i] = 0
                 labelIndex[i] = -1
+                labelValue[i] = 0
                 labelWeight[i] = 0
                 if scale != nil { coefficient[i] = 0 }
             }
         }
     }
 
-    /// Sweep 2, over the tile in cache: per pixel Σ_j exp(x_j − m), Σ_j w_j (x_j − m) and x_label
-    /// into the state rows, with the accumulators in registers (x_label by a compare and
-    /// blend per class, not a gather). With `keepingExponentials`, the tile's logits are
+    /// Sweep 2, over the tile in cache: per pixel Σ_j exp(x_j − m) and Σ_j w_j (x_j − m) into the
+    /// state rows, with the accumulators in registers. With `keepingExponentials`, the tile's logits are
     /// replaced by exp(x − m), so that a gradient needs no second exp.
     @inline(__always)
     static func sumExponentials<V: FloatLanes>(
         _: V.Type, vectors: Int, layout: TileLayout, scratch: UnsafeMutablePointer<Float>, keepingExponentials: Bool,
-        classWeights: UnsafePointer<Float>? = nil
+        classWeights: UnsafePointer<Float>? = nil, prefetch: TilePrefetch = .none
     ) {
+        var prefetch = prefetch
         let lanes = V.laneCount
         let t = layout.stride
         let maximum = layout.state(scratch, TileState.maximum)
         let sumExp = layout.state(scratch, TileState.sumExp)
         let sumGap = layout.state(scratch, TileState.sumGap)
-        let labelIndex = layout.state(scratch, TileState.labelIndex)
-        let labelValue = layout.state(scratch, TileState.labelValue)
         let floor = V(repeating: gapFloor)
         for v in 0..<vectors {
             let m = V.load(maximum + v * lanes)
-            let label = V.load(labelIndex + v * lanes)
-            var se = V(repeating: 0), sg = V(repeating: 0), xl = V(repeating: 0)
+            var se = V(repeating: 0), sg = V(repeating: 0)
             var row = scratch + v * lanes
             for c in 0..<layout.classes {
-                let x = V.load(row)
-                xl = xl.with(x, where: label .== V(repeating: Float(c)))
-                let gap = x - m
+                prefetch.advance()
+                let gap = V.load(row) - m
                 let e = VectorMath.exp(gap)
                 if keepingExponentials { e.store(to: row) }
                 se = se + e
@@ -389,7 +455,6 @@ enum Kernels {
             }
             se.store(to: sumExp + v * lanes)
             sg.store(to: sumGap + v * lanes)
-            xl.store(to: labelValue + v * lanes)
         }
     }
 
