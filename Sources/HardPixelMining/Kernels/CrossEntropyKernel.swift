@@ -31,9 +31,6 @@ extension Kernels {
         _ scratch: UnsafeMutablePointer<Float>
     ) -> (sum: Double, finite: Bool) {
         let lanes = V.laneCount
-        let rowLength = layout.stride
-        let coefficient = layout.state(scratch, TileState.coefficient)
-        let sumExp = layout.state(scratch, TileState.sumExp)
         let loss = layout.state(scratch, TileState.argmax)  // the argmax is not needed here
         var finite = true
         var sum = 0.0
@@ -53,54 +50,33 @@ extension Kernels {
             }
             (losses.map { $0 + p })?.update(from: loss, count: count)
             guard let g else { return }
+            // Sweep 3: a Float NCHW gradient that is overwritten straight from the tile to
+            // memory; otherwise in place in the tile, then rounded or transposed on the way out.
             if g.precision == .float32 && !layout.channelsLast && !accumulating {
                 return gradientRows(
-                    V.self, to: g.base.assumingMemoryBound(to: Float.self) + p, plane: plane, count: count, targets: t,
-                    layout: layout, scratch: scratch)
+                    V.self, to: g.base.assumingMemoryBound(to: Float.self) + p, rowStride: plane, streaming: true,
+                    count: count, targets: t, layout: layout, scratch: scratch)
             }
-            // Sweep 3, over the tile in cache: coef · (e / Σe − y), in place; the true class's
-            // element by a compare and blend.
-            let off = V(repeating: t.off), extra = V(repeating: t.on - t.off)
-            let labelIndex = layout.state(scratch, TileState.labelIndex)
-            let labelWeight = layout.state(scratch, TileState.labelWeight)
-            for v in 0..<vectors {
-                let coef = V.load(coefficient + v * lanes)
-                let label = V.load(labelIndex + v * lanes)
-                var row = scratch + v * lanes
-                if let w = t.classWeights {
-                    let terms = weightedGradientTerms(coefficient: coef, labelWeight: V.load(labelWeight + v * lanes), targets: t)
-                    let a = terms.scale / V.load(sumExp + v * lanes)
-                    for c in 0..<layout.classes {
-                        let offset = weightedOffset(unit: terms.unit, labelExtra: terms.labelExtra, weight: w[c], label: label, class: c)
-                        offset.plusProduct(a, V.load(row)).store(to: row)
-                        row += rowLength
-                    }
-                } else {
-                    let a = coef / V.load(sumExp + v * lanes)
-                    let b = V(repeating: 0) - coef * off
-                    let bLabel = b - coef * extra
-                    for c in 0..<layout.classes {
-                        let offset = b.with(bLabel, where: label .== V(repeating: Float(c)))
-                        offset.plusProduct(a, V.load(row)).store(to: row)
-                        row += rowLength
-                    }
-                }
-            }
+            gradientRows(
+                V.self, to: scratch, rowStride: layout.stride, streaming: false, count: count, targets: t, layout: layout,
+                scratch: scratch)
             streamTile(V.self, to: g, plane: plane, p: p, count: count, layout: layout, scratch: scratch, accumulating: accumulating)
         }
         return (sum, finite)
     }
 
-    /// Sweep 3 fused with the stream, for a Float NCHW gradient that is overwritten: class row
-    /// after class row, `g = offset_c + a · e` from the tile's exponentials, stored straight to
-    /// the gradient's row (`out + c · plane`) — with non-temporal stores where the row is
-    /// 16-byte aligned, ordinary ones elsewhere and for a short last vector — so that the
-    /// gradient never goes back through the tile and its stores drain while it is computed.
-    /// The per-pixel terms are first put in the state rows the loss no longer needs; the
-    /// arithmetic per element is that of the in-tile sweep, so both give the same bits.
+    /// Sweep 3, class row after class row: `g = offset_c + a · e` from the tile's exponentials
+    /// (`a = coef / Σe` and the offsets of ``weightedGradientTerms`` with class weights; the
+    /// true class's element by a compare and blend), into row `c` at `out + c · rowStride`.
+    /// `streaming`: `out` is the gradient's memory (Float NCHW, overwritten), written with
+    /// non-temporal stores where a row is 16-byte aligned (ordinary ones elsewhere and for a
+    /// short last vector), so that the gradient never goes back through the tile and its
+    /// stores drain while it is computed; otherwise `out` is the tile itself (in place), for
+    /// ``streamTile(_:to:plane:p:count:layout:scratch:accumulating:)`` to round or transpose.
+    /// The per-pixel terms are first put in the state rows the loss no longer needs.
     @inline(__always)
     private static func gradientRows<V: FloatLanes>(
-        _: V.Type, to out: UnsafeMutablePointer<Float>, plane: Int, count: Int, targets t: Targets,
+        _: V.Type, to out: UnsafeMutablePointer<Float>, rowStride: Int, streaming: Bool, count: Int, targets t: Targets,
         layout: TileLayout, scratch: UnsafeMutablePointer<Float>
     ) {
         let lanes = V.laneCount
@@ -131,17 +107,17 @@ extension Kernels {
             }
         }
         for c in 0..<layout.classes {
-            let row = scratch + c * layout.stride, destination = out + c * plane
+            let row = scratch + c * layout.stride, destination = out + c * rowStride
             let classIndex = V(repeating: Float(c))
             if let w = t.classWeights {
                 let weight = V(repeating: w[c])
-                storeRow(V.self, full: full, rest: rest, to: destination) { i in
+                storeRow(V.self, full: full, rest: rest, to: destination, streaming: streaming) { i in
                     let unit = V.load(b + i) * weight
                     return unit.with(unit + V.load(extraRow + i), where: V.load(labelIndex + i) .== classIndex)
                         .plusProduct(V.load(a + i), V.load(row + i))
                 }
             } else {
-                storeRow(V.self, full: full, rest: rest, to: destination) { i in
+                storeRow(V.self, full: full, rest: rest, to: destination, streaming: streaming) { i in
                     V.load(b + i).with(V.load(extraRow + i), where: V.load(labelIndex + i) .== classIndex)
                         .plusProduct(V.load(a + i), V.load(row + i))
                 }
@@ -149,14 +125,16 @@ extension Kernels {
         }
     }
 
-    /// Stores `element(i)` for the vectors of one row: non-temporal if `destination` is 16-byte
-    /// aligned, ordinary stores otherwise and for the `rest` lanes of a short last vector.
+    /// Stores `element(i)` for the vectors of one row: non-temporal if `streaming` and
+    /// `destination` is 16-byte aligned, ordinary stores otherwise and for the `rest` lanes of
+    /// a short last vector.
     @inline(__always)
     private static func storeRow<V: FloatLanes>(
-        _: V.Type, full: Int, rest: Int, to destination: UnsafeMutablePointer<Float>, _ element: (Int) -> V
+        _: V.Type, full: Int, rest: Int, to destination: UnsafeMutablePointer<Float>, streaming: Bool,
+        _ element: (Int) -> V
     ) {
         let lanes = V.laneCount
-        if Int(bitPattern: destination) & 15 == 0 {
+        if streaming && Int(bitPattern: destination) & 15 == 0 {
             for v in 0..<full { element(v * lanes).streamNonTemporal(to: destination + v * lanes) }
         } else {
             for v in 0..<full { element(v * lanes).store(to: destination + v * lanes) }
