@@ -108,15 +108,14 @@ extension Kernels {
         }
         for c in 0..<layout.classes {
             let row = scratch + c * layout.stride, destination = out + c * rowStride
-            let classIndex = V(repeating: Float(c))
             if let w = t.classWeights {
-                let weight = V(repeating: w[c])
                 storeRow(V.self, full: full, rest: rest, to: destination, streaming: streaming) { i in
-                    let unit = V.load(b + i) * weight
-                    return unit.with(unit + V.load(extraRow + i), where: V.load(labelIndex + i) .== classIndex)
+                    weightedOffset(unit: V.load(b + i), labelExtra: V.load(extraRow + i), weight: w[c],
+                                   label: V.load(labelIndex + i), class: c)
                         .plusProduct(V.load(a + i), V.load(row + i))
                 }
             } else {
+                let classIndex = V(repeating: Float(c))
                 storeRow(V.self, full: full, rest: rest, to: destination, streaming: streaming) { i in
                     V.load(b + i).with(V.load(extraRow + i), where: V.load(labelIndex + i) .== classIndex)
                         .plusProduct(V.load(a + i), V.load(row + i))

@@ -99,7 +99,7 @@ enum TileState {
         coefficient = 7, labelWeight = 8
 }
 
-/// The next tile's logits, fetched into L2 while the current tile is computed on, so that the
+/// The next tile's logits, fetched into cache while the current tile is computed on, so that the
 /// next tile's copy from DRAM overlaps this tile's arithmetic instead of following it. A cursor
 /// over the next tile's bytes in memory order (NCHW: class row after class row; NHWC: its one
 /// contiguous run): each `advance()` asks for the next `step` bytes, so that a sweep of the
