@@ -43,9 +43,15 @@ typedef float hpm_f32x4 __attribute__((ext_vector_type(4)));
 typedef float hpm_f32x8 __attribute__((ext_vector_type(8)));
 typedef float hpm_f32x16 __attribute__((ext_vector_type(16)));
 
-/// Stores a vector (SIMD4, SIMD8, SIMD16<Float> in Swift) at a 16-byte-aligned `address` with
-/// non-temporal stores of 16 bytes each (x86 `movntps`), consecutive, so that a line's write
-/// combining completes at once whatever the line's alignment. Inline, for the Swift kernels.
+/// Stores a vector (SIMD4, SIMD8, SIMD16<Float> in Swift) with non-temporal stores (x86
+/// `movntps`), so that the line is written without being read first. Inline, for the Swift
+/// kernels.
+/// - 4 and 8 floats: at a 16-byte-aligned address, consecutive 16-byte stores in address order
+///   (what the SSE2 build measured fastest: a 32-byte store split by the compiler came out in
+///   reverse order and ran 1.2× slower).
+/// - 16 floats (the AVX-512 build): one 64-byte store of the whole vector at a 64-byte-aligned
+///   address, so that the compiler keeps the arithmetic feeding it at full width (stores of
+///   its four 16-byte quarters made it narrow that arithmetic to 16-byte registers).
 static inline __attribute__((always_inline)) void hpm_stream4(float *address, hpm_f32x4 v) {
     __builtin_nontemporal_store(v, (hpm_f32x4 *)address);
 }
@@ -56,10 +62,7 @@ static inline __attribute__((always_inline)) void hpm_stream8(float *address, hp
 }
 
 static inline __attribute__((always_inline)) void hpm_stream16(float *address, hpm_f32x16 v) {
-    __builtin_nontemporal_store(v.s0123, (hpm_f32x4 *)address);
-    __builtin_nontemporal_store(v.s4567, (hpm_f32x4 *)(address + 4));
-    __builtin_nontemporal_store(v.s89ab, (hpm_f32x4 *)(address + 8));
-    __builtin_nontemporal_store(v.scdef, (hpm_f32x4 *)(address + 12));
+    __builtin_nontemporal_store(v, (hpm_f32x16 *)address);
 }
 
 /// Orders the non-temporal stores issued so far before any later store (x86 `sfence`).

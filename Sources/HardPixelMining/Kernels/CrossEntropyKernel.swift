@@ -124,20 +124,37 @@ extension Kernels {
         }
     }
 
-    /// Stores `element(i)` for the vectors of one row: non-temporal if `streaming` and
-    /// `destination` is 16-byte aligned, ordinary stores otherwise and for the `rest` lanes of
-    /// a short last vector.
+    /// Stores `element(i)` for the `full · lanes + rest` elements of one row. Streaming (when
+    /// `streaming` and the row holds at least one vector), the vectors go out with non-temporal
+    /// stores at addresses aligned as ``FloatLanes/streamAlignment`` requires: where the row
+    /// starts elsewhere, a head vector up to the first such address and a tail vector ending at
+    /// the row's end are ordinary stores that overlap the stream (each lane depends on its own
+    /// element only, so an overlapped element is written twice with the same value). Otherwise
+    /// every vector is an ordinary store, the `rest` lanes of a short last vector included.
     @inline(__always)
     private static func storeRow<V: FloatLanes>(
         _: V.Type, full: Int, rest: Int, to destination: UnsafeMutablePointer<Float>, streaming: Bool,
         _ element: (Int) -> V
     ) {
         let lanes = V.laneCount
-        if streaming && Int(bitPattern: destination) & 15 == 0 {
-            for v in 0..<full { element(v * lanes).streamNonTemporal(to: destination + v * lanes) }
-        } else {
-            for v in 0..<full { element(v * lanes).store(to: destination + v * lanes) }
+        if streaming && full > 0 {
+            let count = full * lanes + rest
+            let misalignment = Int(bitPattern: destination) & (V.streamAlignment - 1)
+            var i = 0
+            if misalignment != 0 {
+                element(0).store(to: destination)
+                // The first aligned element: within the head vector, as every alignment in use
+                // is at most the vector's size and a Float address is 4-byte aligned.
+                i = (V.streamAlignment - misalignment) / 4
+            }
+            while i + lanes <= count {
+                element(i).streamNonTemporal(to: destination + i)
+                i += lanes
+            }
+            if i < count { element(count - lanes).store(to: destination + count - lanes) }
+            return
         }
+        for v in 0..<full { element(v * lanes).store(to: destination + v * lanes) }
         if rest > 0 { element(full * lanes).store(to: destination + full * lanes, count: rest) }
     }
 }

@@ -25,14 +25,18 @@ protocol FloatLanes {
     static func .!= (a: Self, b: Self) -> Mask
     func replacing(with other: Self, where mask: Mask) -> Self
     func addingProduct(_ a: Self, _ b: Self) -> Self
-    /// Stores all lanes at a 16-byte-aligned address with non-temporal stores (the line is
-    /// not read first); the caller orders them with `hpm_stream_fence` before returning.
+    /// The alignment in bytes that ``streamNonTemporal(to:)`` needs.
+    static var streamAlignment: Int { get }
+    /// Stores all lanes with non-temporal stores (the line is not read first) at an address
+    /// aligned to ``streamAlignment``; the caller orders them with `hpm_stream_fence` before
+    /// returning.
     func streamNonTemporal(to p: UnsafeMutablePointer<Float>)
 }
 
 extension SIMD4: FloatLanes where Scalar == Float {
     typealias Bits = SIMD4<Int32>
     static var laneCount: Int { 4 }
+    static var streamAlignment: Int { 16 }
     @inline(__always)
     func streamNonTemporal(to p: UnsafeMutablePointer<Float>) { hpm_stream4(p, self) }
 }
@@ -40,6 +44,7 @@ extension SIMD4: FloatLanes where Scalar == Float {
 extension SIMD8: FloatLanes where Scalar == Float {
     typealias Bits = SIMD8<Int32>
     static var laneCount: Int { 8 }
+    static var streamAlignment: Int { 16 }
     @inline(__always)
     func streamNonTemporal(to p: UnsafeMutablePointer<Float>) { hpm_stream8(p, self) }
 }
@@ -47,6 +52,7 @@ extension SIMD8: FloatLanes where Scalar == Float {
 extension SIMD16: FloatLanes where Scalar == Float {
     typealias Bits = SIMD16<Int32>
     static var laneCount: Int { 16 }
+    static var streamAlignment: Int { 64 }
     @inline(__always)
     func streamNonTemporal(to p: UnsafeMutablePointer<Float>) { hpm_stream16(p, self) }
 }
