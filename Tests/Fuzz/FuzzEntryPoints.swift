@@ -371,30 +371,31 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     // DepthMix and side-output resampling.
     let partners = (0..<Swift.min(Swift.max(0, shape.images), 64)).map { ($0 + r.int(2)) % Swift.max(1, shape.images) }
     if let mixed = try? DepthMix(margin: r.float()).mix(
-        images: predicted, channels: r.byte() % 16 == 0 ? r.dimension(4) : 1, labels: labels, depth: depth, shape: shape,
+        images: predicted, channels: r.byte() % 16 == 0 ? r.dimension(4) : 1, labels: labels, depth: depth, shape: shape.pixelMap,
         partners: partners) {
         require(mixed.masks.count == pixels, "DepthMix mask size")
     }
     _ = try? DepthMix(margin: r.float(), depthBinning: c.depthBinning).mask(depth: depth, partnerDepth: predicted)
     let hoyer = HoyerDepthMix(margin: r.parameter() - 1, foregroundThreshold: r.parameter() / 4)
     if let mixed = try? hoyer.mix(
-        disparity: predicted, shape: shape, partners: r.byte() % 2 == 0 ? nil : partners, images: predicted,
-        channels: 1, labels: labels, softTargets: r.byte() % 2 == 0 ? logits : nil) {
+        disparity: predicted, shape: shape.pixelMap, partners: r.byte() % 2 == 0 ? nil : partners, images: predicted,
+        channels: 1, labels: labels, softTargets: r.byte() % 2 == 0 ? logits : nil,
+        classes: r.byte() % 8 == 0 ? nil : r.byte() % 8 == 1 ? r.dimension(4) : shape.classes) {
         require(mixed.masks.count == pixels, "Hoyer DepthMix mask size")
         require(mixed.softTargets?.allSatisfy { $0.isFinite } ?? true, "non-finite mixed soft targets")
     }
     let (h, w) = (r.dimension(12), r.dimension(12))
-    _ = try? SideOutputResampling.labels(labels, shape: shape, height: h, width: w)
-    if let d = try? SideOutputResampling.depth(depth, shape: shape, height: h, width: w) {
+    _ = try? SideOutputResampling.labels(labels, shape: shape.pixelMap, height: h, width: w)
+    if let d = try? SideOutputResampling.depth(depth, shape: shape.pixelMap, height: h, width: w) {
         require(d.allSatisfy { $0.isFinite }, "non-finite resampled depth")
     }
-    _ = try? SideOutputResampling.weights(weights, shape: shape, height: h, width: w)
+    _ = try? SideOutputResampling.weights(weights, shape: shape.pixelMap, height: h, width: w)
 
     // The depth loss.
     var gdepth = [Float](repeating: sentinel, count: r.count(pixels))
     var depthResult: ObjectiveResult? = nil
     let depthLoss = ScaleInvariantDepthLoss(scaleInvariance: c.scaleInvariance, depthBinning: c.depthBinning)
-    if expectTypedOrSuccess([gdepth], { depthResult = try depthLoss.evaluate(predictedLogDepth: predicted, groundTruthDepth: depth, shape: shape, gradient: &gdepth) }, { [gdepth] }),
+    if expectTypedOrSuccess([gdepth], { depthResult = try depthLoss.evaluate(predictedLogDepth: predicted, groundTruthDepth: depth, shape: shape.pixelMap, gradient: &gdepth) }, { [gdepth] }),
         finiteInputs && saneParameters, let depthResult {
         require(depthResult.value.isFinite && gdepth.allSatisfy(\.isFinite), "non-finite depth loss")
     }
@@ -405,7 +406,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let silog = SILogDepthLoss(
         SILog(varianceFocus: r.parameter(), scale: r.parameter(), variance: r.byte() % 2 == 0 ? .population : .sample),
         depthBinning: c.depthBinning)
-    if expectTypedOrSuccess([gsilog], { silogResult = try silog.evaluate(predictedLogDepth: predicted, groundTruthDepth: depth, shape: shape, gradient: &gsilog) }, { [gsilog] }),
+    if expectTypedOrSuccess([gsilog], { silogResult = try silog.evaluate(predictedLogDepth: predicted, groundTruthDepth: depth, shape: shape.pixelMap, gradient: &gsilog) }, { [gsilog] }),
         finiteInputs, let silogResult {
         require(silogResult.value.isFinite && gsilog.allSatisfy(\.isFinite), "non-finite SILog")
     }

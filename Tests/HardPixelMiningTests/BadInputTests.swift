@@ -256,10 +256,10 @@ import Testing
         var badPredicted = v.predicted
         badPredicted[2] = -.infinity
         #expect(throws: HardPixelMiningError.nonFiniteValue(argument: "predictedLogDepth", index: 2, value: -.infinity)) {
-            try ScaleInvariantDepthLoss().evaluate(predictedLogDepth: badPredicted, groundTruthDepth: v.depth, shape: Self.shape, gradient: &gd)
+            try ScaleInvariantDepthLoss().evaluate(predictedLogDepth: badPredicted, groundTruthDepth: v.depth, shape: Self.shape.pixelMap, gradient: &gd)
         }
         #expect(throws: HardPixelMiningError.invalidParameter(argument: "scaleInvariance", value: .infinity, requirement: "in 0...1")) {
-            try ScaleInvariantDepthLoss(scaleInvariance: .infinity).evaluate(predictedLogDepth: v.predicted, groundTruthDepth: v.depth, shape: Self.shape, gradient: &gd)
+            try ScaleInvariantDepthLoss(scaleInvariance: .infinity).evaluate(predictedLogDepth: v.predicted, groundTruthDepth: v.depth, shape: Self.shape.pixelMap, gradient: &gd)
         }
         #expect(gd.allSatisfy { $0 == Self.sentinel })
         // Weight maps.

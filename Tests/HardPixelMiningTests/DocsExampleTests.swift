@@ -43,7 +43,7 @@ import Testing
         // --- Docs/PeerConventions.md ---
         let bts = SILogDepthLoss(.bts)
         var depthGradient = [Float](repeating: 0, count: shape.pixelCount)
-        let silog = try bts.evaluate(predictedLogDepth: logDepth, groundTruthDepth: depth, shape: shape,
+        let silog = try bts.evaluate(predictedLogDepth: logDepth, groundTruthDepth: depth, shape: shape.pixelMap,
                                      gradient: &depthGradient)
         var configuration = ObjectiveConfiguration.paper
         configuration.depthTerm = .silog(.adaBins)
@@ -55,8 +55,8 @@ import Testing
         let teacherProbabilities = [Float](repeating: 1 / Float(shape.classes), count: shape.logitCount)
         // --- Docs/PeerConventions.md ---
         let mixer = HoyerDepthMix.paper                       // margin 0.03, foreground threshold 0
-        let mixed = try mixer.mix(disparity: disparity, shape: shape, images: rgb, channels: 3,
-                                  softTargets: teacherProbabilities)
+        let mixed = try mixer.mix(disparity: disparity, shape: shape.pixelMap, images: rgb, channels: 3,
+                                  softTargets: teacherProbabilities, classes: shape.classes)
         print(mixed.masks.count, mixed.softTargetLabels!.count)
         // --- end ---
         #expect(mixed.softTargetLabels!.allSatisfy { $0 == 0 })
@@ -130,7 +130,8 @@ import Testing
         // --- Docs/DepthLoss.md ---
         var gradient = [Float](repeating: 0, count: shape.pixelCount)
         let loss = ScaleInvariantDepthLoss(scaleInvariance: 0.5)
-        let result = try loss.evaluate(predictedLogDepth: logDepth, groundTruthDepth: depth, shape: shape, gradient: &gradient)
+        let result = try loss.evaluate(predictedLogDepth: logDepth, groundTruthDepth: depth, shape: shape.pixelMap,
+                                       gradient: &gradient)
         print(result.value)            // L_dep, mean over images
         // --- end ---
         #expect(result.value >= 0 && gradient.contains { $0 != 0 })
@@ -146,7 +147,7 @@ import Testing
         func train(on images: [Float], _ labels: [Int32], _ depth: [Float]) { trained = images.count + labels.count + depth.count }
         // --- Docs/DepthMix.md ---
         let mixed = try DepthMix(margin: 0).mix(
-            images: rgb, channels: 3, labels: labels, depth: depth, shape: shape, partners: [1, 2, 0])
+            images: rgb, channels: 3, labels: labels, depth: depth, shape: shape.pixelMap, partners: [1, 2, 0])
         train(on: mixed.images, mixed.labels, mixed.depth)
         // --- end ---
         #expect(trained == rgb.count + 2 * shape.pixelCount)

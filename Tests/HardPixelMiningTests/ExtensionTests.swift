@@ -70,7 +70,7 @@ import Testing
         let g = Fixtures.depthMixCases[index]
         let mixed = try DepthMix(margin: g.margin).mix(
             images: g.imageValues, channels: g.channels, labels: g.labelValues, depth: g.depthValues,
-            shape: g.batchShape, partners: g.partners)
+            shape: g.batchShape.pixelMap, partners: g.partners)
         #expect(mixed.masks == g.expectedMasks)
         #expect(mixed.images.map(\.bitPattern) == g.expectedImages.map(\.bitPattern))
         #expect(mixed.labels == g.expectedLabels)
@@ -90,7 +90,7 @@ import Testing
     }
 
     @Test func badInput() {
-        let shape = BatchShape(images: 2, classes: 0, height: 1, width: 2)
+        let shape = PixelMapShape(images: 2, height: 1, width: 2)
         let mix = DepthMix()
         #expect(throws: HardPixelMiningError.invalidDimension(argument: "partners[1]", value: 0, requirement: "a permutation of 0..<2")) {
             try mix.mix(images: [1, 2, 3, 4], channels: 1, labels: [0, 0, 0, 0], depth: [1, 1, 1, 1], shape: shape, partners: [0, 0])
@@ -213,11 +213,11 @@ import Testing
     func resamplingMatchesReference(index: Int) throws {
         let g = Fixtures.multiScaleCases[index]
         for o in g.outputs {
-            let labels = try SideOutputResampling.labels(g.labelValues, shape: g.batchShape, height: o.height, width: o.width)
+            let labels = try SideOutputResampling.labels(g.labelValues, shape: g.batchShape.pixelMap, height: o.height, width: o.width)
             #expect(labels == o.expectedLabels)
-            let depth = try SideOutputResampling.depth(g.depthValues, shape: g.batchShape, height: o.height, width: o.width)
+            let depth = try SideOutputResampling.depth(g.depthValues, shape: g.batchShape.pixelMap, height: o.height, width: o.width)
             #expect(depth.map(\.bitPattern) == o.expectedDepth.map(\.bitPattern))
-            let weights = try SideOutputResampling.weights(g.weightsMap, shape: g.batchShape, height: o.height, width: o.width)
+            let weights = try SideOutputResampling.weights(g.weightsMap, shape: g.batchShape.pixelMap, height: o.height, width: o.width)
             #expect(Tolerance.firstGradientMismatch(weights, o.expectedWeights) == nil)
         }
     }
@@ -249,8 +249,8 @@ import Testing
         let side = BatchShape(images: g.shape.images, classes: g.shape.classes, height: o.height, width: o.width)
         var c = g.config.configuration
         c.propagatesDepthPredictionErrorToDepth = true
-        let labels = try SideOutputResampling.labels(g.labelValues, shape: g.batchShape, height: o.height, width: o.width)
-        let depth = try SideOutputResampling.depth(g.depthValues, shape: g.batchShape, height: o.height, width: o.width).map(Double.init)
+        let labels = try SideOutputResampling.labels(g.labelValues, shape: g.batchShape.pixelMap, height: o.height, width: o.width)
+        let depth = try SideOutputResampling.depth(g.depthValues, shape: g.batchShape.pixelMap, height: o.height, width: o.width).map(Double.init)
         let predicted = o.predictedLogDepth.map(Double.init)
         func f(_ x: [Double]) -> Double {
             o.weight * ScalarReference.evaluate(logits: x, labels: labels, predictedLogDepth: predicted, groundTruthDepth: depth,
@@ -287,7 +287,7 @@ import Testing
         }
         #expect(e?.argument == "outputs[1].weight")
         #expect(throws: HardPixelMiningError.invalidDimension(argument: "height", value: 0, requirement: "in 1...16 × \(g.batchShape.height)")) {
-            try SideOutputResampling.labels(g.labelValues, shape: g.batchShape, height: 0, width: 3)
+            try SideOutputResampling.labels(g.labelValues, shape: g.batchShape.pixelMap, height: 0, width: 3)
         }
     }
 }

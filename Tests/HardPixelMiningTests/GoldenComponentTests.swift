@@ -27,7 +27,7 @@ import Testing
         let loss = ScaleInvariantDepthLoss(scaleInvariance: g.configuration.scaleInvariance)
         var gradient = [Float](repeating: .nan, count: g.batchShape.pixelCount)
         let result = try loss.evaluate(
-            predictedLogDepth: g.predictedLogDepth, groundTruthDepth: g.groundTruthDepth, shape: g.batchShape,
+            predictedLogDepth: g.predictedLogDepth, groundTruthDepth: g.groundTruthDepth, shape: g.batchShape.pixelMap,
             gradient: &gradient)
         #expect(Tolerance.lossMatches(result.value, g.batch.depth))
         for (k, image) in result.images.enumerated() {

@@ -96,7 +96,7 @@ import Testing
         let g = Fixtures.silogCases.first { $0.name == name }!
         var gradient = [Float](repeating: .nan, count: g.batchShape.pixelCount)
         let r = try SILogDepthLoss(g.silog).evaluate(
-            predictedLogDepth: g.predictedLogDepth, groundTruthDepth: g.depthValues, shape: g.batchShape, gradient: &gradient)
+            predictedLogDepth: g.predictedLogDepth, groundTruthDepth: g.depthValues, shape: g.batchShape.pixelMap, gradient: &gradient)
         #expect(Tolerance.lossMatches(r.value, g.value), "\(r.value) vs \(g.value)")
         #expect(r.sums.reduce(0) { $0 + $1.depthPixels } == g.pixels)
         for (k, expected) in g.images.enumerated() {
@@ -111,7 +111,7 @@ import Testing
 
     @Test(arguments: [SILog.bts, .adaBins, SILog(varianceFocus: 0.3, scale: 2, variance: .sample)])
     func silogGradientMatchesFiniteDifferences(silog: SILog) {
-        let shape = BatchShape(images: 2, classes: 0, height: 4, width: 5)
+        let shape = PixelMapShape(images: 2, height: 4, width: 5)
         var random = TestRandom(seed: 44)
         let b = random.batch(BatchShape(images: 2, classes: 2, height: 4, width: 5))
         let predicted = b.predicted.map(Double.init)
@@ -147,7 +147,7 @@ import Testing
     }
 
     @Test func badSILogParameters() throws {
-        let shape = BatchShape(images: 1, classes: 0, height: 1, width: 2)
+        let shape = PixelMapShape(images: 1, height: 1, width: 2)
         var g: [Float] = [7, 7]
         #expect(throws: HardPixelMiningError.invalidParameter(argument: "silog.varianceFocus", value: 1.5, requirement: "in 0...1")) {
             try SILogDepthLoss(SILog(varianceFocus: 1.5)).evaluate(
@@ -182,8 +182,8 @@ import Testing
         let mixer = HoyerDepthMix(margin: g.margin, foregroundThreshold: g.foreground_threshold)
         #expect(HoyerDepthMix.rolledPartners(count: g.shape.images) == g.partners)
         let mixed = try mixer.mix(
-            disparity: g.disparityValues, shape: g.batchShape, images: g.imageValues, channels: g.channels,
-            labels: g.labelValues, softTargets: g.softTargets)
+            disparity: g.disparityValues, shape: g.batchShape.pixelMap, images: g.imageValues, channels: g.channels,
+            labels: g.labelValues, softTargets: g.softTargets, classes: g.batchShape.classes)
         #expect(mixed.masks == g.expectedMasks)
         #expect(mixed.images == g.expectedImages)
         #expect(mixed.labels == g.expectedLabels)
@@ -193,7 +193,7 @@ import Testing
 
     @Test func tiesGoToTheOwnImageAndTheThresholdDropsTheBackground() throws {
         // Two 1×3 images; disparities normalise to [0, 0.5, 1] and [0, 0.5, 1]: every pixel ties.
-        let shape = BatchShape(images: 2, classes: 0, height: 1, width: 3)
+        let shape = PixelMapShape(images: 2, height: 1, width: 3)
         let m = try HoyerDepthMix(margin: 0, foregroundThreshold: 0.25).mix(disparity: [1, 2, 3, 10, 20, 30], shape: shape)
         #expect(m.masks == [false, true, true, false, true, true])
         // The package's own DepthMix gives ties to the partner instead.
@@ -201,7 +201,7 @@ import Testing
     }
 
     @Test func badHoyerInput() throws {
-        let shape = BatchShape(images: 2, classes: 2, height: 1, width: 2)
+        let shape = PixelMapShape(images: 2, height: 1, width: 2)
         let nan = #expect(throws: HardPixelMiningError.self) {
             try HoyerDepthMix().mix(disparity: [1, 2, .nan, 4], shape: shape)
         }
@@ -210,7 +210,17 @@ import Testing
             try HoyerDepthMix().mix(disparity: [1, 2, 3, 4], shape: shape, partners: [1, 1])
         }
         #expect(throws: HardPixelMiningError.wrongCount(argument: "softTargets", expected: 8, actual: 4)) {
+            try HoyerDepthMix().mix(disparity: [1, 2, 3, 4], shape: shape, softTargets: [0, 1, 0, 1], classes: 2)
+        }
+        // Soft targets need their class count: C ≥ 2, as for logits.
+        #expect(throws: HardPixelMiningError.invalidDimension(argument: "classes", value: 0, requirement: ">= 2 with softTargets")) {
             try HoyerDepthMix().mix(disparity: [1, 2, 3, 4], shape: shape, softTargets: [0, 1, 0, 1])
+        }
+        #expect(throws: HardPixelMiningError.invalidDimension(argument: "classes", value: 1, requirement: ">= 2 with softTargets")) {
+            try HoyerDepthMix().mix(disparity: [1, 2, 3, 4], shape: shape, softTargets: [0, 1, 0, 1], classes: 1)
+        }
+        #expect(throws: HardPixelMiningError.self) {
+            try HoyerDepthMix().mix(disparity: [1, 2, 3, 4], shape: shape, softTargets: [0, 1, 0, 1], classes: 1 << 40)
         }
         let margin = #expect(throws: HardPixelMiningError.self) {
             try HoyerDepthMix(margin: .infinity).mix(disparity: [1, 2, 3, 4], shape: shape)

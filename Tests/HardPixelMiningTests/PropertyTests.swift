@@ -19,16 +19,16 @@ import Testing
         let b = Self.batch(seed)
         let loss = ScaleInvariantDepthLoss(scaleInvariance: 1)
         var g = [Float](repeating: 0, count: Self.shape.pixelCount)
-        let before = try loss.evaluate(predictedLogDepth: b.predicted, groundTruthDepth: b.depth, shape: Self.shape, gradient: &g)
+        let before = try loss.evaluate(predictedLogDepth: b.predicted, groundTruthDepth: b.depth, shape: Self.shape.pixelMap, gradient: &g)
         let shifted = b.predicted.map { $0 + 0.75 }
-        let after = try loss.evaluate(predictedLogDepth: shifted, groundTruthDepth: b.depth, shape: Self.shape, gradient: &g)
+        let after = try loss.evaluate(predictedLogDepth: shifted, groundTruthDepth: b.depth, shape: Self.shape.pixelMap, gradient: &g)
         for (x, y) in zip(before.images, after.images) {
             #expect(abs(x.depth - y.depth) <= 1e-5 * Swift.max(1, abs(x.depth)), "\(x.depth) vs \(y.depth)")
         }
         // And with ρ = 0.5 it does change (the property is not vacuous).
         let half = ScaleInvariantDepthLoss(scaleInvariance: 0.5)
-        let a = try half.evaluate(predictedLogDepth: b.predicted, groundTruthDepth: b.depth, shape: Self.shape, gradient: &g)
-        let c = try half.evaluate(predictedLogDepth: shifted, groundTruthDepth: b.depth, shape: Self.shape, gradient: &g)
+        let a = try half.evaluate(predictedLogDepth: b.predicted, groundTruthDepth: b.depth, shape: Self.shape.pixelMap, gradient: &g)
+        let c = try half.evaluate(predictedLogDepth: shifted, groundTruthDepth: b.depth, shape: Self.shape.pixelMap, gradient: &g)
         #expect(abs(a.value - c.value) > 1e-3)
     }
 

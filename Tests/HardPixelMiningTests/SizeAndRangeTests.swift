@@ -63,7 +63,7 @@ import Darwin
             argument: "depthBinning.binWidth", value: Double(width),
             requirement: "wide enough for at most 2^20 bins over 1.0...256.0")) {
             try ScaleInvariantDepthLoss(depthBinning: binning).evaluate(
-                predictedLogDepth: v.predicted, groundTruthDepth: v.depth, shape: Self.shape, gradient: &gd)
+                predictedLogDepth: v.predicted, groundTruthDepth: v.depth, shape: Self.shape.pixelMap, gradient: &gd)
         }
     }
 
@@ -126,16 +126,16 @@ import Darwin
     @Test func resamplingDepthMixAndConfusionMatrixSizesAreBounded() {
         let v = Self.valid()
         #expect(throws: HardPixelMiningError.invalidDimension(argument: "height", value: 1 << 40, requirement: "in 1...16 × 3")) {
-            try SideOutputResampling.labels(v.labels, shape: Self.shape, height: 1 << 40, width: 2)
+            try SideOutputResampling.labels(v.labels, shape: Self.shape.pixelMap, height: 1 << 40, width: 2)
         }
         #expect(throws: HardPixelMiningError.invalidDimension(argument: "width", value: Int.max, requirement: "in 1...16 × 5")) {
-            try SideOutputResampling.weights(v.predicted, shape: Self.shape, height: 2, width: .max)
+            try SideOutputResampling.weights(v.predicted, shape: Self.shape.pixelMap, height: 2, width: .max)
         }
         let images = [Float](repeating: 0, count: Self.shape.pixelCount * 3)
         #expect(throws: HardPixelMiningError.tooLarge(
             argument: "channels", dimensions: [2, 1 << 62, 3, 5],
             requirement: "a channel count whose N × channels × H × W is at most 2^40")) {
-            try DepthMix().mix(images: images, channels: 1 << 62, labels: v.labels, depth: v.depth, shape: Self.shape, partners: [1, 0])
+            try DepthMix().mix(images: images, channels: 1 << 62, labels: v.labels, depth: v.depth, shape: Self.shape.pixelMap, partners: [1, 0])
         }
         #expect(throws: HardPixelMiningError.invalidDimension(argument: "classes", value: 1 << 40, requirement: "in 2...4096")) {
             try ConfusionMatrix(classes: 1 << 40)
@@ -241,7 +241,7 @@ import Darwin
         var gd = [Float](repeating: 0, count: 6)
         let binning = DepthBinning(minimum: .leastNonzeroMagnitude, maximum: 256, binWidth: 10)
         let r = try ScaleInvariantDepthLoss(scaleInvariance: 0, depthBinning: binning).evaluate(
-            predictedLogDepth: predicted, groundTruthDepth: depth, shape: shape, gradient: &gd)
+            predictedLogDepth: predicted, groundTruthDepth: depth, shape: shape.pixelMap, gradient: &gd)
         #expect(r.sums[0].depthPixels == 6)
         #expect(r.value < 1e-12, "L_dep is \(r.value)")
     }

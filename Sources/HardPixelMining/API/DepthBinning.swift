@@ -111,7 +111,7 @@ public enum RegionGrid: Sendable, Hashable {
         try validate(argument: argument())
         let columns = dimensions(height: height, width: width).columns
         let bins = binning.binCount
-        let limit = Swift.max(BatchShape.saturatingProduct([height, width]), 1 << 16)
+        let limit = Swift.max(saturatingProduct([height, width]), 1 << 16)
         _ = try Check.product(
             [columns, bins], limit: limit, argument(),
             "at most max(H · W, 65536) = \(limit) regions per band (grid columns × depth bins)")

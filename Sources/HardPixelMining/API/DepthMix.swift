@@ -51,11 +51,11 @@ public struct DepthMix: Sendable, Hashable {
     ///
     /// - Parameters:
     ///   - images: N·channels·H·W values, NCHW (for example RGB, channels = 3).
-    ///   - shape: N, H and W (`shape.classes` is not used).
+    ///   - shape: N, H and W of the maps.
     public func mix(
-        images: [Float], channels: Int, labels: [Int32], depth: [Float], shape: BatchShape, partners: [Int]
+        images: [Float], channels: Int, labels: [Int32], depth: [Float], shape: PixelMapShape, partners: [Int]
     ) throws -> Mixed {
-        try shape.validate(requiresClasses: false)
+        try shape.validate()
         try validateParameters()
         try Check.images(images.count, channels: channels, shape: shape, "images")
         try Check.count(labels.count, shape.pixelCount, "labels")

@@ -109,7 +109,7 @@ enum Check {
 
     /// Throws for the first non-finite element of `values`.
     /// `channels` ≥ 1 and `count` = N × channels × H × W (overflow-checked): an NCHW image batch.
-    static func images(_ count: Int, channels: Int, shape: BatchShape, _ argument: @autoclosure () -> String) throws {
+    static func images(_ count: Int, channels: Int, shape: PixelMapShape, _ argument: @autoclosure () -> String) throws {
         if channels < 1 {
             throw HardPixelMiningError.invalidDimension(argument: "channels", value: channels, requirement: ">= 1")
         }
@@ -123,7 +123,7 @@ enum Check {
     /// prediction finite.
     static func depthInputs(
         predicted: UnsafeBufferPointer<Float>, groundTruth: UnsafeBufferPointer<Float>,
-        gradient: UnsafeMutableBufferPointer<Float>?, shape: BatchShape
+        gradient: UnsafeMutableBufferPointer<Float>?, shape: PixelMapShape
     ) throws {
         try Check.count(predicted.count, shape.pixelCount, "predictedLogDepth")
         try Check.count(groundTruth.count, shape.pixelCount, "groundTruthDepth")

@@ -28,7 +28,7 @@ public struct DepthPredictionError: Sendable, Hashable {
         try Check.allFinite(predictedLogDepth, "predictedLogDepth")
         try DepthPass.depthPredictionError(
             predicted: predictedLogDepth.baseAddress!, groundTruth: groundTruthDepth.baseAddress!,
-            labels: labels.baseAddress!, ignoreLabel: ignoreLabel, shape: shape, binning: depthBinning,
+            labels: labels.baseAddress!, ignoreLabel: ignoreLabel, shape: shape.pixelMap, binning: depthBinning,
             into: weights.baseAddress!, workspace: workspace ?? ObjectiveWorkspace())
     }
 
@@ -136,7 +136,7 @@ public struct DepthAwareSegmentationError: Sendable, Hashable {
         try Check.count(weights.count, shape.pixelCount, "weights")
         try RegionTable.weights(
             predictions: predictions.baseAddress!, labels: labels.baseAddress!, depth: groundTruthDepth.baseAddress!,
-            shape: shape, grid: grid.dimensions(height: shape.height, width: shape.width), binning: depthBinning,
+            shape: shape.pixelMap, grid: grid.dimensions(height: shape.height, width: shape.width), binning: depthBinning,
             ignoreLabel: ignoreLabel, into: weights.baseAddress!, workspace: workspace ?? ObjectiveWorkspace())
     }
 
@@ -172,7 +172,7 @@ public struct DepthAwareSegmentationError: Sendable, Hashable {
             labels.withUnsafeBufferPointer { y in
                 groundTruthDepth.withUnsafeBufferPointer { d in
                     RegionTable.tables(
-                        predictions: p.baseAddress!, labels: y.baseAddress!, depth: d.baseAddress!, shape: shape,
+                        predictions: p.baseAddress!, labels: y.baseAddress!, depth: d.baseAddress!, shape: shape.pixelMap,
                         grid: grid.dimensions(height: shape.height, width: shape.width), binning: depthBinning,
                         ignoreLabel: ignoreLabel)
                 }

@@ -59,15 +59,16 @@ public struct HoyerDepthMix: Sendable, Hashable {
     ///
     /// - Parameters:
     ///   - disparity: N·H·W finite disparities (any scale: each image is normalised).
-    ///   - shape: N, H and W; `classes` is C of `softTargets` (unused without them).
+    ///   - shape: N, H and W of the maps.
     ///   - images: N·channels·H·W values, NCHW.
     ///   - labels: N·H·W hard labels.
     ///   - softTargets: N·C·H·W finite class probabilities.
+    ///   - classes: C of `softTargets`, at least 2; required with them, unused without.
     public func mix(
-        disparity: [Float], shape: BatchShape, partners: [Int]? = nil, images: [Float]? = nil, channels: Int = 3,
-        labels: [Int32]? = nil, softTargets: [Float]? = nil
+        disparity: [Float], shape: PixelMapShape, partners: [Int]? = nil, images: [Float]? = nil, channels: Int = 3,
+        labels: [Int32]? = nil, softTargets: [Float]? = nil, classes: Int? = nil
     ) throws -> Mixed {
-        try shape.validate(requiresClasses: softTargets != nil)
+        try shape.validate()
         try Check.finite(margin, "margin")
         try Check.finite(foregroundThreshold, "foregroundThreshold")
         try Check.count(disparity.count, shape.pixelCount, "disparity")
@@ -77,7 +78,14 @@ public struct HoyerDepthMix: Sendable, Hashable {
         if let images { try Check.images(images.count, channels: channels, shape: shape, "images") }
         if let labels { try Check.count(labels.count, shape.pixelCount, "labels") }
         if let softTargets {
-            try Check.count(softTargets.count, shape.logitCount, "softTargets")
+            guard let classes, classes >= 2 else {
+                throw HardPixelMiningError.invalidDimension(
+                    argument: "classes", value: classes ?? 0, requirement: ">= 2 with softTargets")
+            }
+            let expected = try Check.product(
+                [shape.images, classes, shape.height, shape.width], "classes",
+                "a class count whose N × C × H × W is at most 2^40")
+            try Check.count(softTargets.count, expected, "softTargets")
             try softTargets.withUnsafeBufferPointer { try Check.allFinite($0, "softTargets") }
         }
         var out = Mixed(masks: DepthMixPass.hoyerMasks(
@@ -91,9 +99,9 @@ public struct HoyerDepthMix: Sendable, Hashable {
         }
         if let softTargets {
             let mixed = DepthMixPass.select(
-                softTargets, channels: shape.classes, shape: shape, partners: partners, masks: out.masks)
+                softTargets, channels: classes!, shape: shape, partners: partners, masks: out.masks)
             out.softTargets = mixed
-            out.softTargetLabels = DepthMixPass.argmax(mixed, shape: shape, ignoreLabel: ignoreLabel)
+            out.softTargetLabels = DepthMixPass.argmax(mixed, shape: shape, classes: classes!, ignoreLabel: ignoreLabel)
         }
         return out
     }

@@ -6,7 +6,7 @@
 public enum SideOutputResampling {
     /// Labels by nearest neighbour: the source pixel `(⌊y·H/h⌋, ⌊x·W/w⌋)` (PyTorch's
     /// `F.interpolate(mode="nearest")`).
-    public static func labels(_ labels: [Int32], shape: BatchShape, height: Int, width: Int) throws -> [Int32] {
+    public static func labels(_ labels: [Int32], shape: PixelMapShape, height: Int, width: Int) throws -> [Int32] {
         try validate(labels.count, shape, height, width, "labels")
         return BlockResampling.nearest(labels, shape: shape, height: height, width: width)
     }
@@ -14,7 +14,7 @@ public enum SideOutputResampling {
     /// Ground-truth depth as the mean of the block's valid depths only; where the block has
     /// none, the result is 0 ("no depth here").
     public static func depth(
-        _ depth: [Float], shape: BatchShape, height: Int, width: Int, binning: DepthBinning = .paper
+        _ depth: [Float], shape: PixelMapShape, height: Int, width: Int, binning: DepthBinning = .paper
     ) throws -> [Float] {
         try validate(depth.count, shape, height, width, "groundTruthDepth")
         try binning.validate(argument: "binning")
@@ -22,14 +22,14 @@ public enum SideOutputResampling {
     }
 
     /// A weight map (wR, wZ or any per-pixel map) as the mean over each block.
-    public static func weights(_ weights: [Float], shape: BatchShape, height: Int, width: Int) throws -> [Float] {
+    public static func weights(_ weights: [Float], shape: PixelMapShape, height: Int, width: Int) throws -> [Float] {
         try validate(weights.count, shape, height, width, "weights")
         try weights.withUnsafeBufferPointer { try Check.allFinite($0, "weights") }
         return BlockResampling.mean(weights, shape: shape, height: height, width: width)
     }
 
-    private static func validate(_ count: Int, _ shape: BatchShape, _ height: Int, _ width: Int, _ argument: String) throws {
-        try shape.validate(requiresClasses: false)
+    private static func validate(_ count: Int, _ shape: PixelMapShape, _ height: Int, _ width: Int, _ argument: String) throws {
+        try shape.validate()
         try Check.count(count, shape.pixelCount, argument)
         try validateSideSize(height: height, width: width, of: shape, argument: "height", "width")
     }
@@ -98,7 +98,7 @@ public struct MultiScaleObjective: Sendable, Hashable {
             let side = BatchShape(
                 images: shape.images, classes: shape.classes, height: o.height, width: o.width, logitLayout: shape.logitLayout)
             try validateSideSize(
-                height: o.height, width: o.width, of: shape, argument: "outputs[\(s)].height", "outputs[\(s)].width")
+                height: o.height, width: o.width, of: shape.pixelMap, argument: "outputs[\(s)].height", "outputs[\(s)].width")
             try side.validate(argument: "outputs[\(s)]")
             try configuration.validate(for: side, argument: "configuration")
             try Check.weight(o.weight, "outputs[\(s)].weight")
@@ -117,9 +117,9 @@ public struct MultiScaleObjective: Sendable, Hashable {
         for (s, o) in outputs.enumerated() {
             let side = BatchShape(
                 images: shape.images, classes: shape.classes, height: o.height, width: o.width, logitLayout: shape.logitLayout)
-            let sideLabels = try SideOutputResampling.labels(labels, shape: shape, height: o.height, width: o.width)
+            let sideLabels = try SideOutputResampling.labels(labels, shape: shape.pixelMap, height: o.height, width: o.width)
             let sideDepth = groundTruthDepth.isEmpty ? [] : try SideOutputResampling.depth(
-                groundTruthDepth, shape: shape, height: o.height, width: o.width, binning: configuration.depthBinning)
+                groundTruthDepth, shape: shape.pixelMap, height: o.height, width: o.width, binning: configuration.depthBinning)
             // λ_s scales the per-pixel gradient coefficients, so the gradient is still written once.
             let r = try o.logits.withUnsafeBufferPointer { x in
                 try sideLabels.withUnsafeBufferPointer { y in
@@ -148,7 +148,7 @@ public struct MultiScaleObjective: Sendable, Hashable {
 /// coarser; a modest upsampling is allowed), which also bounds its element count by 256×
 /// the input's and keeps every block bound `y · H / h` within `Int`.
 func validateSideSize(
-    height: Int, width: Int, of shape: BatchShape, argument heightArgument: String, _ widthArgument: String
+    height: Int, width: Int, of shape: PixelMapShape, argument heightArgument: String, _ widthArgument: String
 ) throws {
     if height < 1 || height / 16 > shape.height - 1 {
         throw HardPixelMiningError.invalidDimension(

@@ -15,15 +15,15 @@ public struct SILogDepthLoss: Sendable, Hashable {
     /// Evaluates SILog; `value` and `batch.depth` of the result are the pooled SILog, and each
     /// image's `depth` is the SILog of that image alone.
     ///
-    /// `shape.classes` is not used. `gradient`, when given, receives ∂SILog/∂logD (N·H·W),
+    /// `shape` is the maps' N·H·W. `gradient`, when given, receives ∂SILog/∂logD (N·H·W),
     /// overwritten or accumulated as `gradientOutput` says. On any error every output stays
     /// untouched.
     public func evaluate(
         predictedLogDepth: UnsafeBufferPointer<Float>, groundTruthDepth: UnsafeBufferPointer<Float>,
-        shape: BatchShape, gradient: UnsafeMutableBufferPointer<Float>? = nil,
+        shape: PixelMapShape, gradient: UnsafeMutableBufferPointer<Float>? = nil,
         gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
     ) throws -> ObjectiveResult {
-        try shape.validate(requiresClasses: false)
+        try shape.validate()
         try silog.validate(argument: "silog")
         try gradientOutput.validate()
         try depthBinning.validate()
@@ -43,7 +43,7 @@ public struct SILogDepthLoss: Sendable, Hashable {
 
     /// Evaluates SILog on arrays; `gradient` must have N·H·W elements.
     public func evaluate(
-        predictedLogDepth: [Float], groundTruthDepth: [Float], shape: BatchShape, gradient: inout [Float],
+        predictedLogDepth: [Float], groundTruthDepth: [Float], shape: PixelMapShape, gradient: inout [Float],
         gradientOutput: GradientOutput = .overwrite
     ) throws -> ObjectiveResult {
         try predictedLogDepth.withUnsafeBufferPointer { d in

@@ -21,12 +21,12 @@ public struct ScaleInvariantDepthLoss: Sendable, Hashable {
 
     /// Evaluates L_dep per image and for the batch (`value`, the mean over images).
     ///
-    /// `shape.classes` is not used. `gradient`, when given, receives ∂L/∂logD (N·H·W).
+    /// `shape` is the maps' N·H·W. `gradient`, when given, receives ∂L/∂logD (N·H·W).
     public func evaluate(
         predictedLogDepth: UnsafeBufferPointer<Float>, groundTruthDepth: UnsafeBufferPointer<Float>,
-        shape: BatchShape, gradient: UnsafeMutableBufferPointer<Float>? = nil, workspace: ObjectiveWorkspace? = nil
+        shape: PixelMapShape, gradient: UnsafeMutableBufferPointer<Float>? = nil, workspace: ObjectiveWorkspace? = nil
     ) throws -> ObjectiveResult {
-        try shape.validate(requiresClasses: false)
+        try shape.validate()
         try Check.parameter(scaleInvariance, "scaleInvariance", "in 0...1", { (0...1).contains($0) })
         try depthBinning.validate()
         try Check.depthInputs(
@@ -46,7 +46,7 @@ public struct ScaleInvariantDepthLoss: Sendable, Hashable {
 
     /// Evaluates L_dep on arrays; `gradient` must have N·H·W elements.
     public func evaluate(
-        predictedLogDepth: [Float], groundTruthDepth: [Float], shape: BatchShape, gradient: inout [Float]
+        predictedLogDepth: [Float], groundTruthDepth: [Float], shape: PixelMapShape, gradient: inout [Float]
     ) throws -> ObjectiveResult {
         try predictedLogDepth.withUnsafeBufferPointer { d in
             try groundTruthDepth.withUnsafeBufferPointer { dStar in

@@ -3,13 +3,13 @@
 /// N·H·W map. Inputs are validated by the caller.
 enum BlockResampling {
     /// The first pixel of each block (nearest neighbour).
-    static func nearest<T>(_ values: [T], shape: BatchShape, height: Int, width: Int) -> [T] {
+    static func nearest<T>(_ values: [T], shape: PixelMapShape, height: Int, width: Int) -> [T] {
         resample(shape, height, width) { k, y0, _, x0, _ in values[k * shape.pixelsPerImage + y0 * shape.width + x0] }
     }
 
     /// The mean of each block's values that `isValid` accepts, `empty` where none is.
     static func validMean(
-        _ values: [Float], shape: BatchShape, height: Int, width: Int, empty: Float, isValid: (Float) -> Bool
+        _ values: [Float], shape: PixelMapShape, height: Int, width: Int, empty: Float, isValid: (Float) -> Bool
     ) -> [Float] {
         resample(shape, height, width) { k, y0, y1, x0, x1 in
             var sum = 0.0, count = 0
@@ -27,12 +27,12 @@ enum BlockResampling {
     }
 
     /// The mean of each block.
-    static func mean(_ values: [Float], shape: BatchShape, height: Int, width: Int) -> [Float] {
+    static func mean(_ values: [Float], shape: PixelMapShape, height: Int, width: Int) -> [Float] {
         validMean(values, shape: shape, height: height, width: width, empty: 0) { _ in true }
     }
 
     private static func resample<T>(
-        _ shape: BatchShape, _ height: Int, _ width: Int, _ value: (Int, Int, Int, Int, Int) -> T
+        _ shape: PixelMapShape, _ height: Int, _ width: Int, _ value: (Int, Int, Int, Int, Int) -> T
     ) -> [T] {
         var out: [T] = []
         out.reserveCapacity(shape.images * height * width)

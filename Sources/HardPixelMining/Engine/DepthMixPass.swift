@@ -3,7 +3,7 @@ enum DepthMixPass {
     /// Hoyer's masks: per image min–max normalised disparity (Double), then
     /// `M = [d̂_k ≥ d̂_p − margin] · [d̂_k ≥ threshold]`.
     static func hoyerMasks(
-        disparity: [Float], shape: BatchShape, partners: [Int], margin: Double, foregroundThreshold: Double
+        disparity: [Float], shape: PixelMapShape, partners: [Int], margin: Double, foregroundThreshold: Double
     ) -> [Bool] {
         let plane = shape.pixelsPerImage
         var normalised = [Double](repeating: 0, count: shape.pixelCount)
@@ -24,7 +24,7 @@ enum DepthMixPass {
     }
 
     /// `M ? own : partner` for every channel of NCHW `values` (channels = 1 for N·H·W maps).
-    static func select<T>(_ values: [T], channels: Int, shape: BatchShape, partners: [Int], masks: [Bool]) -> [T] {
+    static func select<T>(_ values: [T], channels: Int, shape: PixelMapShape, partners: [Int], masks: [Bool]) -> [T] {
         let plane = shape.pixelsPerImage
         var out = values
         for (k, p) in partners.enumerated() {
@@ -36,8 +36,8 @@ enum DepthMixPass {
     }
 
     /// The first largest class of N·C·H·W values per pixel; `ignoreLabel` where the largest is 0.
-    static func argmax(_ values: [Float], shape: BatchShape, ignoreLabel: Int32) -> [Int32] {
-        let (plane, classes) = (shape.pixelsPerImage, shape.classes)
+    static func argmax(_ values: [Float], shape: PixelMapShape, classes: Int, ignoreLabel: Int32) -> [Int32] {
+        let plane = shape.pixelsPerImage
         var out = [Int32](repeating: ignoreLabel, count: shape.pixelCount)
         for k in 0..<shape.images {
             for i in 0..<plane {
@@ -56,7 +56,7 @@ enum DepthMixPass {
     /// This package's DepthMix: `M = valid(D_k) && (!valid(D_p) || D_k < D_p + ε)`; mixes
     /// images, labels and depth.
     static func depthMix(
-        _ mix: DepthMix, images: [Float], channels: Int, labels: [Int32], depth: [Float], shape: BatchShape,
+        _ mix: DepthMix, images: [Float], channels: Int, labels: [Int32], depth: [Float], shape: PixelMapShape,
         partners: [Int]
     ) -> DepthMix.Mixed {
         let plane = shape.pixelsPerImage

@@ -6,7 +6,7 @@ enum DepthPass {
 
     /// The batch's nd, Σ R and Σ R² from the workspace's residuals: per image in pixel order,
     /// then over images in order (as ``ObjectiveResult`` combines them).
-    static func pooledSums(shape: BatchShape, workspace ws: ObjectiveWorkspace) -> (pixels: Int, sum: Double, squaredSum: Double) {
+    static func pooledSums(shape: PixelMapShape, workspace ws: ObjectiveWorkspace) -> (pixels: Int, sum: Double, squaredSum: Double) {
         let plane = shape.pixelsPerImage
         return ImageSums.pooledDepth((0..<shape.images).lazy.map { k in
             var s = ImageSums()
@@ -32,7 +32,7 @@ enum DepthPass {
 
     /// SILog over the batch: the per-image sums, and the pooled gradient (times `factor`).
     static func silog(
-        _ silog: SILog, predicted: UnsafePointer<Float>, groundTruth: UnsafePointer<Float>, shape: BatchShape,
+        _ silog: SILog, predicted: UnsafePointer<Float>, groundTruth: UnsafePointer<Float>, shape: PixelMapShape,
         binning: DepthBinning, gradient: UnsafeMutablePointer<Float>?, factor: Double, accumulates: Bool,
         workspace ws: ObjectiveWorkspace
     ) throws -> [ImageSums] {
@@ -59,7 +59,7 @@ enum DepthPass {
     /// Per image: nd, Σ R, Σ R²; and, when `gradient` is given,
     /// `∂L/∂logD_i = (1/N)(2/nd)(R_i − ρ mean(R))` on valid depth, 0 elsewhere.
     static func scaleInvariant(
-        predicted: UnsafePointer<Float>, groundTruth: UnsafePointer<Float>, shape: BatchShape, binning: DepthBinning,
+        predicted: UnsafePointer<Float>, groundTruth: UnsafePointer<Float>, shape: PixelMapShape, binning: DepthBinning,
         scaleInvariance: Double, gradient: UnsafeMutablePointer<Float>?, workspace ws: ObjectiveWorkspace
     ) throws -> [ImageSums] {
         try residuals(predicted: predicted, groundTruth: groundTruth, shape: shape, binning: binning, workspace: ws)
@@ -85,7 +85,7 @@ enum DepthPass {
     /// wR = |R| on eligible pixels (valid label and valid depth), 0 elsewhere.
     static func depthPredictionError(
         predicted: UnsafePointer<Float>, groundTruth: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
-        ignoreLabel: Int32, shape: BatchShape, binning: DepthBinning, into weights: UnsafeMutablePointer<Float>,
+        ignoreLabel: Int32, shape: PixelMapShape, binning: DepthBinning, into weights: UnsafeMutablePointer<Float>,
         workspace ws: ObjectiveWorkspace
     ) throws {
         try residuals(predicted: predicted, groundTruth: groundTruth, shape: shape, binning: binning, workspace: ws)
@@ -95,7 +95,7 @@ enum DepthPass {
     }
 
     private static func residuals(
-        predicted: UnsafePointer<Float>, groundTruth: UnsafePointer<Float>, shape: BatchShape, binning: DepthBinning,
+        predicted: UnsafePointer<Float>, groundTruth: UnsafePointer<Float>, shape: PixelMapShape, binning: DepthBinning,
         workspace ws: ObjectiveWorkspace
     ) throws {
         try ws.reserve(pixels: shape.pixelCount)

@@ -27,7 +27,7 @@ enum LossWeightPass {
         }
         ObjectiveEngine.updateEachImage(shape, ws, threads) { k, sums in
             WeighingPass.weigh(
-                image: k, sums: &sums, configuration: c, epoch: epoch, shape: shape, grid: grid, labels: labels,
+                image: k, sums: &sums, configuration: c, epoch: epoch, shape: shape.pixelMap, grid: grid, labels: labels,
                 groundTruthDepth: groundTruthDepth, outputs: outputs, workspace: ws)
         }
         return ws.imageSums

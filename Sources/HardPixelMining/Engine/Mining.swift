@@ -11,7 +11,7 @@ import Darwin
 enum Mining {
     /// Selects image `k`'s pixels from the statistics in the workspace and returns its sums.
     static func select(
-        _ mining: PixelMining, image k: Int, shape: BatchShape, ignoreLabel: Int32, labels: UnsafePointer<Int32>,
+        _ mining: PixelMining, image k: Int, shape: PixelMapShape, ignoreLabel: Int32, labels: UnsafePointer<Int32>,
         pixelWeights: UnsafePointer<Float>?, gradientScale: Double, workspace ws: ObjectiveWorkspace
     ) -> ImageSums {
         let base = k * shape.pixelsPerImage
@@ -29,7 +29,7 @@ enum Mining {
     /// pixels, one divisor K; fills the workspace's per-image sums (each with `pooledDivisor` K)
     /// and the coefficients `w_i · scale / K` on the kept pixels.
     static func selectBatch(
-        _ mining: PixelMining, shape: BatchShape, ignoreLabel: Int32, labels: UnsafePointer<Int32>,
+        _ mining: PixelMining, shape: PixelMapShape, ignoreLabel: Int32, labels: UnsafePointer<Int32>,
         pixelWeights: UnsafePointer<Float>?, gradientScale: Double, workspace ws: ObjectiveWorkspace
     ) {
         let total = shape.pixelCount

@@ -52,12 +52,12 @@ enum ObjectiveEngine {
                 threads: threads)
             if mining.isBatchWide {
                 Mining.selectBatch(
-                    mining, shape: shape, ignoreLabel: targets.ignoreLabel, labels: inputs.labels,
+                    mining, shape: shape.pixelMap, ignoreLabel: targets.ignoreLabel, labels: inputs.labels,
                     pixelWeights: pixelWeights, gradientScale: outputs.gradientScale, workspace: ws)
             } else {
                 forEachImage(shape, ws, threads) { k in
                     Mining.select(
-                        mining, image: k, shape: shape, ignoreLabel: targets.ignoreLabel, labels: inputs.labels,
+                        mining, image: k, shape: shape.pixelMap, ignoreLabel: targets.ignoreLabel, labels: inputs.labels,
                         pixelWeights: pixelWeights, gradientScale: outputs.gradientScale, workspace: ws)
                 }
             }
@@ -71,14 +71,14 @@ enum ObjectiveEngine {
             for x in 0..<shape.width { ws.columnCell[x] = x * grid.columns / shape.width }
             // A pooled depth term (SILog) needs the whole batch's sums before any image's gradient.
             let pooledDepth = c.pooledDepthTerm.map { silog -> DepthPass.Coefficients in
-                let p = DepthPass.pooledSums(shape: shape, workspace: ws)
+                let p = DepthPass.pooledSums(shape: shape.pixelMap, workspace: ws)
                 return silog.gradientCoefficients(
                     pixels: p.pixels, sum: p.sum, squaredSum: p.squaredSum, factor: outputs.gradientScale * c.depthWeight)
             }
             countLabels(shape: shape, labels: inputs.labels, targets: targets, reduction: c.reduction, workspace: ws)
             updateEachImage(shape, ws, threads) { k, sums in
                 WeighingPass.weigh(
-                    image: k, sums: &sums, configuration: c, epoch: epoch, shape: shape, grid: grid, labels: inputs.labels,
+                    image: k, sums: &sums, configuration: c, epoch: epoch, shape: shape.pixelMap, grid: grid, labels: inputs.labels,
                     groundTruthDepth: inputs.groundTruthDepth, pooledDepth: pooledDepth, outputs: outputs, workspace: ws)
             }
         }

@@ -5,7 +5,7 @@
 /// `columns × bins` counters per image even for a per-pixel grid.
 enum RegionTable {
     static func weights(
-        image k: Int, shape: BatchShape, grid: (rows: Int, columns: Int), binning: DepthBinning,
+        image k: Int, shape: PixelMapShape, grid: (rows: Int, columns: Int), binning: DepthBinning,
         labels: UnsafePointer<Int32>, depth: UnsafePointer<Float>, hasDepth: UnsafePointer<UInt8>,
         wrong: UnsafePointer<UInt8>, ignoreLabel: Int32, columnCell: UnsafePointer<Int>,
         count: UnsafeMutablePointer<Int32>, errors: UnsafeMutablePointer<Int32>, weights: UnsafeMutablePointer<Float>,
@@ -43,7 +43,7 @@ enum RegionTable {
 
     /// wZ of every image from predicted classes (the stand-alone weight map).
     static func weights(
-        predictions: UnsafePointer<Int32>, labels: UnsafePointer<Int32>, depth: UnsafePointer<Float>, shape: BatchShape,
+        predictions: UnsafePointer<Int32>, labels: UnsafePointer<Int32>, depth: UnsafePointer<Float>, shape: PixelMapShape,
         grid: (rows: Int, columns: Int), binning: DepthBinning, ignoreLabel: Int32,
         into weights: UnsafeMutablePointer<Float>, workspace ws: ObjectiveWorkspace
     ) throws {
@@ -73,7 +73,7 @@ enum RegionTable {
 
     /// Every image's non-empty regions, for inspection: O(eligible pixels), whatever the grid.
     static func tables(
-        predictions: UnsafePointer<Int32>, labels: UnsafePointer<Int32>, depth: UnsafePointer<Float>, shape: BatchShape,
+        predictions: UnsafePointer<Int32>, labels: UnsafePointer<Int32>, depth: UnsafePointer<Float>, shape: PixelMapShape,
         grid: (rows: Int, columns: Int), binning: DepthBinning, ignoreLabel: Int32
     ) -> [DepthAwareSegmentationError.Table] {
         let bins = binning.binCount

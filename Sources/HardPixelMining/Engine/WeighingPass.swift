@@ -5,7 +5,7 @@
 enum WeighingPass {
     static func weigh(
         image k: Int, sums s: inout ImageSums, configuration c: ObjectiveConfiguration, epoch: Double,
-        shape: BatchShape, grid: (rows: Int, columns: Int), labels allLabels: UnsafePointer<Int32>,
+        shape: PixelMapShape, grid: (rows: Int, columns: Int), labels allLabels: UnsafePointer<Int32>,
         groundTruthDepth: UnsafePointer<Float>?, pooledDepth: DepthPass.Coefficients? = nil,
         outputs: EngineOutputs, workspace ws: ObjectiveWorkspace
     ) {
@@ -69,7 +69,7 @@ enum WeighingPass {
     /// Per pixel: the sums of the weighted terms, the logit gradient's coefficient and the
     /// depth gradient.
     private static func coefficients(
-        _ s: inout ImageSums, configuration c: ObjectiveConfiguration, epoch: Double, shape: BatchShape,
+        _ s: inout ImageSums, configuration c: ObjectiveConfiguration, epoch: Double, shape: PixelMapShape,
         labels: UnsafePointer<Int32>, base: Int, usesDepth: Bool, pooledDepth: DepthPass.Coefficients?,
         outputs: EngineOutputs, _ ws: ObjectiveWorkspace
     ) {
