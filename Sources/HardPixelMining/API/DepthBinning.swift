@@ -113,7 +113,7 @@ public enum RegionGrid: Sendable, Hashable {
         let bins = binning.binCount
         let limit = Swift.max(saturatingProduct([height, width]), 1 << 16)
         _ = try Check.product(
-            [columns, bins], limit: limit, argument(),
+            columns, bins, limit: limit, argument(),
             "at most max(H · W, 65536) = \(limit) regions per band (grid columns × depth bins)")
     }
 

@@ -68,17 +68,50 @@ enum Check {
         try finite(Double(value), argument())
     }
 
-    /// The product of `factors`, or a `tooLarge` error naming them when it overflows `Int`
-    /// or exceeds `limit`.
+    /// The product of the factors, or a `tooLarge` error naming them when it overflows `Int`
+    /// or exceeds `limit`. Two to four factors, held inline: an array literal passed here would
+    /// escape into the error and be allocated on the heap on every call, even when nothing throws.
     static func product(
-        _ factors: [Int], limit: Int = maximumElementCount, _ argument: @autoclosure () -> String,
+        _ a: Int, _ b: Int, limit: Int = maximumElementCount, _ argument: @autoclosure () -> String,
         _ requirement: @autoclosure () -> String = "a size whose element count is at most 2^40"
     ) throws -> Int {
+        try product(Factors(a, b, count: 2), limit: limit, argument(), requirement())
+    }
+
+    static func product(
+        _ a: Int, _ b: Int, _ c: Int, limit: Int = maximumElementCount, _ argument: @autoclosure () -> String,
+        _ requirement: @autoclosure () -> String = "a size whose element count is at most 2^40"
+    ) throws -> Int {
+        try product(Factors(a, b, c, count: 3), limit: limit, argument(), requirement())
+    }
+
+    static func product(
+        _ a: Int, _ b: Int, _ c: Int, _ d: Int, limit: Int = maximumElementCount, _ argument: @autoclosure () -> String,
+        _ requirement: @autoclosure () -> String = "a size whose element count is at most 2^40"
+    ) throws -> Int {
+        try product(Factors(a, b, c, d, count: 4), limit: limit, argument(), requirement())
+    }
+
+    /// Up to four factors without an array.
+    private struct Factors {
+        let values: (Int, Int, Int, Int)
+        let count: Int
+        init(_ a: Int, _ b: Int, _ c: Int = 1, _ d: Int = 1, count: Int) {
+            values = (a, b, c, d)
+            self.count = count
+        }
+        subscript(i: Int) -> Int { i == 0 ? values.0 : i == 1 ? values.1 : i == 2 ? values.2 : values.3 }
+        var array: [Int] { (0..<count).map { self[$0] } }
+    }
+
+    private static func product(
+        _ factors: Factors, limit: Int, _ argument: @autoclosure () -> String, _ requirement: @autoclosure () -> String
+    ) throws -> Int {
         var total = 1
-        for f in factors {
-            let (p, overflow) = total.multipliedReportingOverflow(by: Swift.max(f, 0))
+        for i in 0..<factors.count {
+            let (p, overflow) = total.multipliedReportingOverflow(by: Swift.max(factors[i], 0))
             if overflow || p > limit {
-                throw HardPixelMiningError.tooLarge(argument: argument(), dimensions: factors, requirement: requirement())
+                throw HardPixelMiningError.tooLarge(argument: argument(), dimensions: factors.array, requirement: requirement())
             }
             total = p
         }
@@ -114,7 +147,7 @@ enum Check {
             throw HardPixelMiningError.invalidDimension(argument: "channels", value: channels, requirement: ">= 1")
         }
         let expected = try Check.product(
-            [shape.images, channels, shape.height, shape.width], "channels",
+            shape.images, channels, shape.height, shape.width, "channels",
             "a channel count whose N × channels × H × W is at most 2^40")
         try Check.count(count, expected, argument())
     }

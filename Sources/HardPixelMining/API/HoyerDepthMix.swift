@@ -83,7 +83,7 @@ public struct HoyerDepthMix: Sendable, Hashable {
                     argument: "classes", value: classes ?? 0, requirement: ">= 2 with softTargets")
             }
             let expected = try Check.product(
-                [shape.images, classes, shape.height, shape.width], "classes",
+                shape.images, classes, shape.height, shape.width, "classes",
                 "a class count whose N × C × H × W is at most 2^40")
             try Check.count(softTargets.count, expected, "softTargets")
             try softTargets.withUnsafeBufferPointer { try Check.allFinite($0, "softTargets") }

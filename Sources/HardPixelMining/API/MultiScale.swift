@@ -158,8 +158,8 @@ func validateSideSize(
         throw HardPixelMiningError.invalidDimension(
             argument: widthArgument, value: width, requirement: "in 1...16 × \(shape.width)")
     }
-    _ = try Check.product([height, shape.height], limit: Int.max / 2, heightArgument, "a size whose product with the input's fits in Int")
-    _ = try Check.product([width, shape.width], limit: Int.max / 2, widthArgument, "a size whose product with the input's fits in Int")
+    _ = try Check.product(height, shape.height, limit: Int.max / 2, heightArgument, "a size whose product with the input's fits in Int")
+    _ = try Check.product(width, shape.width, limit: Int.max / 2, widthArgument, "a size whose product with the input's fits in Int")
 }
 
 func validateOptionalArray<T>(_ array: [T], _ required: Bool, _ shape: BatchShape, _ argument: String) throws {

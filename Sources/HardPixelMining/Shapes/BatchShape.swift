@@ -68,6 +68,6 @@ public struct BatchShape: Sendable, Hashable, CustomStringConvertible {
             throw HardPixelMiningError.invalidDimension(
                 argument: "\(argument()).classes", value: classes, requirement: "<= \(Int32.max)")
         }
-        _ = try Check.product([images, classes, height, width], argument(), "a shape of at most 2^40 elements")
+        _ = try Check.product(images, classes, height, width, argument(), "a shape of at most 2^40 elements")
     }
 }

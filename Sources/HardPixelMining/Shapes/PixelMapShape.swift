@@ -37,7 +37,7 @@ public struct PixelMapShape: Sendable, Hashable, CustomStringConvertible {
     /// Checks every dimension, and that the element count fits (at most 2^40).
     func validate(argument: @autoclosure () -> String = "shape") throws {
         try validateDimensions(argument: argument())
-        _ = try Check.product([images, height, width], argument(), "a shape of at most 2^40 elements")
+        _ = try Check.product(images, height, width, argument(), "a shape of at most 2^40 elements")
     }
 
     /// N, H and W at least 1, each named in the error.
