@@ -97,11 +97,11 @@ public struct HoyerDepthMix: Sendable, Hashable {
         if let labels {
             out.labels = DepthMixPass.select(labels, channels: 1, shape: shape, partners: partners, masks: out.masks)
         }
-        if let softTargets {
+        if let softTargets, let classes {
             let mixed = DepthMixPass.select(
-                softTargets, channels: classes!, shape: shape, partners: partners, masks: out.masks)
+                softTargets, channels: classes, shape: shape, partners: partners, masks: out.masks)
             out.softTargets = mixed
-            out.softTargetLabels = DepthMixPass.argmax(mixed, shape: shape, classes: classes!, ignoreLabel: ignoreLabel)
+            out.softTargetLabels = DepthMixPass.argmax(mixed, shape: shape, classes: classes, ignoreLabel: ignoreLabel)
         }
         return out
     }
