@@ -31,7 +31,7 @@ public struct BatchShape: Sendable, Hashable, CustomStringConvertible {
         self.logitLayout = logitLayout
     }
 
-    /// The shape of maps of a batch of this shape, with `classes` logit planes per image.
+    /// The batch whose per-pixel maps have the shape `pixelMap`, with `classes` logit planes per image.
     public init(_ pixelMap: PixelMapShape, classes: Int, logitLayout: LogitLayout = .channelsFirst) {
         self.init(images: pixelMap.images, classes: classes, height: pixelMap.height, width: pixelMap.width,
                   logitLayout: logitLayout)
