@@ -132,7 +132,7 @@ extension Kernels {
     /// element only, so an overlapped element is written twice with the same value). Otherwise
     /// every vector is an ordinary store, the `rest` lanes of a short last vector included.
     @inline(__always)
-    private static func storeRow<V: FloatLanes>(
+    static func storeRow<V: FloatLanes>(
         _: V.Type, full: Int, rest: Int, to destination: UnsafeMutablePointer<Float>, streaming: Bool,
         _ element: (Int) -> V
     ) {
