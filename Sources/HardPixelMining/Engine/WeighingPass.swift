@@ -76,14 +76,13 @@ enum WeighingPass {
         let plane = shape.pixelsPerImage
         let residual = ws.residual + base, hasDepth = ws.hasDepth + base
         let wZ = ws.segmentationError + base, loss = ws.loss + base
-        // hasDepth is only written when depth is given, so read it only then.
-        // Which hard pixels count: all eligible ones, or those under the pace.
+        // Which hard pixels count: all eligible ones, or those under their pace (`x < limit`;
+        // an unpaced map counts every finite weight, a map without a pace none).
         let paced = c.pacing != nil
-        @inline(__always) func counts(_ w: Float, _ eta: Double?) -> Bool {
-            guard paced else { return true }
-            guard let eta else { return false }
-            return Double(w) < eta
-        }
+        @inline(__always) func limit(_ eta: Double?) -> Double { paced ? eta ?? -.infinity : .infinity }
+        let segmentationLimit = c.pacesSegmentation ? limit(s.segmentationPace) : .infinity
+        let depthPredictionErrorLimit = limit(s.depthPredictionErrorPace)
+        let segmentationErrorLimit = limit(s.segmentationErrorPace)
         let beta = c.depthPredictionErrorWeight.value(atEpoch: epoch)
         let gamma = c.segmentationErrorWeight
         let images = Double(shape.images)
@@ -106,46 +105,55 @@ enum WeighingPass {
         let wRMap = outputs.depthPredictionErrorMap.map { $0 + base }
         let wZMap = outputs.segmentationErrorMap.map { $0 + base }
 
+        let usesDPE = c.usesDepthPredictionError, usesDSE = c.usesSegmentationError
+        let propagates = c.propagatesDepthPredictionErrorToDepth
+        var crossEntropySum = s.crossEntropySum
+        var depthPredictionErrorSum = s.depthPredictionErrorSum, segmentationErrorSum = s.segmentationErrorSum
+        var countedDPE = s.countedDepthPredictionErrorPixels, countedDSE = s.countedSegmentationErrorPixels
+        // Branch-free: whether a pixel counts is data (the paces split pixels at random), so each
+        // term is added as itself or as +0, which leaves every sum and weight bitwise as a branch
+        // would (they are sums of terms >= 0, and w + 0 = w).
         for i in 0..<plane {
+            // hasDepth and the residuals are only written when depth is given, so read them only then.
             let hasDepthHere = usesDepth && hasDepth[i] != 0
-            let eligible = hasDepthHere && labels[i] != c.ignoreLabel
-            wRMap?[i] = eligible && c.usesDepthPredictionError ? Float(abs(residual[i])) : 0
-            wZMap?[i] = eligible && c.usesSegmentationError ? wZ[i] : 0
-            var dg = hasDepthHere ? depthScale * (residual[i] - shift) + offset : 0
-            guard labels[i] != c.ignoreLabel else {
-                coefficient[i] = 0
-                lossWeights?[i] = 0
-                writeDepthGradient(i, dg)
-                continue
-            }
+            let labelled = labels[i] != c.ignoreLabel
+            let eligible = hasDepthHere && labelled
+            let r = usesDepth ? residual[i] : 0
+            // wR as Float, the same value the pace was selected from.
+            let wr = Float(abs(r))
+            let wz = usesDSE ? wZ[i] : 0
+            wRMap?[i] = eligible && usesDPE ? wr : 0
+            wZMap?[i] = eligible && usesDSE ? wz : 0
+            var dg = hasDepthHere ? depthScale * (r - shift) + offset : 0
+            // An ignored pixel's loss is 0 and it counts nowhere: its w is 0.
             let ce = Double(loss[i])
-            var w = 0.0
-            if !c.pacesSegmentation || counts(loss[i], s.segmentationPace) {
-                w = 1
-                s.crossEntropySum += ce
-            }
-            if hasDepthHere && c.usesDepthPredictionError {
-                let r = residual[i]
-                // wR as Float, the same value the pace was selected from.
-                let wr = Float(abs(r))
-                if counts(wr, s.depthPredictionErrorPace) {
-                    s.countedDepthPredictionErrorPixels += 1
-                    s.depthPredictionErrorSum += Double(wr) * ce
-                    w += beta * Double(wr)
-                    if c.propagatesDepthPredictionErrorToDepth && r != 0 {
-                        dg += beta * (r > 0 ? 1 : -1) * ce * logitScale
-                    }
-                }
-            }
-            if hasDepthHere && c.usesSegmentationError && counts(wZ[i], s.segmentationErrorPace) {
-                s.countedSegmentationErrorPixels += 1
-                s.segmentationErrorSum += Double(wZ[i]) * ce
-                w += gamma * Double(wZ[i])
-            }
+            let countsSegmentation = labelled && Double(loss[i]) < segmentationLimit
+            let countsDPE = eligible && usesDPE && Double(wr) < depthPredictionErrorLimit
+            let countsDSE = eligible && usesDSE && Double(wz) < segmentationErrorLimit
+            var w: Double = countsSegmentation ? 1 : 0
+            crossEntropySum += kept(ce, countsSegmentation)
+            countedDPE += countsDPE ? 1 : 0
+            depthPredictionErrorSum += kept(Double(wr) * ce, countsDPE)
+            w += kept(beta * Double(wr), countsDPE)
+            dg += kept(beta * (r > 0 ? 1 : -1) * ce * logitScale, countsDPE && propagates && r != 0)
+            countedDSE += countsDSE ? 1 : 0
+            segmentationErrorSum += kept(Double(wz) * ce, countsDSE)
+            w += kept(gamma * Double(wz), countsDSE)
             // A quarter of Float's range keeps coef · (p − y) finite in the gradient kernel.
             coefficient[i] = saturatingFloat(w * logitScale, limit: .greatestFiniteMagnitude / 4)
             lossWeights?[i] = saturatingFloat(w)
             writeDepthGradient(i, dg)
         }
+        s.crossEntropySum = crossEntropySum
+        s.depthPredictionErrorSum = depthPredictionErrorSum
+        s.segmentationErrorSum = segmentationErrorSum
+        s.countedDepthPredictionErrorPixels = countedDPE
+        s.countedSegmentationErrorPixels = countedDSE
+    }
+
+    /// `x` where `keep`, else +0, without a branch.
+    @inline(__always)
+    private static func kept(_ x: Double, _ keep: Bool) -> Double {
+        Double(bitPattern: x.bitPattern & (keep ? ~0 : 0))
     }
 }

@@ -13,8 +13,8 @@ enum Selection {
         return (smallest(values, (values.count - 1) / 2, histogram: histogram), maximum)
     }
 
-    /// Ints of scratch ``smallest(_:_:histogram:)`` needs.
-    static let histogramCount = 2048
+    /// Ints of scratch ``smallest(_:_:histogram:)`` needs: four histograms of 2^11 buckets.
+    static let histogramCount = 4 * 2048
 
     /// The element of rank `k` (0-based) in ascending order of non-empty `values`, NaN-free.
     ///
@@ -22,7 +22,9 @@ enum Selection {
     /// flipped for positives and every bit for negatives): three passes that count 11, 11 and
     /// 10 bits of the keys among the candidates left, each a branch-free histogram in the
     /// caller's `histogram` (``histogramCount`` Ints). O(n), no data movement, no allocation;
-    /// `values` is left as it was.
+    /// `values` is left as it was. Each pass counts into four histograms in turn, summed at the
+    /// end: weights bunched in a few buckets (wZ in [0, 1], say) would otherwise make every
+    /// increment wait for the previous one's store.
     static func smallest(_ values: UnsafeMutableBufferPointer<Float>, _ k: Int, histogram: UnsafeMutablePointer<Int>) -> Float {
         precondition(k >= 0 && k < values.count)
         @inline(__always) func key(_ v: Float) -> UInt32 {
@@ -34,14 +36,29 @@ enum Selection {
             var rank = k
             for (shift, width) in [(21, 11), (10, 11), (0, 10)] as [(UInt32, UInt32)] {
                 let buckets = 1 << Int(width)
-                histogram.update(repeating: 0, count: buckets)
+                histogram.update(repeating: 0, count: 4 * buckets)
                 let fixedMask: UInt32 = shift + width >= 32 ? 0 : ~((1 << (shift + width)) - 1)
                 let digitMask = UInt32(buckets - 1)
-                for v in values {
+                // Candidates agree with the prefix on the bits fixed so far.
+                @inline(__always) func count(_ v: Float, into h: UnsafeMutablePointer<Int>) {
                     let kv = key(v)
-                    // Candidates agree with the prefix on the bits fixed so far.
-                    let candidate = (kv & fixedMask) == prefix ? 1 : 0
-                    histogram[Int((kv >> shift) & digitMask)] &+= candidate
+                    h[Int((kv >> shift) & digitMask)] &+= (kv & fixedMask) == prefix ? 1 : 0
+                }
+                let n = values.count
+                var j = 0
+                while j + 4 <= n {
+                    count(values[j], into: histogram)
+                    count(values[j + 1], into: histogram + buckets)
+                    count(values[j + 2], into: histogram + 2 * buckets)
+                    count(values[j + 3], into: histogram + 3 * buckets)
+                    j += 4
+                }
+                while j < n {
+                    count(values[j], into: histogram)
+                    j += 1
+                }
+                for b in 0..<buckets {
+                    histogram[b] &+= histogram[buckets + b] &+ histogram[2 * buckets + b] &+ histogram[3 * buckets + b]
                 }
                 var digit = 0
                 while rank >= histogram[digit] {
