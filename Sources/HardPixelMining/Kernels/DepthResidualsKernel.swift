@@ -22,9 +22,16 @@ extension Kernels {
             let validDouble = DoubleVector(zero.with(one, where: valid))
             // R, and exactly 0 where the depth is invalid.
             let r = (predictedLog - logDepth).replacing(with: 0, where: validDouble .== 0)
-            for lane in 0..<n {
-                residual[p + lane] = r[lane]
-                hasDepth[p + lane] = valid[lane] ? 1 : 0
+            if n == 8 {
+                // Whole vectors: one store of the residuals, one of the 8 flags.
+                UnsafeMutableRawPointer(residual + p).storeBytes(of: r, as: DoubleVector.self)
+                let flags = SIMD8<UInt8>(truncatingIfNeeded: SIMD8<Int32>(repeating: 0).replacing(with: 1, where: valid))
+                UnsafeMutableRawPointer(hasDepth + p).storeBytes(of: flags, as: SIMD8<UInt8>.self)
+            } else {
+                for lane in 0..<n {
+                    residual[p + lane] = r[lane]
+                    hasDepth[p + lane] = valid[lane] ? 1 : 0
+                }
             }
             p += n
         }
