@@ -26,7 +26,6 @@ extension Kernels {
         _ layout: TileLayout, _ scratch: UnsafeMutablePointer<Float>
     ) {
         let lanes = V.laneCount
-        let off = V(repeating: t.off), extra = V(repeating: t.on - t.off)
         let labelIndex = layout.state(scratch, TileState.labelIndex)
         let labelWeight = layout.state(scratch, TileState.labelWeight)
         let direct = x.precision == .float32 && g.precision == .float32 && !layout.channelsLast && !accumulating
@@ -34,7 +33,9 @@ extension Kernels {
             let full = count / lanes, rest = count % lanes
             let vectors = full + (rest > 0 ? 1 : 0)
             if direct && full > 0 {
-                gatherLabels(labels: labels, p: p, count: count, padded: vectors * lanes, targets: t, layout: layout, scratch: scratch)
+                gatherLabels(
+                    labels: labels, p: p, count: count, padded: vectors * lanes, targets: t, layout: layout, scratch: scratch,
+                    labelValues: false)
                 return streamedGradientRows(
                     V.self, logits: x.base.assumingMemoryBound(to: Float.self) + p, plane: plane, count: count, targets: t,
                     maximum: maximum + p, logSum: logSum + p, coefficient: coefficient + p,
@@ -42,7 +43,9 @@ extension Kernels {
             }
             // The logits were found finite by the statistics pass.
             _ = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch)
-            gatherLabels(labels: labels, p: p, count: count, padded: vectors * lanes, targets: t, layout: layout, scratch: scratch)
+            gatherLabels(
+                labels: labels, p: p, count: count, padded: vectors * lanes, targets: t, layout: layout, scratch: scratch,
+                labelValues: false)
             // Pixel by pixel, in place: coef · (exp((x − m) − logSum) − y), the true class's
             // element by a compare and blend.
             for v in 0..<vectors {
@@ -51,23 +54,16 @@ extension Kernels {
                 let m = V.load(maximum + q, count: n, padding: 0)
                 let lse = V.load(logSum + q, count: n, padding: 0)
                 let coef = V.load(coefficient + q, count: n, padding: 0)
-                let label = V.load(labelIndex + v * lanes)
+                let label = V.load(labelIndex + v * lanes), labelW = V.load(labelWeight + v * lanes)
                 var row = scratch + v * lanes
-                if let w = t.classWeights {
-                    let terms = weightedGradientTerms(coefficient: coef, labelWeight: V.load(labelWeight + v * lanes), targets: t)
-                    for c in 0..<layout.classes {
-                        let prob = VectorMath.exp((V.load(row) - m) - lse)
-                        let offset = weightedOffset(unit: terms.unit, labelExtra: terms.labelExtra, weight: w[c], label: label, class: c)
-                        offset.plusProduct(terms.scale, prob).store(to: row)
-                        row += layout.stride
-                    }
-                    continue
-                }
-                let b = V(repeating: 0) - coef * off
-                let bLabel = b - coef * extra
                 for c in 0..<layout.classes {
                     let prob = VectorMath.exp((V.load(row) - m) - lse)
-                    b.with(bLabel, where: label .== V(repeating: Float(c))).plusProduct(coef, prob).store(to: row)
+                    let value = t.classWeights.map {
+                        PixelGradient.weightedElement(
+                            coefficient: coef, label: label, labelWeight: labelW, weight: $0[c], class: c, probability: prob,
+                            targets: t)
+                    } ?? PixelGradient.element(coefficient: coef, label: label, class: c, probability: prob, targets: t)
+                    value.store(to: row)
                     row += layout.stride
                 }
             }
@@ -77,7 +73,7 @@ extension Kernels {
 
     /// The gradient of one tile of at least one vector of pixels, for Float NCHW logits and an
     /// overwritten Float NCHW gradient: class row after class row, each element read from
-    /// DRAM, turned into `coefficient · (p − y)` in registers by the same operations as the
+    /// DRAM, turned into `coefficient · (p − y)` in registers by the same ``PixelGradient`` as the
     /// tile path above (so either path gives the same bits), and streamed straight to memory by
     /// ``storeRow(_:full:rest:to:streaming:_:)``'s non-temporal stores — no copy into the tile
     /// and no second sweep over it. The per-pixel terms are read from their arrays (L1/L2) and
@@ -91,30 +87,51 @@ extension Kernels {
     ) {
         let lanes = V.laneCount
         let full = count / lanes, rest = count % lanes
-        let off = V(repeating: t.off), extra = V(repeating: t.on - t.off)
         let labelIndex = layout.state(scratch, TileState.labelIndex)
         let labelWeight = layout.state(scratch, TileState.labelWeight)
         for c in 0..<layout.classes {
             let row = x + c * plane
+            @inline(__always) func probability(_ i: Int) -> V {
+                VectorMath.exp((V.load(row + i) - V.load(maximum + i)) - V.load(logSum + i))
+            }
             if let w = t.classWeights {
                 storeRow(V.self, full: full, rest: rest, to: g + c * plane, streaming: true) { i in
-                    let coef = V.load(coefficient + i)
-                    let terms = weightedGradientTerms(coefficient: coef, labelWeight: V.load(labelWeight + i), targets: t)
-                    let prob = VectorMath.exp((V.load(row + i) - V.load(maximum + i)) - V.load(logSum + i))
-                    let offset = weightedOffset(
-                        unit: terms.unit, labelExtra: terms.labelExtra, weight: w[c], label: V.load(labelIndex + i), class: c)
-                    return offset.plusProduct(terms.scale, prob)
+                    PixelGradient.weightedElement(
+                        coefficient: V.load(coefficient + i), label: V.load(labelIndex + i), labelWeight: V.load(labelWeight + i),
+                        weight: w[c], class: c, probability: probability(i), targets: t)
                 }
             } else {
-                let classIndex = V(repeating: Float(c))
                 storeRow(V.self, full: full, rest: rest, to: g + c * plane, streaming: true) { i in
-                    let coef = V.load(coefficient + i)
-                    let prob = VectorMath.exp((V.load(row + i) - V.load(maximum + i)) - V.load(logSum + i))
-                    let b = V(repeating: 0) - coef * off
-                    let bLabel = b - coef * extra
-                    return b.with(bLabel, where: V.load(labelIndex + i) .== classIndex).plusProduct(coef, prob)
+                    PixelGradient.element(
+                        coefficient: V.load(coefficient + i), label: V.load(labelIndex + i), class: c, probability: probability(i),
+                        targets: t)
                 }
             }
         }
+    }
+}
+
+/// `coef · (p_j − y_j)` of one vector of pixels, class by class: the per-pixel terms once, then
+/// each class's element from its probability. The one definition that the tile path and the
+/// streamed path of ``Kernels/gradient(logits:labels:plane:range:targets:maximum:logSum:coefficient:gradient:accumulating:layout:scratch:)``
+/// share, so that they agree bitwise by construction. Without class weights the element is
+/// `b + coef · p` with `b = −coef · off` (and `− coef · (on − off)` more for the true class, by a
+/// compare and blend); with them, ``Kernels/weightedGradientTerms(coefficient:labelWeight:targets:)``.
+/// The callers test `targets.classWeights` once, outside their loops.
+private enum PixelGradient {
+    @inline(__always)
+    static func element<V: FloatLanes>(coefficient coef: V, label: V, class c: Int, probability p: V, targets t: Targets) -> V {
+        let offset = V(repeating: 0) - coef * V(repeating: t.off)
+        let labelOffset = offset - coef * V(repeating: t.on - t.off)
+        return offset.with(labelOffset, where: label .== V(repeating: Float(c))).plusProduct(coef, p)
+    }
+
+    @inline(__always)
+    static func weightedElement<V: FloatLanes>(
+        coefficient coef: V, label: V, labelWeight: V, weight: Float, class c: Int, probability p: V, targets t: Targets
+    ) -> V {
+        let terms = Kernels.weightedGradientTerms(coefficient: coef, labelWeight: labelWeight, targets: t)
+        return Kernels.weightedOffset(unit: terms.unit, labelExtra: terms.labelExtra, weight: weight, label: label, class: c)
+            .plusProduct(terms.scale, p)
     }
 }

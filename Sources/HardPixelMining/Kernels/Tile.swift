@@ -389,11 +389,13 @@ enum Kernels {
     /// Lanes past `count` up to the last whole vector are marked invalid.
     ///
     /// With `scale`, also the gradient coefficient `scale · w_i` of valid pixels (0 elsewhere),
-    /// `w_i` from `weights` (indexed like `labels`) or 1.
+    /// `w_i` from `weights` (indexed like `labels`) or 1. Without `labelValues` (the gradient
+    /// pass, which has no use for x_label), the tile is not read.
     @inline(__always)
     static func gatherLabels(
         labels: UnsafePointer<Int32>, p: Int, count: Int, padded: Int, targets: Targets, layout: TileLayout,
-        scratch: UnsafeMutablePointer<Float>, scale: Float? = nil, weights: UnsafePointer<Float>? = nil
+        scratch: UnsafeMutablePointer<Float>, scale: Float? = nil, weights: UnsafePointer<Float>? = nil,
+        labelValues: Bool = true
     ) {
         let coefficient = layout.state(scratch, TileState.coefficient)
         let valid = layout.state(scratch, TileState.valid)
@@ -406,7 +408,7 @@ enum Kernels {
             if i < count && label != targets.ignoreLabel && label >= 0 && label < classes {
                 valid[i] = 1
                 labelIndex[i] = Float(label)
-                labelValue[i] = scratch[Int(label) * layout.stride + i]
+                if labelValues { labelValue[i] = scratch[Int(label) * layout.stride + i] }
                 labelWeight[i] = targets.classWeights?[Int(label)] ?? 1
                 if let scale { coefficient[i] = scale * (weights?[p + i] ?? 1) }
             } else {
