@@ -44,10 +44,15 @@ extension Kernels {
         var finite = true
         forEachTile(range, layout) { p, count in
             let vectors = (count + lanes - 1) / lanes
-            finite = summarizeTile(
-                V.self, logits: x, labels: labels, plane: plane, p: p, count: count, targets: targets, layout: layout,
-                scratch: scratch, argmax: true, keepingExponentials: false,
-                prefetch: TilePrefetch(V.self, after: p, count: count, of: range, logits: x, plane: plane, layout: layout)) && finite
+            var prefetch = TilePrefetch(V.self, after: p, count: count, logits: x, plane: plane, layout: layout)
+            finite = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch) && finite
+            gatherLabels(
+                labels: labels, p: p, count: count, padded: vectors * lanes, targets: targets, layout: layout, scratch: scratch)
+            forEachColumn(count: count, lanes: lanes, alignedFrom: nil) { o in
+                summarizeColumn(
+                    V.self, at: o, argmax: true, layout: layout, scratch: scratch, exponentials: nil,
+                    classWeights: targets.classWeights, prefetch: &prefetch)
+            }
             let maximum = layout.state(scratch, TileState.maximum)
             let argmax = layout.state(scratch, TileState.argmax)
             let labelIndex = layout.state(scratch, TileState.labelIndex)
@@ -55,7 +60,7 @@ extension Kernels {
             for v in 0..<vectors {
                 let n = Swift.min(lanes, count - v * lanes)
                 let q = p + v * lanes
-                let (logSum, loss, labelLogP) = crossEntropy(V.self, vector: v, targets: targets, layout: layout, scratch: scratch)
+                let (logSum, loss, labelLogP) = crossEntropy(V.self, at: v * lanes, targets: targets, layout: layout, scratch: scratch)
                 V.load(maximum + v * lanes).store(to: out.maximum + q, count: n)
                 logSum.store(to: out.logSum + q, count: n)
                 loss.store(to: out.loss + q, count: n)
@@ -69,7 +74,7 @@ extension Kernels {
     }
 
     /// The first class of the largest logit for pixels `range` of one image — the same
-    /// `maximum` sweep the statistics use, so the package has one argmax.
+    /// ``columnMaximum`` the statistics use, so the package has one argmax.
     /// - Returns: false if any logit in the range is NaN or infinite.
     static func predictedClasses(
         logits: LogitBuffer, plane: Int, range: Range<Int>, layout: TileLayout,
@@ -91,7 +96,9 @@ extension Kernels {
         var finite = true
         forEachTile(range, layout) { p, count in
             finite = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch) && finite
-            maximum(V.self, vectors: (count + lanes - 1) / lanes, argmax: true, layout: layout, scratch: scratch)
+            forEachColumn(count: count, lanes: lanes, alignedFrom: nil) { o in
+                columnMaximum(V.self, at: o, argmax: true, layout: layout, scratch: scratch).argmax.store(to: argmax + o)
+            }
             for i in 0..<count { out[p + i] = Int32(argmax[i]) }
         }
         return finite

@@ -2,8 +2,8 @@ import CHardPixelMiningSupport
 
 // Tiles: the unit of work of every logit kernel. A tile is `T` neighbouring pixels × all C
 // classes, copied into a per-worker scratch (row c at `tile + c·T`), so that every later
-// sweep goes over it pixel by pixel (a vector of neighbouring pixels, class after class)
-// with its accumulators in registers, whatever the logits' layout:
+// sweep goes over it column by column (a vector of neighbouring pixels, class after class:
+// Kernels/ColumnSweep.swift) with its accumulators in registers, whatever the logits' layout:
 // - NCHW: a pixel's classes are one plane (H·W floats) apart; the copy is one class-major
 //   sweep that reads each logit from DRAM once, in C contiguous runs of 4·T bytes.
 // - NHWC: the tile's logits are one contiguous run of 4·T·C bytes; the copy reads it once
@@ -12,8 +12,9 @@ import CHardPixelMiningSupport
 // — are thus parameters of `loadTile` and `streamTile` alone. T is chosen so that
 // the tile stays in L2.
 //
-// Per tile, the scratch also holds `stateRows` rows of T floats of per-pixel state, and for
-// NHWC a staging buffer through which the transposed gradient is streamed out.
+// Per tile, the scratch also holds `stateRows` rows of T floats of per-pixel state, one
+// column's exponentials (C vectors, in L1), and for NHWC a staging buffer through which the
+// transposed gradient is streamed out.
 
 /// The layout of one worker's scratch for a given class count.
 struct TileLayout {
@@ -51,7 +52,19 @@ struct TileLayout {
     }
 
     /// Floats of scratch one worker needs.
-    var scratchFloats: Int { (classes + Self.stateRows) * stride + (channelsLast ? Self.stagingFloats : 0) }
+    var scratchFloats: Int {
+        (classes + Self.stateRows) * stride + Self.columnFloats(classes) + (channelsLast ? Self.stagingFloats : 0)
+    }
+
+    /// Floats of one column's exponentials: C vectors of the widest lanes (16).
+    @inline(__always)
+    static func columnFloats(_ classes: Int) -> Int { classes * 16 }
+
+    /// One column's exponentials, exp(x_c − m) at `c · lanes`, after the state rows.
+    @inline(__always)
+    func exponentials(_ scratch: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+        scratch + (classes + Self.stateRows) * stride
+    }
 
     /// Whole pixels per staging block: a multiple of 8 (the transpose's block) when 8 fit.
     @inline(__always)
@@ -63,7 +76,7 @@ struct TileLayout {
     /// The NHWC staging buffer, after the state rows.
     @inline(__always)
     func staging(_ scratch: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
-        scratch + (classes + Self.stateRows) * stride
+        exponentials(scratch) + Self.columnFloats(classes)
     }
 
     /// Where pixel `p`'s class-`c` element of an image lies, from the image's first element.
@@ -121,20 +134,26 @@ struct TilePrefetch {
         step = 0
     }
 
-    /// For the tile after pixels `p ..< p + count` of `range`, advanced once per `V` of Floats.
+    /// For the tile after pixels `p ..< p + count` of an image of `plane` pixels, advanced once
+    /// per `V` of Floats. The tile after a work item's last one is the first of the image's next
+    /// chunk: the item a worker takes next (``Parallel`` gives each worker a contiguous run of
+    /// items), so that every tile but an image's first is fetched ahead (stopping at the work
+    /// item's end left half the tiles of the 8,192-pixel chunks unfetched). Tile boundaries fall
+    /// on chunk boundaries (``TileLayout/pixels`` is at most a chunk, and the last tile of a chunk
+    /// is cut short), so the next chunk's first tile starts where this item ends.
     @inline(__always)
     init<V: FloatLanes>(
-        _: V.Type, after p: Int, count: Int, of range: Range<Int>, logits: LogitBuffer, plane: Int, layout: TileLayout
+        _: V.Type, after p: Int, count: Int, logits: LogitBuffer, plane: Int, layout: TileLayout
     ) {
         step = V.laneCount * MemoryLayout<Float>.size
         let next = p + count
-        guard next < range.upperBound else {
+        guard next < plane else {
             rowBytes = 0
             rowStride = 0
             return
         }
         let bytes = logits.precision.byteCount
-        let nextCount = Swift.min(layout.pixels, range.upperBound - next)
+        let nextCount = Swift.min(layout.pixels, plane - next)
         if layout.channelsLast {
             row = logits.base + next * layout.classes * bytes
             rowBytes = nextCount * layout.classes * bytes
@@ -177,29 +196,6 @@ enum Kernels {
             body(p, count)
             p += count
         }
-    }
-
-    /// Sweeps 1, 1b and 2 of a tile, shared by the statistics and the one-pass cross-entropy:
-    /// the copy from DRAM, the max (and, `argmax`, the first argmax), the labels (and, with
-    /// `scale`, the gradient coefficients), and Σ exp(x − m), Σ(x − m), x_label.
-    /// - Returns: false if any logit of the tile is NaN or infinite.
-    @inline(__always)
-    static func summarizeTile<V: FloatLanes>(
-        _: V.Type, logits x: LogitBuffer, labels: UnsafePointer<Int32>, plane: Int, p: Int, count: Int,
-        targets: Targets, layout: TileLayout, scratch: UnsafeMutablePointer<Float>, argmax: Bool,
-        keepingExponentials: Bool, scale: Float? = nil, weights: UnsafePointer<Float>? = nil,
-        prefetch: TilePrefetch = .none
-    ) -> Bool {
-        let vectors = (count + V.laneCount - 1) / V.laneCount
-        let finite = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch)
-        maximum(V.self, vectors: vectors, argmax: argmax, layout: layout, scratch: scratch)
-        gatherLabels(
-            labels: labels, p: p, count: count, padded: vectors * V.laneCount, targets: targets, layout: layout,
-            scratch: scratch, scale: scale, weights: weights)
-        sumExponentials(
-            V.self, vectors: vectors, layout: layout, scratch: scratch, keepingExponentials: keepingExponentials,
-            classWeights: targets.classWeights, prefetch: prefetch)
-        return finite
     }
 
     /// Sweep 1, from DRAM: copies pixels `p ..< p + count` of every class into the tile,
@@ -348,40 +344,6 @@ enum Kernels {
         }
     }
 
-    /// Sweep 1b, over the tile in cache, pixel by pixel with the accumulators in registers:
-    /// each pixel's largest logit into the state, and with `argmax` the first class that
-    /// attains it.
-    @inline(__always)
-    static func maximum<V: FloatLanes>(
-        _: V.Type, vectors: Int, argmax: Bool, layout: TileLayout, scratch: UnsafeMutablePointer<Float>
-    ) {
-        let lanes = V.laneCount
-        let maximum = layout.state(scratch, TileState.maximum)
-        let argmaxRow = layout.state(scratch, TileState.argmax)
-        for v in 0..<vectors {
-            var row = scratch + v * lanes
-            var m = V.load(row)
-            var index = V(repeating: 0)
-            if argmax {
-                for c in 1..<layout.classes {
-                    row += layout.stride
-                    let value = V.load(row)
-                    let greater = value .> m
-                    m = m.with(value, where: greater)
-                    index = index.with(V(repeating: Float(c)), where: greater)
-                }
-                index.store(to: argmaxRow + v * lanes)
-            } else {
-                for _ in 1..<layout.classes {
-                    row += layout.stride
-                    let value = V.load(row)
-                    m = m.with(value, where: value .> m)
-                }
-            }
-            m.store(to: maximum + v * lanes)
-        }
-    }
-
     /// Per pixel of the tile: whether its label is valid, the label as a Float (−1 if not), its
     /// logit x_label read from the tile (a scalar load per pixel: cheaper than a compare and
     /// blend per class; 0 if not valid), and its class weight `w_label` (1 without class
@@ -421,63 +383,23 @@ enum Kernels {
         }
     }
 
-    /// Sweep 2, over the tile in cache: per pixel Σ_j exp(x_j − m) and Σ_j w_j (x_j − m) into the
-    /// state rows, with the accumulators in registers. With `keepingExponentials`, the tile's logits are
-    /// replaced by exp(x − m), so that a gradient needs no second exp.
-    @inline(__always)
-    static func sumExponentials<V: FloatLanes>(
-        _: V.Type, vectors: Int, layout: TileLayout, scratch: UnsafeMutablePointer<Float>, keepingExponentials: Bool,
-        classWeights: UnsafePointer<Float>? = nil, prefetch: TilePrefetch = .none
-    ) {
-        var prefetch = prefetch
-        let lanes = V.laneCount
-        let t = layout.stride
-        let maximum = layout.state(scratch, TileState.maximum)
-        let sumExp = layout.state(scratch, TileState.sumExp)
-        let sumGap = layout.state(scratch, TileState.sumGap)
-        let floor = V(repeating: gapFloor)
-        for v in 0..<vectors {
-            let m = V.load(maximum + v * lanes)
-            var se = V(repeating: 0), sg = V(repeating: 0)
-            var row = scratch + v * lanes
-            for c in 0..<layout.classes {
-                prefetch.advance()
-                let gap = V.load(row) - m
-                let e = VectorMath.exp(gap)
-                if keepingExponentials { e.store(to: row) }
-                se = se + e
-                if let classWeights {
-                    // Clamped before and after weighing: −∞ · 0 would be NaN, 1e6 · −1e30 overflows a sum.
-                    let weighted = gap.with(floor, where: gap .< floor) * V(repeating: classWeights[c])
-                    sg = sg + weighted.with(floor, where: weighted .< floor)
-                } else {
-                    sg = sg + gap.with(floor, where: gap .< floor)
-                }
-                row += t
-            }
-            se.store(to: sumExp + v * lanes)
-            sg.store(to: sumGap + v * lanes)
-        }
-    }
-
     /// Per pixel, from the state rows: log Σ exp(x − m) and
     /// ce = −[off · Σ_j w_j log p_j + (on − off) · w_label log p_label] (0 where the label is not
     /// valid; w_j = 1 without class weights), with log p_j = (x_j − m) − logSum, and log p_label.
     @inline(__always)
     static func crossEntropy<V: FloatLanes>(
-        _: V.Type, vector v: Int, targets: Targets, layout: TileLayout, scratch: UnsafeMutablePointer<Float>
+        _: V.Type, at o: Int, targets: Targets, layout: TileLayout, scratch: UnsafeMutablePointer<Float>
     ) -> (logSum: V, loss: V, labelLogProbability: V) {
-        let lanes = V.laneCount
         let floor = V(repeating: gapFloor), zero = V(repeating: 0)
-        let m = V.load(layout.state(scratch, TileState.maximum) + v * lanes)
-        let logSum = VectorMath.log(V.load(layout.state(scratch, TileState.sumExp) + v * lanes))
-        var labelGap = V.load(layout.state(scratch, TileState.labelValue) + v * lanes) - m
+        let m = V.load(layout.state(scratch, TileState.maximum) + o)
+        let logSum = VectorMath.log(V.load(layout.state(scratch, TileState.sumExp) + o))
+        var labelGap = V.load(layout.state(scratch, TileState.labelValue) + o) - m
         labelGap = labelGap.with(floor, where: labelGap .< floor)
-        let invalid = V.load(layout.state(scratch, TileState.valid) + v * lanes) .== zero
+        let invalid = V.load(layout.state(scratch, TileState.valid) + o) .== zero
         let weightSum = targets.classWeights == nil ? Float(layout.classes) : targets.classWeightSum
-        let sumLogP = V.load(layout.state(scratch, TileState.sumGap) + v * lanes) - V(repeating: weightSum) * logSum
+        let sumLogP = V.load(layout.state(scratch, TileState.sumGap) + o) - V(repeating: weightSum) * logSum
         let labelLogP = labelGap - logSum
-        let weightedLabelLogP = labelLogP * V.load(layout.state(scratch, TileState.labelWeight) + v * lanes)
+        let weightedLabelLogP = labelLogP * V.load(layout.state(scratch, TileState.labelWeight) + o)
         let loss = zero - (V(repeating: targets.off) * sumLogP + V(repeating: targets.on - targets.off) * weightedLabelLogP)
         return (logSum, loss.with(zero, where: invalid), labelLogP.with(zero, where: invalid))
     }
