@@ -21,13 +21,22 @@ enum DepthPass {
         _ s: inout ImageSums, from first: Int, count: Int, labels: UnsafePointer<Int32>? = nil, ignoreLabel: Int32 = 0,
         _ ws: ObjectiveWorkspace
     ) {
-        for i in first..<(first + count) where ws.hasDepth[i] != 0 {
-            let r = ws.residual[i]
-            s.depthPixels += 1
-            s.residualSum += r
-            s.squaredResidualSum += r * r
-            if let labels, labels[i - first] != ignoreLabel { s.eligiblePixels += 1 }
+        // Branch-free, with the sums in locals: R is exactly 0 where there is no depth, and
+        // adding +0 to a sum that starts at +0 leaves it bitwise as skipping the pixel would.
+        let hasDepth = ws.hasDepth + first, residual = ws.residual + first
+        var pixels = 0, eligible = 0, sum = s.residualSum, squaredSum = s.squaredResidualSum
+        for i in 0..<count {
+            let r = residual[i]
+            let counted = Int(hasDepth[i] != 0 ? 1 : 0)
+            pixels += counted
+            sum += r
+            squaredSum += r * r
+            if let labels { eligible += counted & (labels[i] != ignoreLabel ? 1 : 0) }
         }
+        s.depthPixels += pixels
+        s.eligiblePixels += eligible
+        s.residualSum = sum
+        s.squaredResidualSum = squaredSum
     }
 
     /// SILog over the batch: the per-image sums, and the pooled gradient (times `factor`).

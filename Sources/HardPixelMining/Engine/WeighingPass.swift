@@ -43,18 +43,22 @@ enum WeighingPass {
         let residual = ws.residual + base, hasDepth = ws.hasDepth + base
         let wZ = ws.segmentationError + base, loss = ws.loss + base
         let ignore = c.ignoreLabel
-        func pace(_ include: (Int) -> Bool, _ weight: (Int) -> Float) -> Double? {
+        // `counts(i)` is 1 for an eligible pixel, 0 otherwise. A branch-free compaction (the
+        // pixels that count are spread at random): every pixel's weight goes to the next free
+        // slot, which only a pixel that counts keeps. The slot never passes the pixel, so the
+        // writes stay within the image's scratch.
+        func pace(_ counts: (Int) -> Int, _ weight: (Int) -> Float) -> Double? {
             var m = 0
-            for i in 0..<plane where include(i) {
+            for i in 0..<plane {
                 scratch[m] = weight(i)
-                m += 1
+                m += counts(i)
             }
             guard m > 0 else { return nil }
             let (u1, u2) = Selection.lowerMedianAndMaximum(
                 UnsafeMutableBufferPointer(start: scratch, count: m), histogram: ws.histogram(image: k))
             return pacing.pace(median: Double(u1), maximum: Double(u2), epoch: epoch)
         }
-        let isEligible = { (i: Int) in labels[i] != ignore && hasDepth[i] != 0 }
+        let isEligible = { (i: Int) in (labels[i] != ignore ? 1 : 0) & Int(hasDepth[i] != 0 ? 1 : 0) }
         if c.usesDepthPredictionError {
             s.depthPredictionErrorPace = pace(isEligible) { Float(abs(residual[$0])) }
         }
@@ -62,7 +66,7 @@ enum WeighingPass {
             s.segmentationErrorPace = pace(isEligible) { wZ[$0] }
         }
         if c.pacesSegmentation {
-            s.segmentationPace = pace({ labels[$0] != ignore }) { loss[$0] }
+            s.segmentationPace = pace({ labels[$0] != ignore ? 1 : 0 }) { loss[$0] }
         }
     }
 
