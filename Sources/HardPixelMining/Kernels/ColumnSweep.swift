@@ -44,6 +44,17 @@ extension Kernels {
         if covered < count { body(count - lanes) }
     }
 
+    /// Whether a column's gradient vectors may go straight to memory with non-temporal
+    /// stores: only where one vector fills a whole cache line (16 lanes). With 8 lanes (the
+    /// baseline build) a column writes half of each class row's line, so C half-filled
+    /// write-combining buffers are open at once, more than a core has (about 10); they were
+    /// flushed half-empty and the cross-entropy ran 5× slower (Docs/Performance.md, session 9).
+    /// Narrower vectors write the column into the tile, and `streamTile` streams whole rows.
+    @inline(__always)
+    static func streamsColumns<V: FloatLanes>(_: V.Type) -> Bool {
+        V.laneCount * MemoryLayout<Float>.size >= 64
+    }
+
     /// The offset of the first element after `address` (a Float address) that is aligned as
     /// ``FloatLanes/streamAlignment`` requires: in `0 ..< V.laneCount`.
     @inline(__always)

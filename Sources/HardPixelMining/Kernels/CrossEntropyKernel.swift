@@ -45,7 +45,9 @@ extension Kernels {
             // Where each column's gradient goes: a Float NCHW gradient that is overwritten, straight
             // to memory (`streamed`); otherwise in place in the tile, for `streamTile` to round,
             // transpose or add on the way out.
-            let streamed = g.map { $0.precision == .float32 && !layout.channelsLast && !accumulating && count >= lanes } ?? false
+            let streamed = g.map {
+                $0.precision == .float32 && !layout.channelsLast && !accumulating && count >= lanes && streamsColumns(V.self)
+            } ?? false
             let out = g.map { streamed ? $0.base.assumingMemoryBound(to: Float.self) + p : scratch }
             let rowStride = streamed ? plane : layout.stride
             forEachColumn(count: count, lanes: lanes, alignedFrom: out.map { streamed ? firstStreamedElement(V.self, $0) : nil } ?? nil) { o in

@@ -41,6 +41,7 @@ extension Kernels {
             // memory (`streamed`); otherwise they go in place into the tile, for `streamTile` to
             // round, transpose or add on the way out.
             let streamed = g.precision == .float32 && !layout.channelsLast && !accumulating && count >= lanes
+                && streamsColumns(V.self)
             let out = streamed ? g.base.assumingMemoryBound(to: Float.self) + p : scratch
             let rowStride = streamed ? plane : layout.stride
             forEachColumn(count: count, lanes: lanes, alignedFrom: streamed ? firstStreamedElement(V.self, out) : nil) { o in
