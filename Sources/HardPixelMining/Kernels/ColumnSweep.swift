@@ -44,6 +44,26 @@ extension Kernels {
         if covered < count { body(count - lanes) }
     }
 
+    /// Where a tile's column gradients go, for pixels `p ..< p + count` of an image of `plane`
+    /// pixels: a Float NCHW gradient that is overwritten takes them straight to its memory
+    /// (`streaming`, from the columns aligned for non-temporal stores: pass `firstAligned` to
+    /// ``forEachColumn(count:lanes:alignedFrom:_:)``), when ``streamsColumns(_:)`` and the tile
+    /// holds a whole vector; otherwise they go in place into the tile (row stride
+    /// `layout.stride`), and `streaming` is false: the caller then sends the tile through
+    /// `streamTile`, which rounds, transposes or adds it on the way out.
+    @inline(__always)
+    static func columnOutput<V: FloatLanes>(
+        _: V.Type, gradient g: MutableLogitBuffer, p: Int, count: Int, plane: Int, accumulating: Bool,
+        layout: TileLayout, scratch: UnsafeMutablePointer<Float>
+    ) -> (base: UnsafeMutablePointer<Float>, rowStride: Int, streaming: Bool, firstAligned: Int?) {
+        guard g.precision == .float32 && !layout.channelsLast && !accumulating && count >= V.laneCount
+            && streamsColumns(V.self) else {
+            return (scratch, layout.stride, false, nil)
+        }
+        let base = g.base.assumingMemoryBound(to: Float.self) + p
+        return (base, plane, true, firstStreamedElement(V.self, base))
+    }
+
     /// Whether a column's gradient vectors may go straight to memory with non-temporal
     /// stores: only where one vector fills a whole cache line (16 lanes). With 8 lanes (the
     /// baseline build) a column writes half of each class row's line, so C half-filled

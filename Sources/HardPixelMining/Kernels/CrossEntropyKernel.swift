@@ -42,23 +42,19 @@ extension Kernels {
             gatherLabels(
                 labels: labels, p: p, count: count, padded: (count + lanes - 1) / lanes * lanes, targets: t, layout: layout,
                 scratch: scratch, scale: scale, weights: weights)
-            // Where each column's gradient goes: a Float NCHW gradient that is overwritten, straight
-            // to memory (`streamed`); otherwise in place in the tile, for `streamTile` to round,
-            // transpose or add on the way out.
-            let streamed = g.map {
-                $0.precision == .float32 && !layout.channelsLast && !accumulating && count >= lanes && streamsColumns(V.self)
-            } ?? false
-            let out = g.map { streamed ? $0.base.assumingMemoryBound(to: Float.self) + p : scratch }
-            let rowStride = streamed ? plane : layout.stride
-            forEachColumn(count: count, lanes: lanes, alignedFrom: out.map { streamed ? firstStreamedElement(V.self, $0) : nil } ?? nil) { o in
+            let out = g.map {
+                columnOutput(V.self, gradient: $0, p: p, count: count, plane: plane, accumulating: accumulating,
+                             layout: layout, scratch: scratch)
+            }
+            forEachColumn(count: count, lanes: lanes, alignedFrom: out?.firstAligned) { o in
                 summarizeColumn(
                     V.self, at: o, argmax: false, layout: layout, scratch: scratch, exponentials: out == nil ? nil : exponentials,
                     classWeights: t.classWeights, prefetch: &prefetch)
                 crossEntropy(V.self, at: o, targets: t, layout: layout, scratch: scratch).loss.store(to: loss + o)
                 if let out {
                     gradientColumn(
-                        V.self, at: o, exponentials: exponentials, targets: t, layout: layout, scratch: scratch, to: out + o,
-                        rowStride: rowStride, streaming: streamed)
+                        V.self, at: o, exponentials: exponentials, targets: t, layout: layout, scratch: scratch,
+                        to: out.base + o, rowStride: out.rowStride, streaming: out.streaming)
                 }
             }
             if let weights {
@@ -67,7 +63,7 @@ extension Kernels {
                 for i in 0..<count { sum += Double(loss[i]) }
             }
             (losses.map { $0 + p })?.update(from: loss, count: count)
-            if let g, !streamed {
+            if let g, let out, !out.streaming {
                 streamTile(V.self, to: g, plane: plane, p: p, count: count, layout: layout, scratch: scratch, accumulating: accumulating)
             }
         }

@@ -37,14 +37,10 @@ extension Kernels {
             gatherLabels(
                 labels: labels, p: p, count: count, padded: (count + lanes - 1) / lanes * lanes, targets: t, layout: layout,
                 scratch: scratch, labelValues: false)
-            // A Float NCHW gradient that is overwritten takes each column's vectors straight to
-            // memory (`streamed`); otherwise they go in place into the tile, for `streamTile` to
-            // round, transpose or add on the way out.
-            let streamed = g.precision == .float32 && !layout.channelsLast && !accumulating && count >= lanes
-                && streamsColumns(V.self)
-            let out = streamed ? g.base.assumingMemoryBound(to: Float.self) + p : scratch
-            let rowStride = streamed ? plane : layout.stride
-            forEachColumn(count: count, lanes: lanes, alignedFrom: streamed ? firstStreamedElement(V.self, out) : nil) { o in
+            let out = columnOutput(
+                V.self, gradient: g, p: p, count: count, plane: plane, accumulating: accumulating, layout: layout,
+                scratch: scratch)
+            forEachColumn(count: count, lanes: lanes, alignedFrom: out.firstAligned) { o in
                 // The per-pixel terms of the column; lanes past `count` (in the tile's padding) get 0.
                 let n = Swift.min(lanes, count - o)
                 let q = p + o
@@ -52,7 +48,7 @@ extension Kernels {
                 let lse = V.load(logSum + q, count: n, padding: 0)
                 let coef = V.load(coefficient + q, count: n, padding: 0)
                 let label = V.load(labelIndex + o)
-                var row = scratch + o, destination = out + o
+                var row = scratch + o, destination = out.base + o
                 if let w = t.classWeights {
                     let labelW = V.load(labelWeight + o)
                     for c in 0..<layout.classes {
@@ -60,9 +56,9 @@ extension Kernels {
                         let value = PixelGradient.weightedElement(
                             coefficient: coef, label: label, labelWeight: labelW, weight: w[c], class: c,
                             probability: VectorMath.exp((V.load(row) - m) - lse), targets: t)
-                        put(value, to: destination, streaming: streamed)
+                        put(value, to: destination, streaming: out.streaming)
                         row += layout.stride
-                        destination += rowStride
+                        destination += out.rowStride
                     }
                 } else {
                     for c in 0..<layout.classes {
@@ -70,13 +66,13 @@ extension Kernels {
                         let value = PixelGradient.element(
                             coefficient: coef, label: label, class: c, probability: VectorMath.exp((V.load(row) - m) - lse),
                             targets: t)
-                        put(value, to: destination, streaming: streamed)
+                        put(value, to: destination, streaming: out.streaming)
                         row += layout.stride
-                        destination += rowStride
+                        destination += out.rowStride
                     }
                 }
             }
-            if !streamed {
+            if !out.streaming {
                 streamTile(V.self, to: g, plane: plane, p: p, count: count, layout: layout, scratch: scratch, accumulating: accumulating)
             }
         }
