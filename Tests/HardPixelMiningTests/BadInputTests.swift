@@ -107,6 +107,32 @@ import Testing
         if case .nonFiniteValue(_, let index, _)? = Self.error(i) { #expect(index == 59) } else { Issue.record("no error") }
     }
 
+    /// The one-pass cross-entropy reads Float NCHW logits in place where it streams its gradient
+    /// (no copy checks them), over columns that overlap where a tile starts or ends off a vector
+    /// boundary: a NaN, +∞ or −∞ (the one a softmax hides: its exponential is 0) at any pixel and
+    /// class — head, aligned or tail column — is found, reported at its index, and the gradient
+    /// is zero-filled. 35 pixels: not a whole number of vectors for any lane count.
+    @Test(arguments: [Float.nan, .infinity, -.infinity])
+    func onePassCrossEntropyFindsANonFiniteLogitAnywhereInATile(value: Float) throws {
+        let shape = BatchShape(images: 1, classes: 3, height: 5, width: 7)
+        var random = TestRandom(seed: 21)
+        let b = random.batch(shape)
+        for index in 0..<shape.logitCount {
+            var logits = b.logits
+            logits[index] = value
+            var g = [Float](repeating: Self.sentinel, count: shape.logitCount)
+            var thrown: HardPixelMiningError?
+            do {
+                _ = try LabelSmoothedCrossEntropy().evaluate(logits: logits, labels: b.labels, shape: shape, gradient: &g)
+            } catch let e as HardPixelMiningError { thrown = e }
+            guard case .nonFiniteValue(let argument, let at, _)? = thrown else {
+                Issue.record("logit \(index) = \(value): expected nonFiniteValue, got \(String(describing: thrown))"); continue
+            }
+            #expect(argument == "logits" && at == index)
+            #expect(g.allSatisfy { $0 == 0 })
+        }
+    }
+
     @Test func nonFinitePredictedDepth() {
         var i = Self.valid(); i.predicted[9] = .nan
         if case .nonFiniteValue(let argument, let index, _)? = Self.error(i) {

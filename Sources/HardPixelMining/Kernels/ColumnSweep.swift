@@ -91,88 +91,116 @@ extension Kernels {
     /// still the first one.
     @inline(__always)
     static func columnMaximum<V: FloatLanes>(
-        _: V.Type, at o: Int, argmax: Bool, layout: TileLayout, scratch: UnsafeMutablePointer<Float>
+        _: V.Type, at o: Int, argmax: Bool, rows: TileRows, classes: Int
     ) -> (maximum: V, argmax: V) {
-        let column = scratch + o, stride = layout.stride, classes = layout.classes
-        let first = V.load(column)
-        var m = (first, first, first, first)
+        // Written without nested functions: a nested `step` taking its state `inout` was
+        // compiled as a call per class, with the state through memory.
+        let stride = rows.stride
+        var row = rows.base + o
+        let first = V.load(row)
         if argmax {
-            let zero = V(repeating: 0)
-            var index = (zero, zero, zero, zero)
-            @inline(__always) func step(_ m: inout V, _ index: inout V, _ c: Int) {
-                let value = V.load(column + c * stride)
-                let greater = value .> m
-                m = m.with(value, where: greater)
-                index = index.with(V(repeating: Float(c)), where: greater)
-            }
+            let zero = V(repeating: 0), one = V(repeating: 1), two = V(repeating: 2), three = V(repeating: 3)
+            var m0 = first, m1 = first, m2 = first, m3 = first
+            var i0 = zero, i1 = zero, i2 = zero, i3 = zero
+            var k = one
             var c = 1
-            while c + 3 < classes {
-                step(&m.1, &index.1, c)
-                step(&m.2, &index.2, c + 1)
-                step(&m.3, &index.3, c + 2)
-                step(&m.0, &index.0, c + 3)
-                c += 4
+            row += stride
+            while c &+ 3 < classes {
+                let v1 = V.load(row), v2 = V.load(row + stride), v3 = V.load(row + 2 &* stride), v0 = V.load(row + 3 &* stride)
+                let g1 = v1 .> m1, g2 = v2 .> m2, g3 = v3 .> m3, g0 = v0 .> m0
+                m1 = m1.with(v1, where: g1)
+                m2 = m2.with(v2, where: g2)
+                m3 = m3.with(v3, where: g3)
+                m0 = m0.with(v0, where: g0)
+                i1 = i1.with(k, where: g1)
+                i2 = i2.with(k + one, where: g2)
+                i3 = i3.with(k + two, where: g3)
+                i0 = i0.with(k + three, where: g0)
+                row += 4 &* stride
+                k = k + V(repeating: 4)
+                c &+= 4
             }
             while c < classes {
-                step(&m.1, &index.1, c)
-                c += 1
+                let v1 = V.load(row)
+                let g1 = v1 .> m1
+                m1 = m1.with(v1, where: g1)
+                i1 = i1.with(k, where: g1)
+                row += stride
+                k = k + one
+                c &+= 1
             }
             // (other, otherIndex) wins if larger, or equal with a smaller class.
-            @inline(__always) func merge(_ m: inout V, _ index: inout V, _ other: V, _ otherIndex: V) {
-                let smallerIndex = index.with(otherIndex, where: otherIndex .< index)
-                let tiedIndex = index.with(smallerIndex, where: other .== m)
-                index = tiedIndex.with(otherIndex, where: other .> m)
-                m = m.with(other, where: other .> m)
-            }
-            merge(&m.0, &index.0, m.1, index.1)
-            merge(&m.0, &index.0, m.2, index.2)
-            merge(&m.0, &index.0, m.3, index.3)
-            return (m.0, index.0)
+            // Unrolled by hand, for the same reason as the steps.
+            var maximum = m0, index = i0
+            var smaller = index.with(i1, where: i1 .< index)
+            index = index.with(smaller, where: m1 .== maximum).with(i1, where: m1 .> maximum)
+            maximum = maximum.with(m1, where: m1 .> maximum)
+            smaller = index.with(i2, where: i2 .< index)
+            index = index.with(smaller, where: m2 .== maximum).with(i2, where: m2 .> maximum)
+            maximum = maximum.with(m2, where: m2 .> maximum)
+            smaller = index.with(i3, where: i3 .< index)
+            index = index.with(smaller, where: m3 .== maximum).with(i3, where: m3 .> maximum)
+            maximum = maximum.with(m3, where: m3 .> maximum)
+            return (maximum, index)
         }
-        @inline(__always) func step(_ m: inout V, _ c: Int) {
-            let value = V.load(column + c * stride)
-            m = m.with(value, where: value .> m)
-        }
+        var m0 = first, m1 = first, m2 = first, m3 = first
         var c = 1
-        while c + 3 < classes {
-            step(&m.1, c)
-            step(&m.2, c + 1)
-            step(&m.3, c + 2)
-            step(&m.0, c + 3)
-            c += 4
+        row += stride
+        while c &+ 3 < classes {
+            let v1 = V.load(row), v2 = V.load(row + stride), v3 = V.load(row + 2 &* stride), v0 = V.load(row + 3 &* stride)
+            m1 = m1.with(v1, where: v1 .> m1)
+            m2 = m2.with(v2, where: v2 .> m2)
+            m3 = m3.with(v3, where: v3 .> m3)
+            m0 = m0.with(v0, where: v0 .> m0)
+            row += 4 &* stride
+            c &+= 4
         }
         while c < classes {
-            step(&m.1, c)
-            c += 1
+            let v1 = V.load(row)
+            m1 = m1.with(v1, where: v1 .> m1)
+            row += stride
+            c &+= 1
         }
-        m.0 = m.0.with(m.1, where: m.1 .> m.0)
-        m.2 = m.2.with(m.3, where: m.3 .> m.2)
-        return (m.0.with(m.2, where: m.2 .> m.0), V(repeating: 0))
+        m0 = m0.with(m1, where: m1 .> m0)
+        m2 = m2.with(m3, where: m3 .> m2)
+        return (m0.with(m2, where: m2 .> m0), V(repeating: 0))
     }
 
-    /// The column at offset `o`, into the state rows at `o`: m (and, with `argmax`, the first
-    /// argmax), Σ_j exp(x_j − m) and Σ_j w_j (x_j − m) (w_j = 1 without class weights; each
-    /// term clamped at ``gapFloor``), summed in class order. With `exponentials`, exp(x_c − m)
-    /// is also kept there at `c · V.laneCount`. `prefetch` advances once per class.
+    /// The column at offset `o` of the tile's `rows`, into the state rows at `o`: m (and, with
+    /// `argmax`, the first argmax), Σ_j exp(x_j − m) and Σ_j w_j (x_j − m) (w_j = 1 without class
+    /// weights; each term clamped at ``gapFloor``), summed in class order. With `exponentials`,
+    /// exp(x_c − m) is also kept there at `c · V.laneCount`. `prefetch` advances once per class.
+    /// With `checksFiniteness` (rows read in place, which no copy has checked), accumulates
+    /// `x · 0` over the column into `finiteness`: it stays 0 in every lane if and only if every
+    /// logit of the column is finite.
     @inline(__always)
     static func summarizeColumn<V: FloatLanes>(
-        _: V.Type, at o: Int, argmax: Bool, layout: TileLayout, scratch: UnsafeMutablePointer<Float>,
-        exponentials: UnsafeMutablePointer<Float>?, classWeights: UnsafePointer<Float>?, prefetch: inout TilePrefetch
+        _: V.Type, at o: Int, argmax: Bool, rows: TileRows, layout: TileLayout, scratch: UnsafeMutablePointer<Float>,
+        exponentials: UnsafeMutablePointer<Float>?, classWeights: UnsafePointer<Float>?, prefetch: inout TilePrefetch,
+        checksFiniteness: Bool, finiteness: inout V
     ) {
-        let (m, index) = columnMaximum(V.self, at: o, argmax: argmax, layout: layout, scratch: scratch)
+        let (m, index) = columnMaximum(V.self, at: o, argmax: argmax, rows: rows, classes: layout.classes)
         m.store(to: layout.state(scratch, TileState.maximum) + o)
         if argmax { index.store(to: layout.state(scratch, TileState.argmax) + o) }
-        let floor = V(repeating: gapFloor)
-        var se = V(repeating: 0), sg = V(repeating: 0)
-        var row = scratch + o
+        let floor = V(repeating: gapFloor), zero = V(repeating: 0)
+        var se = zero, sg = zero, check = finiteness
+        defer { finiteness = check }
+        var row = rows.base + o
+        // The exponentials' cursor (a dummy in the scratch when they are not kept), and the test
+        // of whether they are kept in a register: unchecked pointer steps, no optional in the loop.
+        let keeps = exponentials != nil
+        var kept = exponentials ?? scratch
         // A local copy, so that the cursor stays in registers through the loop.
         var next = prefetch
         defer { prefetch = next }
         for c in 0..<layout.classes {
             next.advance()
-            let gap = V.load(row) - m
+            let x = V.load(row)
+            if checksFiniteness { check = check.plusProduct(x, zero) }
+            let gap = x - m
             let e = VectorMath.exp(gap)
-            if let exponentials { e.store(to: exponentials + c * V.laneCount) }
+            if keeps { e.store(to: kept) }
+            kept += V.laneCount
             se = se + e
             if let classWeights {
                 // Clamped before and after weighing: −∞ · 0 would be NaN, 1e6 · −1e30 overflows a sum.
@@ -181,7 +209,7 @@ extension Kernels {
             } else {
                 sg = sg + gap.with(floor, where: gap .< floor)
             }
-            row += layout.stride
+            row += rows.stride
         }
         se.store(to: layout.state(scratch, TileState.sumExp) + o)
         sg.store(to: layout.state(scratch, TileState.sumGap) + o)
@@ -198,3 +226,4 @@ extension Kernels {
         }
     }
 }
+

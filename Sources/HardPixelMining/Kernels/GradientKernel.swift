@@ -33,14 +33,14 @@ extension Kernels {
         forEachTile(range, layout) { p, count in
             var prefetch = TilePrefetch(V.self, after: p, count: count, logits: x, plane: plane, layout: layout)
             // The logits were found finite by the statistics pass.
-            _ = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch)
+            let tile = tileRows(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch, inPlace: false)
             gatherLabels(
                 labels: labels, p: p, count: count, padded: (count + lanes - 1) / lanes * lanes, targets: t, layout: layout,
-                scratch: scratch, labelValues: false)
+                scratch: scratch)
             let out = columnOutput(
                 V.self, gradient: g, p: p, count: count, plane: plane, accumulating: accumulating, layout: layout,
                 scratch: scratch)
-            forEachColumn(count: count, lanes: lanes, alignedFrom: out.firstAligned) { o in
+            forEachColumn(count: count, lanes: lanes, alignedFrom: out.firstAligned ?? (tile.copied ? nil : 0)) { o in
                 // The per-pixel terms of the column; lanes past `count` (in the tile's padding) get 0.
                 let n = Swift.min(lanes, count - o)
                 let q = p + o
@@ -48,7 +48,7 @@ extension Kernels {
                 let lse = V.load(logSum + q, count: n, padding: 0)
                 let coef = V.load(coefficient + q, count: n, padding: 0)
                 let label = V.load(labelIndex + o)
-                var row = scratch + o, destination = out.base + o
+                var row = tile.rows.base + o, destination = out.base + o
                 if let w = t.classWeights {
                     let labelW = V.load(labelWeight + o)
                     for c in 0..<layout.classes {
@@ -57,7 +57,7 @@ extension Kernels {
                             coefficient: coef, label: label, labelWeight: labelW, weight: w[c], class: c,
                             probability: VectorMath.exp((V.load(row) - m) - lse), targets: t)
                         put(value, to: destination, streaming: out.streaming)
-                        row += layout.stride
+                        row += tile.rows.stride
                         destination += out.rowStride
                     }
                 } else {
@@ -67,7 +67,7 @@ extension Kernels {
                             coefficient: coef, label: label, class: c, probability: VectorMath.exp((V.load(row) - m) - lse),
                             targets: t)
                         put(value, to: destination, streaming: out.streaming)
-                        row += layout.stride
+                        row += tile.rows.stride
                         destination += out.rowStride
                     }
                 }

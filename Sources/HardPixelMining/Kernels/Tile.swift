@@ -106,6 +106,14 @@ struct Targets {
     var classWeightSum: Float = 0
 }
 
+/// Where a column sweep reads a tile's logits: class c of the tile's pixel i at
+/// `base[c · stride + i]` — the tile's copy in the scratch, or the Float NCHW logits in place
+/// (``Kernels/tileRows(_:logits:plane:p:count:layout:scratch:inPlace:)``).
+struct TileRows {
+    let base: UnsafePointer<Float>
+    let stride: Int
+}
+
 /// The rows of per-pixel state a tile keeps (indices into `TileLayout.state`).
 enum TileState {
     static let maximum = 0, argmax = 1, labelValue = 2, valid = 3, labelIndex = 4, sumExp = 5, sumGap = 6,
@@ -172,10 +180,10 @@ struct TilePrefetch {
     mutating func advance() {
         guard let current = row else { return }
         hpm_prefetch(current + offset)
-        offset += step
+        offset &+= step
         if offset >= rowBytes {
             offset = 0
-            rowsLeft -= 1
+            rowsLeft &-= 1
             row = rowsLeft > 0 ? current + rowStride : nil
         }
     }
@@ -196,6 +204,33 @@ enum Kernels {
             body(p, count)
             p += count
         }
+    }
+
+    /// The rows the column sweep reads for pixels `p ..< p + count` (class c of the tile's
+    /// pixel i at `rows.base + c · rows.stride + i`):
+    /// - `inPlace`, for Float NCHW logits with at least one whole vector of pixels: the logits
+    ///   themselves (`copied` false). Nothing is copied; the column sweep reads each column's C
+    ///   lines from memory (the tile was fetched into cache ahead of it, ``TilePrefetch``), checks
+    ///   their finiteness as it goes (``summarizeColumn``), and must go over whole vectors within
+    ///   the tile (``forEachColumn(count:lanes:alignedFrom:_:)`` with an `alignedFrom`).
+    /// - Otherwise the copy of ``loadTile(_:logits:plane:p:count:layout:scratch:)`` in the scratch
+    ///   (`copied` true, `finite` its finiteness).
+    ///
+    /// Measured (Docs/Performance.md, session 10): in place, the one-pass cross-entropy with
+    /// streamed 16-lane columns runs in 0.87–0.90× the time of the copy; the objective's
+    /// statistics and gradient passes took 1.09× and 1.16× (perf samples), and the 8-lane
+    /// cross-entropy, whose gradient goes through the tile, 1.11× — so only the streaming
+    /// cross-entropy reads in place.
+    @inline(__always)
+    static func tileRows<V: FloatLanes>(
+        _: V.Type, logits x: LogitBuffer, plane: Int, p: Int, count: Int, layout: TileLayout,
+        scratch: UnsafeMutablePointer<Float>, inPlace: Bool
+    ) -> (rows: TileRows, copied: Bool, finite: Bool) {
+        if inPlace && x.precision == .float32 && !layout.channelsLast && count >= V.laneCount {
+            return (TileRows(base: UnsafePointer(x.base.assumingMemoryBound(to: Float.self)) + p, stride: plane), false, true)
+        }
+        let finite = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch)
+        return (TileRows(base: UnsafePointer(scratch), stride: layout.stride), true, finite)
     }
 
     /// Sweep 1, from DRAM: copies pixels `p ..< p + count` of every class into the tile,
@@ -345,19 +380,19 @@ enum Kernels {
     }
 
     /// Per pixel of the tile: whether its label is valid, the label as a Float (−1 if not), its
-    /// logit x_label read from the tile (a scalar load per pixel: cheaper than a compare and
-    /// blend per class; 0 if not valid), and its class weight `w_label` (1 without class
-    /// weights, 0 if not valid). Called while the tile holds the logits.
+    /// logit x_label read from the tile's rows `labelValues` (a scalar load per pixel: cheaper
+    /// than a compare and blend per class; 0 if not valid), and its class weight `w_label` (1
+    /// without class weights, 0 if not valid).
     /// Lanes past `count` up to the last whole vector are marked invalid.
     ///
     /// With `scale`, also the gradient coefficient `scale · w_i` of valid pixels (0 elsewhere),
     /// `w_i` from `weights` (indexed like `labels`) or 1. Without `labelValues` (the gradient
-    /// pass, which has no use for x_label), the tile is not read.
+    /// pass, which has no use for x_label), no logit is read.
     @inline(__always)
     static func gatherLabels(
         labels: UnsafePointer<Int32>, p: Int, count: Int, padded: Int, targets: Targets, layout: TileLayout,
         scratch: UnsafeMutablePointer<Float>, scale: Float? = nil, weights: UnsafePointer<Float>? = nil,
-        labelValues: Bool = true
+        labelValues rows: TileRows? = nil
     ) {
         let coefficient = layout.state(scratch, TileState.coefficient)
         let valid = layout.state(scratch, TileState.valid)
@@ -370,7 +405,7 @@ enum Kernels {
             if i < count && label != targets.ignoreLabel && label >= 0 && label < classes {
                 valid[i] = 1
                 labelIndex[i] = Float(label)
-                if labelValues { labelValue[i] = scratch[Int(label) * layout.stride + i] }
+                if let rows { labelValue[i] = rows.base[Int(label) * rows.stride + i] }
                 labelWeight[i] = targets.classWeights?[Int(label)] ?? 1
                 if let scale { coefficient[i] = scale * (weights?[p + i] ?? 1) }
             } else {
