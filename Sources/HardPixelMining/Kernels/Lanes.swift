@@ -1,11 +1,11 @@
 import CHardPixelMiningSupport
 
 // The vectors the kernels compute with. Every kernel is generic over `FloatLanes` and is
-// specialised once, at the dispatch in `Kernels.lanes`, for the widest vector the build
-// targets: 16 floats where AVX-512 is enabled (`-Xswiftc -target-cpu -Xswiftc native` on
-// this machine), 8 otherwise (two SSE registers in a baseline x86-64 build; measured
-// against 4 in Docs/Performance.md). Only the protocol's operations are used, so that the
-// specialised code is the concrete SIMD type's own vector instructions.
+// specialised once, at the dispatch on `HPM_VECTOR_LANES`: 16 floats on x86-64 (one AVX-512
+// register with `-Xswiftc -target-cpu -Xswiftc native` on this machine, four SSE registers in
+// a baseline build — measured faster than 8 in both, Docs/Performance.md), 8 elsewhere.
+// Only the protocol's operations are used, so that the specialised code is the concrete SIMD
+// type's own vector instructions.
 
 /// A vector of Float lanes with the operations the kernels need.
 protocol FloatLanes {
