@@ -210,6 +210,19 @@ enum Check {
     /// Throws for the first label that is neither a class nor `ignoreLabel`.
     static func labels(_ labels: UnsafeBufferPointer<Int32>, classCount: Int, ignoreLabel: Int32, _ argument: @autoclosure () -> String) throws {
         let c = Int32(truncatingIfNeeded: classCount)
+        // First a branch-free sweep that the compiler vectorises (a `while` loop with unchecked
+        // steps: a `for` over the indices with a throw per label does not), then, only if a
+        // label is bad, the loop that finds the first one.
+        if let base = labels.baseAddress {
+            let classes = UInt32(truncatingIfNeeded: classCount)
+            var bad: UInt32 = 0, i = 0
+            while i < labels.count {
+                let label = base[i]
+                bad |= (UInt32(bitPattern: label) >= classes ? 1 : 0) & (label != ignoreLabel ? 1 : 0)
+                i &+= 1
+            }
+            if bad == 0 { return }
+        }
         for i in labels.indices {
             let label = labels[i]
             if (label < 0 || label >= c) && label != ignoreLabel {

@@ -130,8 +130,13 @@ enum ObjectiveEngine {
 
     /// The labelled pixels (label ≠ ignore) among `count` labels.
     static func labelledPixels(_ labels: UnsafePointer<Int32>, count: Int, ignoreLabel: Int32) -> Int {
-        var n = 0
-        for i in 0..<count where labels[i] != ignoreLabel { n += 1 }
+        // A `while` loop with unchecked steps and no branch, which the compiler vectorises (a
+        // `for i in 0..<count` loop with a branch per label does not, and mispredicts).
+        var n = 0, i = 0
+        while i < count {
+            n &+= labels[i] != ignoreLabel ? 1 : 0
+            i &+= 1
+        }
         return n
     }
 

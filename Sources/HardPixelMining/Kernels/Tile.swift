@@ -10,7 +10,9 @@ import CHardPixelMiningSupport
 //   (checking finiteness in vectors) and transposes it in cache.
 // The layout — and the element type (Float, Float16, bfloat16: Kernels/LogitElements.swift)
 // — are thus parameters of `loadTile` and `streamTile` alone. T is chosen so that
-// the tile stays in L2.
+// the tile stays in L2. One exception to the copy: the one-pass cross-entropy, where its
+// columns stream their gradient, reads Float NCHW logits in place (`tileRows`), and the
+// sweeps read rows through a `TileRows` (base and row stride) either way.
 //
 // Per tile, the scratch also holds `stateRows` rows of T floats of per-pixel state, one
 // column's exponentials (C vectors, in L1), and for NHWC a staging buffer through which the
