@@ -401,6 +401,46 @@ enum Kernels {
         let labelIndex = layout.state(scratch, TileState.labelIndex)
         let labelWeight = layout.state(scratch, TileState.labelWeight)
         let labelValue = layout.state(scratch, TileState.labelValue)
+        if rows == nil && targets.classWeights == nil {
+            // Without x_label or class weights, a branch-free `while` loop that the compiler
+            // vectorises (labels are ignored at random, so a branch on validity mispredicts, and
+            // a `for` over a range does not vectorise). x_label is left to the caller (the
+            // cross-entropy picks it in the column sweep; the gradient pass has no use for it).
+            let classes = UInt32(truncatingIfNeeded: layout.classes), ignore = targets.ignoreLabel
+            let scale = scale ?? 0
+            var i = 0
+            @inline(__always) func isValid(_ label: Int32) -> Bool {
+                ((UInt32(bitPattern: label) < classes ? 1 : 0) & (label != ignore ? 1 : 0)) != 0
+            }
+            if let weights {
+                while i < count {
+                    let label = labels[p &+ i], ok = isValid(label)
+                    valid[i] = ok ? 1 : 0
+                    labelIndex[i] = ok ? Float(label) : -1
+                    labelWeight[i] = ok ? 1 : 0
+                    coefficient[i] = ok ? scale * weights[p &+ i] : 0
+                    i &+= 1
+                }
+            } else {
+                while i < count {
+                    let label = labels[p &+ i], ok = isValid(label)
+                    valid[i] = ok ? 1 : 0
+                    labelIndex[i] = ok ? Float(label) : -1
+                    labelWeight[i] = ok ? 1 : 0
+                    coefficient[i] = ok ? scale : 0
+                    i &+= 1
+                }
+            }
+            while i < padded {
+                valid[i] = 0
+                labelIndex[i] = -1
+                labelValue[i] = 0
+                labelWeight[i] = 0
+                coefficient[i] = 0
+                i &+= 1
+            }
+            return
+        }
         let classes = Int32(truncatingIfNeeded: layout.classes)
         for i in 0..<padded {
             let label = i < count ? labels[p + i] : -1
