@@ -61,12 +61,15 @@ extension Kernels {
                         destination += out.rowStride
                     }
                 } else {
-                    for c in 0..<layout.classes {
+                    // The class index as a vector counter, not a conversion and broadcast per class.
+                    var classIndex = V(repeating: 0)
+                    for _ in 0..<layout.classes {
                         prefetch.advance()
                         let value = PixelGradient.element(
-                            coefficient: coef, label: label, class: c, probability: VectorMath.exp((V.load(row) - m) - lse),
-                            targets: t)
+                            coefficient: coef, label: label, classIndex: classIndex,
+                            probability: VectorMath.exp((V.load(row) - m) - lse), targets: t)
                         put(value, to: destination, streaming: out.streaming)
+                        classIndex = classIndex + V(repeating: 1)
                         row += tile.rows.stride
                         destination += out.rowStride
                     }
@@ -85,10 +88,10 @@ extension Kernels {
 /// The callers test `targets.classWeights` once, outside their loops.
 private enum PixelGradient {
     @inline(__always)
-    static func element<V: FloatLanes>(coefficient coef: V, label: V, class c: Int, probability p: V, targets t: Targets) -> V {
+    static func element<V: FloatLanes>(coefficient coef: V, label: V, classIndex: V, probability p: V, targets t: Targets) -> V {
         let offset = V(repeating: 0) - coef * V(repeating: t.off)
         let labelOffset = offset - coef * V(repeating: t.on - t.off)
-        return offset.with(labelOffset, where: label .== V(repeating: Float(c))).plusProduct(coef, p)
+        return offset.with(labelOffset, where: label .== classIndex).plusProduct(coef, p)
     }
 
     @inline(__always)
