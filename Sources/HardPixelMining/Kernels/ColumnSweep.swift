@@ -66,7 +66,8 @@ extension Kernels {
 
     /// Whether a column's gradient vectors may go straight to memory with non-temporal
     /// stores: only where one vector fills a whole cache line (16 lanes). With 8 lanes (the
-    /// baseline build) a column writes half of each class row's line, so C half-filled
+    /// baseline build until session 10; now `-Xcc -DHPM_LANES=8` or a non-x86 build) a column
+    /// writes half of each class row's line, so C half-filled
     /// write-combining buffers are open at once, more than a core has (about 10); they were
     /// flushed half-empty and the cross-entropy ran 5× slower (Docs/Performance.md, session 9).
     /// Narrower vectors write the column into the tile, and `streamTile` streams whole rows.
