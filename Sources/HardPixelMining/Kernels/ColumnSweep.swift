@@ -171,29 +171,26 @@ extension Kernels {
     /// `argmax`, the first argmax), Σ_j exp(x_j − m) and Σ_j w_j (x_j − m) (w_j = 1 without class
     /// weights; each term clamped at ``gapFloor``), summed in class order. With `exponentials`,
     /// exp(x_c − m) is also kept there at `c · V.laneCount`. `prefetch` advances once per class.
-    /// With `checksFiniteness` (rows read in place, which no copy has checked), accumulates
-    /// `x · 0` over the column into `finiteness`: it stays 0 in every lane if and only if every
-    /// logit of the column is finite. With `picksLabelValue`, also stores x_label (0 where the
-    /// label is not valid) into its state row, by a compare and blend per class against the
-    /// label row: for rows read in place, whose scalar load per pixel in ``gatherLabels`` waits
-    /// on memory (the cross-entropy 0.96× with two threads, 0.97× with one).
-    @inline(__always)
+    /// With `readsInPlace` (rows that are the logits themselves, which no copy has checked and
+    /// from which ``gatherLabels`` took no x_label):
+    /// - returns `Σ x · 0` over the column, 0 in every lane if and only if every logit of the
+    ///   column is finite (0 without `readsInPlace`);
+    /// - stores x_label (0 where the label is not valid) into its state row, by a compare and
+    ///   blend per class against the label row, since a scalar load per pixel from memory waits
+    ///   (the cross-entropy 0.96× with two threads, 0.97× with one).
+    @inline(__always) @discardableResult
     static func summarizeColumn<V: FloatLanes>(
         _: V.Type, at o: Int, argmax: Bool, rows: TileRows, layout: TileLayout, scratch: UnsafeMutablePointer<Float>,
         exponentials: UnsafeMutablePointer<Float>?, classWeights: UnsafePointer<Float>?, prefetch: inout TilePrefetch,
-        checksFiniteness: Bool, finiteness: inout V, picksLabelValue: Bool = false
-    ) {
+        readsInPlace: Bool
+    ) -> V {
         let (m, index) = columnMaximum(V.self, at: o, argmax: argmax, rows: rows, classes: layout.classes)
         m.store(to: layout.state(scratch, TileState.maximum) + o)
         if argmax { index.store(to: layout.state(scratch, TileState.argmax) + o) }
         let floor = V(repeating: gapFloor), zero = V(repeating: 0)
-        var se = zero, sg = zero, check = finiteness
-        defer { finiteness = check }
-        let labelIndex = picksLabelValue ? V.load(layout.state(scratch, TileState.labelIndex) + o) : zero
+        var se = zero, sg = zero, check = zero
+        let labelIndex = readsInPlace ? V.load(layout.state(scratch, TileState.labelIndex) + o) : zero
         var labelValue = zero, classIndex = zero
-        defer {
-            if picksLabelValue { labelValue.store(to: layout.state(scratch, TileState.labelValue) + o) }
-        }
         var row = rows.base + o
         // The exponentials' cursor (a dummy in the scratch when they are not kept), and the test
         // of whether they are kept in a register: unchecked pointer steps, no optional in the loop.
@@ -205,8 +202,8 @@ extension Kernels {
         for c in 0..<layout.classes {
             next.advance()
             let x = V.load(row)
-            if checksFiniteness { check = check.plusProduct(x, zero) }
-            if picksLabelValue {
+            if readsInPlace {
+                check = check.plusProduct(x, zero)
                 labelValue = labelValue.with(x, where: labelIndex .== classIndex)
                 classIndex = classIndex + V(repeating: 1)
             }
@@ -226,6 +223,8 @@ extension Kernels {
         }
         se.store(to: layout.state(scratch, TileState.sumExp) + o)
         sg.store(to: layout.state(scratch, TileState.sumGap) + o)
+        if readsInPlace { labelValue.store(to: layout.state(scratch, TileState.labelValue) + o) }
+        return check
     }
 
     /// Stores a vector at `destination`: with a non-temporal store where `streaming` and the

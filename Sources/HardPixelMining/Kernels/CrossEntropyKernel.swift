@@ -52,10 +52,10 @@ extension Kernels {
                 scratch: scratch, scale: scale, weights: weights, labelValues: tile.copied ? tile.rows : nil)
             var finiteness = V(repeating: 0)
             forEachColumn(count: count, lanes: lanes, alignedFrom: out?.firstAligned ?? (tile.copied ? nil : 0)) { o in
-                summarizeColumn(
+                finiteness = finiteness + summarizeColumn(
                     V.self, at: o, argmax: false, rows: tile.rows, layout: layout, scratch: scratch,
                     exponentials: out == nil ? nil : exponentials, classWeights: t.classWeights, prefetch: &prefetch,
-                    checksFiniteness: !tile.copied, finiteness: &finiteness, picksLabelValue: !tile.copied)
+                    readsInPlace: !tile.copied)
                 crossEntropy(V.self, at: o, targets: t, layout: layout, scratch: scratch).loss.store(to: loss + o)
                 if let out {
                     gradientColumn(

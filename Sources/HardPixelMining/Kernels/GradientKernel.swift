@@ -32,15 +32,17 @@ extension Kernels {
         let labelWeight = layout.state(scratch, TileState.labelWeight)
         forEachTile(range, layout) { p, count in
             var prefetch = TilePrefetch(V.self, after: p, count: count, logits: x, plane: plane, layout: layout)
-            // The logits were found finite by the statistics pass.
-            let tile = tileRows(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch, inPlace: false)
+            // The logits were found finite by the statistics pass. A copy: in place measured
+            // slower here (Docs/Performance.md, session 10).
+            _ = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch)
+            let rows = layout.rows(scratch)
             gatherLabels(
                 labels: labels, p: p, count: count, padded: (count + lanes - 1) / lanes * lanes, targets: t, layout: layout,
                 scratch: scratch)
             let out = columnOutput(
                 V.self, gradient: g, p: p, count: count, plane: plane, accumulating: accumulating, layout: layout,
                 scratch: scratch)
-            forEachColumn(count: count, lanes: lanes, alignedFrom: out.firstAligned ?? (tile.copied ? nil : 0)) { o in
+            forEachColumn(count: count, lanes: lanes, alignedFrom: out.firstAligned) { o in
                 // The per-pixel terms of the column; lanes past `count` (in the tile's padding) get 0.
                 let n = Swift.min(lanes, count - o)
                 let q = p + o
@@ -48,7 +50,7 @@ extension Kernels {
                 let lse = V.load(logSum + q, count: n, padding: 0)
                 let coef = V.load(coefficient + q, count: n, padding: 0)
                 let label = V.load(labelIndex + o)
-                var row = tile.rows.base + o, destination = out.base + o
+                var row = rows.base + o, destination = out.base + o
                 if let w = t.classWeights {
                     let labelW = V.load(labelWeight + o)
                     for c in 0..<layout.classes {
@@ -57,7 +59,7 @@ extension Kernels {
                             coefficient: coef, label: label, labelWeight: labelW, weight: w[c], class: c,
                             probability: VectorMath.exp((V.load(row) - m) - lse), targets: t)
                         put(value, to: destination, streaming: out.streaming)
-                        row += tile.rows.stride
+                        row += rows.stride
                         destination += out.rowStride
                     }
                 } else {
@@ -70,7 +72,7 @@ extension Kernels {
                             probability: VectorMath.exp((V.load(row) - m) - lse), targets: t)
                         put(value, to: destination, streaming: out.streaming)
                         classIndex = classIndex + V(repeating: 1)
-                        row += tile.rows.stride
+                        row += rows.stride
                         destination += out.rowStride
                     }
                 }

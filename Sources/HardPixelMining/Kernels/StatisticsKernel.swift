@@ -45,18 +45,17 @@ extension Kernels {
         forEachTile(range, layout) { p, count in
             let vectors = (count + lanes - 1) / lanes
             var prefetch = TilePrefetch(V.self, after: p, count: count, logits: x, plane: plane, layout: layout)
-            let tile = tileRows(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch, inPlace: false)
-            finite = tile.finite && finite
+            // A copy: in place measured slower here (Docs/Performance.md, session 10).
+            finite = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch) && finite
+            let rows = layout.rows(scratch)
             gatherLabels(
                 labels: labels, p: p, count: count, padded: vectors * lanes, targets: targets, layout: layout, scratch: scratch,
-                labelValues: tile.rows)
-            var finiteness = V(repeating: 0)
-            forEachColumn(count: count, lanes: lanes, alignedFrom: tile.copied ? nil : 0) { o in
+                labelValues: rows)
+            forEachColumn(count: count, lanes: lanes, alignedFrom: nil) { o in
                 summarizeColumn(
-                    V.self, at: o, argmax: true, rows: tile.rows, layout: layout, scratch: scratch, exponentials: nil,
-                    classWeights: targets.classWeights, prefetch: &prefetch, checksFiniteness: !tile.copied, finiteness: &finiteness)
+                    V.self, at: o, argmax: true, rows: rows, layout: layout, scratch: scratch, exponentials: nil,
+                    classWeights: targets.classWeights, prefetch: &prefetch, readsInPlace: false)
             }
-            finite = allZero(finiteness) && finite
             let maximum = layout.state(scratch, TileState.maximum)
             let argmax = layout.state(scratch, TileState.argmax)
             let labelIndex = layout.state(scratch, TileState.labelIndex)
@@ -100,7 +99,7 @@ extension Kernels {
         var finite = true
         forEachTile(range, layout) { p, count in
             finite = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch) && finite
-            let rows = TileRows(base: UnsafePointer(scratch), stride: layout.stride)
+            let rows = layout.rows(scratch)
             forEachColumn(count: count, lanes: lanes, alignedFrom: nil) { o in
                 columnMaximum(V.self, at: o, argmax: true, rows: rows, classes: layout.classes).argmax.store(to: argmax + o)
             }

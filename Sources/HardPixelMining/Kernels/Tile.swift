@@ -87,6 +87,13 @@ struct TileLayout {
         channelsLast ? p * classes + c : c * plane + p
     }
 
+    /// The tile's copy in `scratch` (``Kernels/loadTile(_:logits:plane:p:count:layout:scratch:)``)
+    /// as the rows a column sweep reads.
+    @inline(__always)
+    func rows(_ scratch: UnsafeMutablePointer<Float>) -> TileRows {
+        TileRows(base: UnsafePointer(scratch), stride: stride)
+    }
+
     /// Row `r` of the per-pixel state (r in 0..<stateRows).
     @inline(__always)
     func state(_ scratch: UnsafeMutablePointer<Float>, _ r: Int) -> UnsafeMutablePointer<Float> {
@@ -232,7 +239,7 @@ enum Kernels {
             return (TileRows(base: UnsafePointer(x.base.assumingMemoryBound(to: Float.self)) + p, stride: plane), false, true)
         }
         let finite = loadTile(V.self, logits: x, plane: plane, p: p, count: count, layout: layout, scratch: scratch)
-        return (TileRows(base: UnsafePointer(scratch), stride: layout.stride), true, finite)
+        return (layout.rows(scratch), true, finite)
     }
 
     /// Sweep 1, from DRAM: copies pixels `p ..< p + count` of every class into the tile,
