@@ -58,14 +58,20 @@ public struct DepthBinning: Sendable, Hashable {
         return Int(Swift.min(q, Double(binCount - 1)))
     }
 
-    /// The bin of a depth already known valid, for a validated binning, computed in Double so
-    /// that it agrees with any float64 reference. (For a valid depth the quotient is in
-    /// `0...2^20`, so truncation is the floor; `rounded(.down)` would call libm's `floor` per
-    /// pixel in a baseline x86-64 build.)
+    /// The bin of a depth already known valid, `Int((depth − minimum) / binWidth)` given
+    /// `offset = depth − minimum`, for a validated binning, computed in Double so that it agrees
+    /// with any float64 reference. For a valid depth the quotient is in `0...2^20`, so truncation
+    /// is the floor; the caller clamps it to `binCount − 1`.
+    ///
+    /// Neither `rounded(.down)` (a call to libm's `floor` per pixel in a baseline x86-64 build)
+    /// nor `Int(_:)` (its trap check keeps the loop scalar): the quotient is rounded to the
+    /// nearest integer by adding 2^52, and one is taken off where that rounded up.
     @inline(__always)
-    func validBin(of depth: Float) -> Int {
-        let b = Int((Double(depth) - Double(minimum)) / Double(binWidth))
-        return Swift.min(b, binCount - 1)
+    static func validBin(offset: Double, width: Double) -> Int {
+        let q = offset / width
+        let magic: Double = 0x1p52
+        let shifted = q + magic
+        return Int(truncatingIfNeeded: shifted.bitPattern &- magic.bitPattern) &- (shifted - magic > q ? 1 : 0)
     }
 
     func validate(argument: @autoclosure () -> String = "depthBinning") throws {

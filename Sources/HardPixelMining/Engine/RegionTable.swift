@@ -12,7 +12,8 @@ enum RegionTable {
         keys: UnsafeMutablePointer<Int>
     ) {
         let (h, w) = (shape.height, shape.width)
-        let bins = binning.binCount
+        let bins = binning.binCount, lastBin = bins - 1
+        let lowest = Double(binning.minimum), width = Double(binning.binWidth)
         let tableSize = grid.columns * bins
         var y = 0
         while y < h {
@@ -22,20 +23,56 @@ enum RegionTable {
             while end < h && end * grid.rows / h == cellRow { end += 1 }
             count.update(repeating: 0, count: tableSize)
             errors.update(repeating: 0, count: tableSize)
+            let band = (y * w)..<(end * w)
+            // Branch-free, with unchecked steps and every load unconditional, so that the loops
+            // vectorise and never mispredict (ignored labels and missing depth are scattered):
+            // a pixel that does not count has key 0 and adds 0 to region 0, and its depth (0,
+            // NaN, anything) is never binned.
+            @inline(__always) func counts(_ i: Int) -> Bool {
+                (labels[i] != ignoreLabel ? 1 : 0) & (hasDepth[i] != 0 ? 1 : 0) != 0
+            }
             for row in y..<end {
-                for x in 0..<w {
-                    let i = row * w + x
-                    weights[i] = 0
-                    guard labels[i] != ignoreLabel && hasDepth[i] != 0 else { continue }
-                    let key = columnCell[x] * bins + binning.validBin(of: depth[i])
-                    keys[i] = key
-                    count[key] += 1
-                    errors[key] += Int32(wrong[i])
+                let start = row &* w
+                var x = 0
+                while x < w {
+                    let i = start &+ x
+                    let offset = Double(depth[i]) - lowest
+                    let bin = Swift.min(DepthBinning.validBin(offset: counts(i) ? offset : 0, width: width), lastBin)
+                    let key = columnCell[x] &* bins &+ bin
+                    keys[i] = counts(i) ? key : 0
+                    x &+= 1
                 }
             }
-            for i in (y * w)..<(end * w) where labels[i] != ignoreLabel && hasDepth[i] != 0 {
+            var i = band.lowerBound
+            while i < band.upperBound {
                 let key = keys[i]
-                weights[i] = Float(Double(errors[key]) / Double(count[key]))
+                count[key] += counts(i) ? 1 : 0
+                errors[key] += counts(i) ? Int32(wrong[i]) : 0
+                i &+= 1
+            }
+            i = band.lowerBound
+            if tableSize <= band.count {
+                // Fewer regions than pixels: each region's quotient once, kept as Float bits in
+                // place of its error count; the same quotient, so the same bits, as per pixel.
+                var key = 0
+                while key < tableSize {
+                    let n = count[key]
+                    errors[key] = n > 0 ? Int32(bitPattern: Float(Double(errors[key]) / Double(n)).bitPattern) : 0
+                    key &+= 1
+                }
+                while i < band.upperBound {
+                    let weight = Float(bitPattern: UInt32(bitPattern: errors[keys[i]]))
+                    weights[i] = counts(i) ? weight : 0
+                    i &+= 1
+                }
+            } else {
+                // A fine grid (one band is one row of cells): a quotient per pixel.
+                while i < band.upperBound {
+                    let key = keys[i]
+                    let weight = Float(Double(errors[key]) / Double(count[key]))
+                    weights[i] = counts(i) ? weight : 0
+                    i &+= 1
+                }
             }
             y = end
         }

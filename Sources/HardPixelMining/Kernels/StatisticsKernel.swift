@@ -69,8 +69,11 @@ extension Kernels {
                 loss.store(to: out.loss + q, count: n)
                 labelLogP.store(to: out.labelLogProbability + q, count: n)
             }
-            for i in 0..<count {
-                out.wrong[p + i] = valid[i] != 0 && argmax[i] != labelIndex[i] ? 1 : 0
+            // Branch-free: errors are scattered.
+            var i = 0
+            while i < count {
+                out.wrong[p &+ i] = UInt8(truncatingIfNeeded: (valid[i] != 0 ? 1 : 0) & (argmax[i] != labelIndex[i] ? 1 : 0))
+                i &+= 1
             }
         }
         return finite

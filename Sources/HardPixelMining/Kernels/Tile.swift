@@ -408,6 +408,18 @@ enum Kernels {
         let labelIndex = layout.state(scratch, TileState.labelIndex)
         let labelWeight = layout.state(scratch, TileState.labelWeight)
         let labelValue = layout.state(scratch, TileState.labelValue)
+        /// The padding after the tile's last pixel holds no label.
+        @inline(__always) func clearPadding(from start: Int, coefficients: Bool) {
+            var i = start
+            while i < padded {
+                valid[i] = 0
+                labelIndex[i] = -1
+                labelValue[i] = 0
+                labelWeight[i] = 0
+                if coefficients { coefficient[i] = 0 }
+                i &+= 1
+            }
+        }
         if rows == nil && targets.classWeights == nil {
             // Without x_label or class weights, a branch-free `while` loop that the compiler
             // vectorises (labels are ignored at random, so a branch on validity mispredicts, and
@@ -438,33 +450,33 @@ enum Kernels {
                     i &+= 1
                 }
             }
-            while i < padded {
-                valid[i] = 0
-                labelIndex[i] = -1
-                labelValue[i] = 0
-                labelWeight[i] = 0
-                coefficient[i] = 0
-                i &+= 1
-            }
+            clearPadding(from: i, coefficients: true)
             return
         }
-        let classes = Int32(truncatingIfNeeded: layout.classes)
-        for i in 0..<padded {
-            let label = i < count ? labels[p + i] : -1
-            if i < count && label != targets.ignoreLabel && label >= 0 && label < classes {
-                valid[i] = 1
-                labelIndex[i] = Float(label)
-                if let rows { labelValue[i] = rows.base[Int(label) * rows.stride + i] }
-                labelWeight[i] = targets.classWeights?[Int(label)] ?? 1
-                if let scale { coefficient[i] = scale * (weights?[p + i] ?? 1) }
-            } else {
-                valid[i] = 0
-                labelIndex[i] = -1
-                labelValue[i] = 0
-                labelWeight[i] = 0
-                if scale != nil { coefficient[i] = 0 }
+        // With x_label rows or class weights: branch-free on the labels too. An invalid label
+        // reads row 0 and class weight 0 (both exist) and keeps neither.
+        let classes = UInt32(truncatingIfNeeded: layout.classes), ignore = targets.ignoreLabel
+        let classWeights = targets.classWeights
+        var i = 0
+        while i < count {
+            let label = labels[p &+ i]
+            let ok = ((UInt32(bitPattern: label) < classes ? 1 : 0) & (label != ignore ? 1 : 0)) != 0
+            let safe = ok ? Int(label) : 0
+            valid[i] = ok ? 1 : 0
+            labelIndex[i] = ok ? Float(label) : -1
+            if let rows {
+                let value = rows.base[safe &* rows.stride &+ i]
+                labelValue[i] = ok ? value : 0
             }
+            let weight = classWeights?[safe] ?? 1
+            labelWeight[i] = ok ? weight : 0
+            if let scale {
+                let value = scale * (weights?[p &+ i] ?? 1)
+                coefficient[i] = ok ? value : 0
+            }
+            i &+= 1
         }
+        clearPadding(from: i, coefficients: scale != nil)
     }
 
     /// Per pixel, from the state rows: log Σ exp(x − m) and
