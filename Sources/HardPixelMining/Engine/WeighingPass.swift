@@ -70,16 +70,14 @@ enum WeighingPass {
         }
     }
 
-    /// Per pixel: the sums of the weighted terms, the logit gradient's coefficient and the
-    /// depth gradient.
+    /// The image's constants of the weighing, then per pixel (``Kernels/weighPixels(count:constants:inputs:outputs:)``)
+    /// the logit gradient's coefficient, the depth gradient and the sums of the weighted terms.
     private static func coefficients(
         _ s: inout ImageSums, configuration c: ObjectiveConfiguration, epoch: Double, shape: PixelMapShape,
         labels: UnsafePointer<Int32>, base: Int, usesDepth: Bool, pooledDepth: DepthPass.Coefficients?,
         outputs: EngineOutputs, _ ws: ObjectiveWorkspace
     ) {
         let plane = shape.pixelsPerImage
-        let residual = ws.residual + base, hasDepth = ws.hasDepth + base
-        let wZ = ws.segmentationError + base, loss = ws.loss + base
         // Which hard pixels count: all eligible ones, or those under their pace (`x < limit`;
         // an unpaced map counts every finite weight, a map without a pace none).
         let paced = c.pacing != nil
@@ -97,67 +95,27 @@ enum WeighingPass {
         var shift = c.scaleInvariance * (s.depthPixels > 0 ? s.residualSum / Double(s.depthPixels) : 0)
         var offset = 0.0
         if let pooledDepth { (depthScale, shift, offset) = (pooledDepth.slope, pooledDepth.shift, pooledDepth.offset) }
-        let depthGradient = outputs.depthGradient.map { $0 + base }
-        let accumulates = outputs.accumulates
-        @inline(__always) func writeDepthGradient(_ i: Int, _ dg: Double) {
-            guard let depthGradient else { return }
-            // Accumulating adds the Float gradient, as the logit gradient's tiles are added.
-            if accumulates { depthGradient[i] += saturatingFloat(dg) } else { depthGradient[i] = saturatingFloat(dg) }
-        }
-        let coefficient = ws.coefficient + base
-        let lossWeights = outputs.lossWeights.map { $0 + base }
-        let wRMap = outputs.depthPredictionErrorMap.map { $0 + base }
-        let wZMap = outputs.segmentationErrorMap.map { $0 + base }
-
-        let usesDPE = c.usesDepthPredictionError, usesDSE = c.usesSegmentationError
-        let propagates = c.propagatesDepthPredictionErrorToDepth
-        var crossEntropySum = s.crossEntropySum
-        var depthPredictionErrorSum = s.depthPredictionErrorSum, segmentationErrorSum = s.segmentationErrorSum
-        var countedDPE = s.countedDepthPredictionErrorPixels, countedDSE = s.countedSegmentationErrorPixels
-        // Branch-free: whether a pixel counts is data (the paces split pixels at random), so each
-        // term is added as itself or as +0, which leaves every sum and weight bitwise as a branch
-        // would (they are sums of terms >= 0, and w + 0 = w).
-        for i in 0..<plane {
-            // hasDepth and the residuals are only written when depth is given, so read them only then.
-            let hasDepthHere = usesDepth && hasDepth[i] != 0
-            let labelled = labels[i] != c.ignoreLabel
-            let eligible = hasDepthHere && labelled
-            let r = usesDepth ? residual[i] : 0
-            // wR as Float, the same value the pace was selected from.
-            let wr = Float(abs(r))
-            let wz = usesDSE ? wZ[i] : 0
-            wRMap?[i] = eligible && usesDPE ? wr : 0
-            wZMap?[i] = eligible && usesDSE ? wz : 0
-            var dg = hasDepthHere ? depthScale * (r - shift) + offset : 0
-            // An ignored pixel's loss is 0 and it counts nowhere: its w is 0.
-            let ce = Double(loss[i])
-            let countsSegmentation = labelled && Double(loss[i]) < segmentationLimit
-            let countsDPE = eligible && usesDPE && Double(wr) < depthPredictionErrorLimit
-            let countsDSE = eligible && usesDSE && Double(wz) < segmentationErrorLimit
-            var w: Double = countsSegmentation ? 1 : 0
-            crossEntropySum += kept(ce, countsSegmentation)
-            countedDPE += countsDPE ? 1 : 0
-            depthPredictionErrorSum += kept(Double(wr) * ce, countsDPE)
-            w += kept(beta * Double(wr), countsDPE)
-            dg += kept(beta * (r > 0 ? 1 : -1) * ce * logitScale, countsDPE && propagates && r != 0)
-            countedDSE += countsDSE ? 1 : 0
-            segmentationErrorSum += kept(Double(wz) * ce, countsDSE)
-            w += kept(gamma * Double(wz), countsDSE)
-            // A quarter of Float's range keeps coef · (p − y) finite in the gradient kernel.
-            coefficient[i] = saturatingFloat(w * logitScale, limit: .greatestFiniteMagnitude / 4)
-            lossWeights?[i] = saturatingFloat(w)
-            writeDepthGradient(i, dg)
-        }
-        s.crossEntropySum = crossEntropySum
-        s.depthPredictionErrorSum = depthPredictionErrorSum
-        s.segmentationErrorSum = segmentationErrorSum
-        s.countedDepthPredictionErrorPixels = countedDPE
-        s.countedSegmentationErrorPixels = countedDSE
-    }
-
-    /// `x` where `keep`, else +0, without a branch.
-    @inline(__always)
-    private static func kept(_ x: Double, _ keep: Bool) -> Double {
-        Double(bitPattern: x.bitPattern & (keep ? ~0 : 0))
+        let constants = WeighingConstants(
+            ignoreLabel: c.ignoreLabel, usesDepth: usesDepth, usesDepthPredictionError: c.usesDepthPredictionError,
+            usesSegmentationError: c.usesSegmentationError,
+            propagatesDepthPredictionError: c.propagatesDepthPredictionErrorToDepth,
+            segmentationLimit: segmentationLimit, depthPredictionErrorLimit: depthPredictionErrorLimit,
+            segmentationErrorLimit: segmentationErrorLimit, beta: beta, gamma: gamma, logitScale: logitScale,
+            depthScale: depthScale, shift: shift, offset: offset)
+        let sums = Kernels.weighPixels(
+            count: plane, constants: constants,
+            inputs: WeighingInputs(
+                labels: labels, hasDepth: ws.hasDepth + base, residual: ws.residual + base,
+                segmentationError: ws.segmentationError + base, loss: ws.loss + base),
+            outputs: WeighingOutputs(
+                coefficient: ws.coefficient + base, depthGradient: outputs.depthGradient.map { $0 + base },
+                accumulates: outputs.accumulates, lossWeights: outputs.lossWeights.map { $0 + base },
+                depthPredictionErrorMap: outputs.depthPredictionErrorMap.map { $0 + base },
+                segmentationErrorMap: outputs.segmentationErrorMap.map { $0 + base }))
+        s.crossEntropySum += sums.crossEntropy
+        s.depthPredictionErrorSum += sums.depthPredictionError
+        s.segmentationErrorSum += sums.segmentationError
+        s.countedDepthPredictionErrorPixels += sums.countedDepthPredictionErrorPixels
+        s.countedSegmentationErrorPixels += sums.countedSegmentationErrorPixels
     }
 }

@@ -1,0 +1,181 @@
+/// The per-image constants of the hard-pixel objective's per-pixel weighing (see
+/// ``Kernels/weighPixels(count:constants:inputs:outputs:)``).
+struct WeighingConstants {
+    var ignoreLabel: Int32
+    /// Whether depth is given (else hasDepth and the residuals are not read).
+    var usesDepth: Bool
+    var usesDepthPredictionError: Bool
+    var usesSegmentationError: Bool
+    /// Whether the DPE term's gradient flows to the predicted depth.
+    var propagatesDepthPredictionError: Bool
+    /// A pixel's term counts where its value is below its limit (±∞ for all or none).
+    var segmentationLimit: Double
+    var depthPredictionErrorLimit: Double
+    var segmentationErrorLimit: Double
+    /// β and γ, the DPE and DSE weights.
+    var beta: Double
+    var gamma: Double
+    /// The logit gradient's coefficient is `W_i · logitScale`.
+    var logitScale: Double
+    /// ∂(α L_dep)/∂logD_i = depthScale · (R_i − shift) + offset where depth is valid.
+    var depthScale: Double
+    var shift: Double
+    var offset: Double
+}
+
+/// The per-pixel inputs of one image's weighing (each of the image's length): its labels,
+/// valid-depth flags and residuals R (read only with depth), wZ (read only when the term uses
+/// it) and ce (0 on ignored pixels).
+struct WeighingInputs {
+    var labels: UnsafePointer<Int32>, hasDepth: UnsafePointer<UInt8>, residual: UnsafePointer<Double>
+    var segmentationError: UnsafePointer<Float>, loss: UnsafePointer<Float>
+}
+
+/// Where one image's weighing writes (each of the image's length).
+struct WeighingOutputs {
+    var coefficient: UnsafeMutablePointer<Float>
+    var depthGradient: UnsafeMutablePointer<Float>?
+    /// Whether the depth gradient is added to (else overwritten).
+    var accumulates: Bool
+    var lossWeights: UnsafeMutablePointer<Float>?
+    var depthPredictionErrorMap: UnsafeMutablePointer<Float>?
+    var segmentationErrorMap: UnsafeMutablePointer<Float>?
+}
+
+/// One image's sums from its weighing.
+struct WeighingSums {
+    /// Σ ce over the pixels whose segmentation term counts.
+    var crossEntropy = 0.0
+    /// Σ wR · ce and Σ wZ · ce over the pixels whose DPE and DSE terms count.
+    var depthPredictionError = 0.0
+    var segmentationError = 0.0
+    var countedDepthPredictionErrorPixels = 0
+    var countedSegmentationErrorPixels = 0
+}
+
+extension Kernels {
+    /// Per pixel `i` of one image, with `eligible_i` = labelled and with valid depth:
+    /// - `wR_i = Float(|R_i|)`, counted where eligible and `wR_i < depthPredictionErrorLimit`;
+    ///   `wZ_i` likewise against its limit; ce where labelled and below its limit;
+    /// - `W_i = [ce counts] + β wR_i [wR counts] + γ wZ_i [wZ counts]`;
+    /// - the coefficient `W_i · logitScale`, saturated to a quarter of Float's range (so that
+    ///   `coef · (p − y)` stays finite in the gradient kernel), and the loss weight `W_i`;
+    /// - the depth gradient `depthScale · (R_i − shift) + offset` (0 without valid depth), plus
+    ///   `β · sign(R_i) · ce_i · logitScale` where wR counts and propagates and `R_i ≠ 0`;
+    /// - the maps `wR_i` and `wZ_i` where eligible (0 elsewhere);
+    /// and the sums Σ ce, Σ wR · ce, Σ wZ · ce over the pixels whose terms count.
+    ///
+    /// Eight pixels at a time in Double, without a branch per pixel (whether a pixel counts is
+    /// data: the paces split pixels at random). A term that does not count is +0, so every
+    /// per-pixel value is bitwise what the scalar formula gives. The sums are kept in eight
+    /// lanes (lane `l` adds pixels `l, l + 8, …` in order) and added lane 0 to 7 at the end:
+    /// the same for any thread count.
+    static func weighPixels(
+        count: Int, constants k: WeighingConstants, inputs x: WeighingInputs, outputs y: WeighingOutputs
+    ) -> WeighingSums {
+        typealias D = SIMD8<Double>
+        typealias Mask = SIMDMask<SIMD8<Int64>>
+        let none = Mask(repeating: false)
+        let usesDPE = Mask(repeating: k.usesDepthPredictionError)
+        let usesDSE = Mask(repeating: k.usesSegmentationError)
+        let propagates = Mask(repeating: k.propagatesDepthPredictionError)
+        let quarterRange = Double(Float.greatestFiniteMagnitude / 4), floatRange = Double(Float.greatestFiniteMagnitude)
+        @inline(__always) func kept(_ v: D, _ keep: Mask) -> D { v.replacing(with: 0, where: .!keep) }
+        @inline(__always) func saturated(_ v: D, _ limit: Double) -> SIMD8<Float> {
+            narrowed(v.replacing(with: -limit, where: v .< -limit).replacing(with: limit, where: v .> limit))
+        }
+        var crossEntropySum = D(), depthPredictionErrorSum = D(), segmentationErrorSum = D()
+        var countedDPE = SIMD8<Int64>(), countedDSE = SIMD8<Int64>()
+        var p = 0
+        while p < count {
+            let n = Swift.min(8, count - p)
+            // Lanes past `count` get an ignored label and no depth, so they count nowhere.
+            let labels = widened(lanes(x.labels + p, n, padding: k.ignoreLabel))
+            let labelled = labels .!= SIMD8<Int64>(repeating: Int64(k.ignoreLabel))
+            var hasDepth = none, r = D()
+            if k.usesDepth {
+                hasDepth = widened(lanes(x.hasDepth + p, n, padding: 0)) .!= 0
+                r = lanes(x.residual + p, n, padding: 0)
+            }
+            let eligible = hasDepth .& labelled
+            // wR as Float, the same value the pace was selected from (|R| by clearing the sign bit).
+            let magnitude = D(bitPattern: r.bitPattern & 0x7FFF_FFFF_FFFF_FFFF)
+            let wr = widened(narrowed(magnitude))
+            let wz = k.usesSegmentationError ? widened(lanes(x.segmentationError + p, n, padding: 0)) : D()
+            let ce = widened(lanes(x.loss + p, n, padding: 0))
+            let countsSegmentation = labelled .& (ce .< D(repeating: k.segmentationLimit))
+            let countsDPE = eligible .& usesDPE .& (wr .< D(repeating: k.depthPredictionErrorLimit))
+            let countsDSE = eligible .& usesDSE .& (wz .< D(repeating: k.segmentationErrorLimit))
+            let w = D().replacing(with: 1, where: countsSegmentation) + kept(k.beta * wr, countsDPE)
+                + kept(k.gamma * wz, countsDSE)
+            crossEntropySum += kept(ce, countsSegmentation)
+            depthPredictionErrorSum += kept(wr * ce, countsDPE)
+            segmentationErrorSum += kept(wz * ce, countsDSE)
+            countedDPE &+= SIMD8<Int64>().replacing(with: 1, where: countsDPE)
+            countedDSE &+= SIMD8<Int64>().replacing(with: 1, where: countsDSE)
+            store(saturated(w * k.logitScale, quarterRange), y.coefficient + p, n)
+            if let lossWeights = y.lossWeights { store(saturated(w, floatRange), lossWeights + p, n) }
+            if let map = y.depthPredictionErrorMap {
+                store(narrowed(kept(wr, eligible .& usesDPE)), map + p, n)
+            }
+            if let map = y.segmentationErrorMap {
+                store(narrowed(kept(wz, eligible .& usesDSE)), map + p, n)
+            }
+            if let depthGradient = y.depthGradient {
+                let sign = D(repeating: -1).replacing(with: 1, where: r .> 0)
+                let dg = kept(k.depthScale * (r - k.shift) + k.offset, hasDepth)
+                    + kept(k.beta * sign * ce * k.logitScale, countsDPE .& propagates .& (r .!= 0))
+                var g = saturated(dg, floatRange)
+                if y.accumulates { g += lanes(UnsafePointer(depthGradient + p), n, padding: 0) }
+                store(g, depthGradient + p, n)
+            }
+            p &+= n
+        }
+        return WeighingSums(
+            crossEntropy: crossEntropySum.sum(), depthPredictionError: depthPredictionErrorSum.sum(),
+            segmentationError: segmentationErrorSum.sum(),
+            countedDepthPredictionErrorPixels: Int(countedDPE.wrappedSum()),
+            countedSegmentationErrorPixels: Int(countedDSE.wrappedSum()))
+    }
+
+    // Lane-by-lane conversions, which the compiler turns into one vector conversion each (the
+    // generic SIMD initialisers between scalar types stay out-of-line calls).
+    @inline(__always)
+    private static func widened(_ v: SIMD8<Float>) -> SIMD8<Double> {
+        SIMD8(Double(v[0]), Double(v[1]), Double(v[2]), Double(v[3]), Double(v[4]), Double(v[5]), Double(v[6]), Double(v[7]))
+    }
+
+    @inline(__always)
+    private static func narrowed(_ v: SIMD8<Double>) -> SIMD8<Float> {
+        SIMD8(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
+    }
+
+    @inline(__always)
+    private static func widened<T: FixedWidthInteger & SIMDScalar>(_ v: SIMD8<T>) -> SIMD8<Int64> {
+        SIMD8(Int64(v[0]), Int64(v[1]), Int64(v[2]), Int64(v[3]), Int64(v[4]), Int64(v[5]), Int64(v[6]), Int64(v[7]))
+    }
+
+    /// Eight lanes from `p`, of which the first `n` are read and the rest are `padding`.
+    @inline(__always)
+    private static func lanes<T: SIMDScalar>(_ p: UnsafePointer<T>, _ n: Int, padding: T) -> SIMD8<T> {
+        if n == 8 { return UnsafeRawPointer(p).loadUnaligned(as: SIMD8<T>.self) }
+        var v = SIMD8<T>(repeating: padding)
+        for i in 0..<n { v[i] = p[i] }
+        return v
+    }
+
+    /// Stores the first `n` of eight lanes.
+    @inline(__always)
+    private static func store<T: SIMDScalar>(_ v: SIMD8<T>, _ p: UnsafeMutablePointer<T>, _ n: Int) {
+        if n == 8 { return UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD8<T>.self) }
+        for i in 0..<n { p[i] = v[i] }
+    }
+}
+
+extension SIMD8 where Scalar == Double {
+    @inline(__always)
+    fileprivate init(bitPattern bits: SIMD8<UInt64>) { self = unsafeBitCast(bits, to: Self.self) }
+
+    @inline(__always)
+    fileprivate var bitPattern: SIMD8<UInt64> { unsafeBitCast(self, to: SIMD8<UInt64>.self) }
+}
