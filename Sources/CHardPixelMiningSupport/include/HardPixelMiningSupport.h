@@ -42,6 +42,13 @@ static inline __attribute__((always_inline)) void hpm_prefetch(const void *addre
     __builtin_prefetch(address, 0, 3);
 }
 
+/// Adds `value` to `*counter` atomically and returns the value before (relaxed order: the
+/// counter only hands out work items; their results are ordered by the threads' join). For
+/// the engine's dynamic scheduling: Swift's `Atomic` needs a newer macOS than the package's.
+static inline __attribute__((always_inline)) long hpm_fetch_add(long *counter, long value) {
+    return __atomic_fetch_add(counter, value, __ATOMIC_RELAXED);
+}
+
 typedef float hpm_f32x4 __attribute__((ext_vector_type(4)));
 typedef float hpm_f32x8 __attribute__((ext_vector_type(8)));
 typedef float hpm_f32x16 __attribute__((ext_vector_type(16)));
