@@ -91,7 +91,7 @@ extension Kernels {
             let n = Swift.min(8, count - p)
             // Lanes past `count` get an ignored label and no depth, so they count nowhere.
             let labels = widened(lanes(x.labels + p, n, padding: k.ignoreLabel))
-            let labelled = labels .!= SIMD8<Int64>(repeating: Int64(k.ignoreLabel))
+            let labelled = labels .!= D(repeating: Double(k.ignoreLabel))
             var hasDepth = none, r = D()
             if k.usesDepth {
                 hasDepth = widened(lanes(x.hasDepth + p, n, padding: 0)) .!= 0
@@ -150,9 +150,11 @@ extension Kernels {
         SIMD8(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
     }
 
+    /// Integers as Doubles (exact for these types), so that their compares give the Double
+    /// vectors' masks directly: no 64-bit integer compare, which a baseline SSE2 build lacks.
     @inline(__always)
-    private static func widened<T: FixedWidthInteger & SIMDScalar>(_ v: SIMD8<T>) -> SIMD8<Int64> {
-        SIMD8(Int64(v[0]), Int64(v[1]), Int64(v[2]), Int64(v[3]), Int64(v[4]), Int64(v[5]), Int64(v[6]), Int64(v[7]))
+    private static func widened<T: FixedWidthInteger & SIMDScalar>(_ v: SIMD8<T>) -> SIMD8<Double> {
+        SIMD8(Double(v[0]), Double(v[1]), Double(v[2]), Double(v[3]), Double(v[4]), Double(v[5]), Double(v[6]), Double(v[7]))
     }
 
     /// Eight lanes from `p`, of which the first `n` are read and the rest are `padding`.
