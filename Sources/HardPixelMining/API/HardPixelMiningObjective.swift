@@ -206,8 +206,10 @@ func validate(threadCount: Int) throws {
 }
 
 /// An optional per-pixel input: required ones must have N·H·W elements; others may be empty.
-func validateOptional<T>(_ buffer: UnsafeBufferPointer<T>, required: Bool, _ shape: BatchShape, _ argument: String) throws {
+func validateOptional<T>(
+    _ buffer: UnsafeBufferPointer<T>, required: Bool, _ shape: BatchShape, _ argument: @autoclosure () -> String
+) throws {
     if required || !buffer.isEmpty {
-        try Check.count(buffer.count, shape.pixelCount, argument)
+        try Check.count(buffer.count, shape.pixelCount, argument())
     }
 }

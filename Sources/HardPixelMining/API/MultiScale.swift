@@ -162,6 +162,6 @@ func validateSideSize(
     _ = try Check.product(width, shape.width, limit: Int.max / 2, widthArgument, "a size whose product with the input's fits in Int")
 }
 
-func validateOptionalArray<T>(_ array: [T], _ required: Bool, _ shape: BatchShape, _ argument: String) throws {
-    try array.withUnsafeBufferPointer { try validateOptional($0, required: required, shape, argument) }
+func validateOptionalArray<T>(_ array: [T], _ required: Bool, _ shape: BatchShape, _ argument: @autoclosure () -> String) throws {
+    try array.withUnsafeBufferPointer { try validateOptional($0, required: required, shape, argument()) }
 }

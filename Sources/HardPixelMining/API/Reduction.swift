@@ -41,12 +41,12 @@ extension Reduction {
 ///
 /// (with `on − off = 1 − ε` and `off = ε / C` in PyTorch's convention), which is what the
 /// package computes; without class weights `w_j = 1` and this is Eq. 1.
-func validateClassWeights(_ weights: [Float]?, classCount: Int, _ argument: String) throws {
+func validateClassWeights(_ weights: [Float]?, classCount: Int, _ argument: @autoclosure () -> String) throws {
     guard let weights else { return }
-    try Check.count(weights.count, classCount, argument)
-    try weights.withUnsafeBufferPointer { try Check.weights($0, argument) }
+    try Check.count(weights.count, classCount, argument())
+    try weights.withUnsafeBufferPointer { try Check.weights($0, argument()) }
     for (j, w) in weights.enumerated() where w != 0 && w < 1e-6 {
         throw HardPixelMiningError.invalidParameter(
-            argument: "\(argument)[\(j)]", value: Double(w), requirement: "0, or in 1e-6...1e6")
+            argument: "\(argument())[\(j)]", value: Double(w), requirement: "0, or in 1e-6...1e6")
     }
 }

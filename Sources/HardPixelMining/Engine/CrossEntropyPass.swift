@@ -21,16 +21,15 @@ enum CrossEntropyPass {
         try ws.reserveChunkSums(items.count)
 
         ObjectiveEngine.countLabels(shape: shape, labels: labels, targets: targets, reduction: reduction, workspace: ws)
-        let scales = ws.imageSums.map { s in
-            saturatingFloat(ObjectiveEngine.logitScale(s, images: shape.images, gradientScale: gradientScale),
-                            limit: .greatestFiniteMagnitude / 4)
-        }
-
-        // The logit pass.
+        // The logit pass. Each item computes its image's gradient scale (cheap) rather than the
+        // call keeping an array of them: no allocation in a steady-state call.
         ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws) { item, k, pixels, pixel, logit, scratch in
+            let scale = saturatingFloat(
+                ObjectiveEngine.logitScale(ws.imageSums[k], images: shape.images, gradientScale: gradientScale),
+                limit: .greatestFiniteMagnitude / 4)
             let (sum, finite) = Kernels.crossEntropy(
                 logits: logits + logit, labels: labels + pixel, plane: plane, range: pixels,
-                targets: targets, scale: scales[k], pixelWeights: pixelWeights.map { $0 + pixel },
+                targets: targets, scale: scale, pixelWeights: pixelWeights.map { $0 + pixel },
                 gradient: gradient.map { $0 + logit }, accumulating: accumulates,
                 pixelLosses: pixelLosses.map { $0 + pixel }, layout: layout, scratch: scratch)
             ws.chunkFinite[item] = finite
