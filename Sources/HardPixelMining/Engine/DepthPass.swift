@@ -31,7 +31,7 @@ enum DepthPass {
             pixels += counted
             sum += r
             squaredSum += r * r
-            if let labels { eligible += counted & (labels[i] != ignoreLabel ? 1 : 0) }
+            if let labels { eligible += eligibility(label: labels[i], hasDepth: hasDepth[i], ignoreLabel: ignoreLabel) }
         }
         s.depthPixels += pixels
         s.eligiblePixels += eligible

@@ -5,6 +5,14 @@ func saturatingFloat(_ x: Double, limit: Float = .greatestFiniteMagnitude) -> Fl
     Float(Swift.min(Swift.max(x, -Double(limit)), Double(limit)))
 }
 
+/// 1 where a pixel is eligible for the hard-pixel weights (a label other than `ignoreLabel`
+/// and a valid depth), else 0: without a branch (both are scattered at random), so that the
+/// loops calling it neither mispredict nor stay scalar.
+@inline(__always)
+func eligibility(label: Int32, hasDepth: UInt8, ignoreLabel: Int32) -> Int {
+    (label != ignoreLabel ? 1 : 0) & (hasDepth != 0 ? 1 : 0)
+}
+
 /// Raw views of the inputs, already validated against the shape.
 struct EngineInputs {
     var logits: LogitBuffer

@@ -11,9 +11,10 @@ enum Parallel {
     /// As `forEach`, also passing the worker's number (in `0..<threads`), so that each
     /// worker can use its own scratch.
     ///
-    /// Dynamic scheduling: each worker takes the next index not yet taken, so that a worker
-    /// slowed by the machine (a shared host steals time from one vCPU, not the other) does not
-    /// hold up the call with its share; which worker runs an index changes nothing in the results.
+    /// Dynamic scheduling: each worker takes the next run of indices not yet taken, so that a
+    /// worker slowed by the machine (a shared host steals time from one vCPU, not the other)
+    /// does not hold up the call with its share; which worker runs an index changes nothing in
+    /// the results.
     static func forEach(_ count: Int, threads: Int, _ body: (_ index: Int, _ worker: Int) -> Void) {
         let workers = Swift.min(threads, count)
         if workers <= 1 {

@@ -29,7 +29,7 @@ enum RegionTable {
             // a pixel that does not count has key 0 and adds 0 to region 0, and its depth (0,
             // NaN, anything) is never binned.
             @inline(__always) func counts(_ i: Int) -> Bool {
-                (labels[i] != ignoreLabel ? 1 : 0) & (hasDepth[i] != 0 ? 1 : 0) != 0
+                eligibility(label: labels[i], hasDepth: hasDepth[i], ignoreLabel: ignoreLabel) != 0
             }
             for row in y..<end {
                 let start = row &* w

@@ -58,7 +58,7 @@ enum WeighingPass {
                 UnsafeMutableBufferPointer(start: scratch, count: m), histogram: ws.histogram(image: k))
             return pacing.pace(median: Double(u1), maximum: Double(u2), epoch: epoch)
         }
-        let isEligible = { (i: Int) in (labels[i] != ignore ? 1 : 0) & Int(hasDepth[i] != 0 ? 1 : 0) }
+        let isEligible = { (i: Int) in eligibility(label: labels[i], hasDepth: hasDepth[i], ignoreLabel: ignore) }
         if c.usesDepthPredictionError {
             s.depthPredictionErrorPace = pace(isEligible) { Float(abs(residual[$0])) }
         }

@@ -420,17 +420,18 @@ enum Kernels {
                 i &+= 1
             }
         }
+        // Labels are ignored at random, so a branch on validity mispredicts: every loop below is
+        // a branch-free `while` (a `for` over a range does not vectorise).
+        let classes = UInt32(truncatingIfNeeded: layout.classes), ignore = targets.ignoreLabel
+        @inline(__always) func isValid(_ label: Int32) -> Bool {
+            ((UInt32(bitPattern: label) < classes ? 1 : 0) & (label != ignore ? 1 : 0)) != 0
+        }
+        var i = 0
         if rows == nil && targets.classWeights == nil {
-            // Without x_label or class weights, a branch-free `while` loop that the compiler
-            // vectorises (labels are ignored at random, so a branch on validity mispredicts, and
-            // a `for` over a range does not vectorise). x_label is left to the caller (the
-            // cross-entropy picks it in the column sweep; the gradient pass has no use for it).
-            let classes = UInt32(truncatingIfNeeded: layout.classes), ignore = targets.ignoreLabel
+            // Without x_label or class weights, loops the compiler vectorises. x_label is left to
+            // the caller (the cross-entropy picks it in the column sweep; the gradient pass has
+            // no use for it).
             let scale = scale ?? 0
-            var i = 0
-            @inline(__always) func isValid(_ label: Int32) -> Bool {
-                ((UInt32(bitPattern: label) < classes ? 1 : 0) & (label != ignore ? 1 : 0)) != 0
-            }
             if let weights {
                 while i < count {
                     let label = labels[p &+ i], ok = isValid(label)
@@ -453,14 +454,11 @@ enum Kernels {
             clearPadding(from: i, coefficients: true)
             return
         }
-        // With x_label rows or class weights: branch-free on the labels too. An invalid label
-        // reads row 0 and class weight 0 (both exist) and keeps neither.
-        let classes = UInt32(truncatingIfNeeded: layout.classes), ignore = targets.ignoreLabel
+        // With x_label rows or class weights: an invalid label reads row 0 and class weight 0
+        // (both exist) and keeps neither.
         let classWeights = targets.classWeights
-        var i = 0
         while i < count {
-            let label = labels[p &+ i]
-            let ok = ((UInt32(bitPattern: label) < classes ? 1 : 0) & (label != ignore ? 1 : 0)) != 0
+            let label = labels[p &+ i], ok = isValid(label)
             let safe = ok ? Int(label) : 0
             valid[i] = ok ? 1 : 0
             labelIndex[i] = ok ? Float(label) : -1

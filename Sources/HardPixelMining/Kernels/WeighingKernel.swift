@@ -68,8 +68,8 @@ extension Kernels {
     /// Eight pixels at a time in Double, without a branch per pixel (whether a pixel counts is
     /// data: the paces split pixels at random). A term that does not count is +0, so every
     /// per-pixel value is bitwise what the scalar formula gives. The sums are kept in eight
-    /// lanes (lane `l` adds pixels `l, l + 8, …` in order) and added lane 0 to 7 at the end:
-    /// the same for any thread count.
+    /// lanes (lane `l` adds pixels `l, l + 8, …` in order) and the lanes added pairwise at the
+    /// end, in a fixed order: the same for any thread count and any build.
     static func weighPixels(
         count: Int, constants k: WeighingConstants, inputs x: WeighingInputs, outputs y: WeighingOutputs
     ) -> WeighingSums {
@@ -131,9 +131,11 @@ extension Kernels {
             }
             p &+= n
         }
+        // `SIMD.sum()` leaves the order of its additions to the implementation.
+        @inline(__always) func total(_ v: D) -> Double { ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])) }
         return WeighingSums(
-            crossEntropy: crossEntropySum.sum(), depthPredictionError: depthPredictionErrorSum.sum(),
-            segmentationError: segmentationErrorSum.sum(),
+            crossEntropy: total(crossEntropySum), depthPredictionError: total(depthPredictionErrorSum),
+            segmentationError: total(segmentationErrorSum),
             countedDepthPredictionErrorPixels: Int(countedDPE.wrappedSum()),
             countedSegmentationErrorPixels: Int(countedDSE.wrappedSum()))
     }
