@@ -21,6 +21,12 @@ extension Float: ReferenceReal {
 /// time, straight from the equations, generic over the real type so that tests can
 /// run it in Float64 (finite differences) and compare the fast kernels against it.
 public enum ScalarReference {
+    /// x^y for x in 0...1 and y >= 0 (0^0 = 1), by exp and log.
+    static func power<T: ReferenceReal>(_ x: T, _ y: T) -> T {
+        if y == 0 { return 1 }
+        return x > 0 ? T.exponential(y * T.logarithm(x)) : 0
+    }
+
     public struct Output<T: ReferenceReal> {
         public var images: [ObjectiveTerms] = []
         public var batch = ObjectiveTerms()
@@ -33,7 +39,7 @@ public enum ScalarReference {
 
     public static func evaluate<T: ReferenceReal>(
         logits: [T], labels: [Int32], predictedLogDepth: [T], groundTruthDepth: [T], shape: BatchShape,
-        configuration c: ObjectiveConfiguration, epoch: Double, pixelWeights: [T]? = nil
+        configuration c: ObjectiveConfiguration, epoch: Double, pixelWeights: [T]? = nil, pixelWeightMap: [T]? = nil
     ) -> Output<T> {
         let (N, C, H, W) = (shape.images, shape.classes, shape.height, shape.width)
         let HW = H * W
@@ -67,6 +73,9 @@ public enum ScalarReference {
         for k in 0..<N {
             func x(_ j: Int, _ i: Int) -> T { logits[(k * C + j) * HW + i] }
             var ce = [T](repeating: 0, count: HW)
+            // Focal and PolyLoss-1: loss = a (1 − p_t)^γ (ce + ε (1 − p_t)); 1 and ce without them.
+            var loss = [T](repeating: 0, count: HW), factor = [T](repeating: 1, count: HW)
+            var labelFactor = [T](repeating: 0, count: HW)
             var logSumExp = [T](repeating: 0, count: HW)
             var labelled = [Bool](repeating: false, count: HW)
             var wrong = [Bool](repeating: false, count: HW)
@@ -89,6 +98,17 @@ public enum ScalarReference {
                     let logPLabel = x(Int(label), i) - logSumExp[i]
                     ce[i] = -(T(off) * sumLogP + T((on - off) * cw(Int(label))) * logPLabel)
                     wrong[i] = argmax != Int(label)
+                    let pt = T.exponential(logPLabel), q = 1 - pt, eps = T(c.polyEpsilon)
+                    let ell = ce[i] + eps * q
+                    let g = T(c.focal?.focusing ?? 0)
+                    let a = T(c.focal?.classAlpha.map { Double($0[Int(label)]) } ?? 1)
+                    factor[i] = c.focal == nil ? 1 : a * power(q, g)
+                    loss[i] = factor[i] * ell
+                    // ∂q/∂x_j = p_t (p_j − [j = label]).
+                    labelFactor[i] = factor[i] * eps * pt
+                    if let f = c.focal, f.gradient == .throughFactor, g != 0 {
+                        labelFactor[i] += ell * a * g * power(q, g - 1) * pt
+                    }
                 }
                 let d = groundTruthDepth.isEmpty ? T.nan : groundTruthDepth[k * HW + i]
                 if d >= T(binning.minimum) && d <= T(binning.maximum) {
@@ -104,6 +124,8 @@ public enum ScalarReference {
             }
             let eligible = (0..<HW).map { labelled[$0] && hasDepth[$0] }
             let wR = (0..<HW).map { eligible[$0] ? abs(residual[$0]) : 0 }
+            let wM: [T] = (0..<HW).map { pixelWeightMap?[k * HW + $0] ?? 0 }
+            let usesM = c.pixelWeightMap != nil
 
             // Regions: (cell, bin) → (count, errors).
             var count = [Int: Int](), errors = [Int: Int]()
@@ -134,8 +156,9 @@ public enum ScalarReference {
                 if usesR { s.depthPredictionErrorPace = pace((0..<HW).filter { eligible[$0] }.map { wR[$0] }) }
                 if usesZ { s.segmentationErrorPace = pace((0..<HW).filter { eligible[$0] }.map { wZ[$0] }) }
                 if c.pacesSegmentation { s.segmentationPace = pace((0..<HW).filter { labelled[$0] }.map { ce[$0] }) }
+                if c.pixelWeightMap?.paced == true { s.pixelWeightMapPace = pace((0..<HW).filter { labelled[$0] }.map { wM[$0] }) }
             }
-            func counts(_ w: T, _ eta: Double?) -> Bool {
+            func counts(_ w: T, _ eta: Double?, paced: Bool = paced) -> Bool {
                 if !paced { return true }
                 guard let eta else { return false }
                 return Double(w) < eta
@@ -156,18 +179,23 @@ public enum ScalarReference {
                     let pw = pixelWeights.map { Double($0[k * HW + i]) } ?? 1
                     if !c.pacesSegmentation || counts(ce[i], s.segmentationPace) {
                         weight += pw
-                        s.crossEntropySum += pw * Double(ce[i])
+                        s.crossEntropySum += pw * Double(loss[i])
                     }
                     if eligible[i] && usesR && counts(wR[i], s.depthPredictionErrorPace) {
-                        s.depthPredictionErrorSum += Double(wR[i] * ce[i])
+                        s.depthPredictionErrorSum += Double(wR[i] * loss[i])
                         weight += beta * Double(wR[i])
                         if c.propagatesDepthPredictionErrorToDepth && residual[i] != 0 {
-                            dg += beta * (residual[i] > 0 ? 1 : -1) * Double(ce[i]) * scale
+                            dg += beta * (residual[i] > 0 ? 1 : -1) * Double(loss[i]) * scale
                         }
                     }
                     if eligible[i] && usesZ && counts(wZ[i], s.segmentationErrorPace) {
-                        s.segmentationErrorSum += Double(wZ[i] * ce[i])
+                        s.segmentationErrorSum += Double(wZ[i] * loss[i])
                         weight += gamma * Double(wZ[i])
+                    }
+                    if usesM && counts(wM[i], s.pixelWeightMapPace, paced: c.pixelWeightMap!.paced) {
+                        s.pixelWeightMapSum += Double(wM[i] * loss[i])
+                        s.countedPixelWeightMapPixels += 1
+                        weight += c.pixelWeightMap!.coefficient * Double(wM[i])
                     }
                     // ∂/∂x_ij = W (A p_ij − a_ij) · scale, a_ij = off c_j + (on − off) c_label [j = label],
                     // A = Σ_j a_ij (1 without class weights, when this is W (p − y) / (N n)).
@@ -176,7 +204,8 @@ public enum ScalarReference {
                     let sumA = a.reduce(0, +)
                     for j in 0..<C {
                         let p = T.exponential(x(j, i) - logSumExp[i])
-                        out.logitGradient[(k * C + j) * HW + i] = T(weight * scale) * (T(sumA) * p - T(a[j]))
+                        let dLoss = factor[i] * (T(sumA) * p - T(a[j])) + labelFactor[i] * (p - (j == label ? 1 : 0))
+                        out.logitGradient[(k * C + j) * HW + i] = T(weight * scale) * dLoss
                     }
                 }
                 out.depthGradient[k * HW + i] = T(dg)
@@ -200,11 +229,12 @@ public enum ScalarReference {
             batch.depth += t.depth / Double(N)
             batch.depthPredictionError += t.depthPredictionError * share
             batch.segmentationError += t.segmentationError * share
+            batch.pixelWeightMap += t.pixelWeightMap * share
             batch.objective += t.objective / Double(N)
         }
         if pooled != nil {
             batch.objective = batch.segmentation + alpha * batch.depth + beta * batch.depthPredictionError
-                + gamma * batch.segmentationError
+                + gamma * batch.segmentationError + (c.pixelWeightMap?.coefficient ?? 0) * batch.pixelWeightMap
         }
         out.batch = batch
         return out

@@ -27,6 +27,10 @@ DEFAULT_CONFIG = dict(
     grid=(8, 8), dmin=1.0, dmax=256.0, bin_width=10.0,
     total_epochs=None, pace_segmentation=False, propagate=False,
     class_weights=None, reduction="per_image_mean",
+    # Composable terms: focal (Lin et al., softmax form) as dict(gamma=, alpha=[per class] or None,
+    # through=True: the gradient goes through (1 - p_t)^gamma), PolyLoss-1's epsilon, and a
+    # caller's per-pixel map as an additive term (coefficient, paced).
+    focal=None, poly_epsilon=0.0, map_coefficient=None, map_paced=False,
 )
 
 
@@ -43,8 +47,13 @@ def learning_pace(values, epoch, total_epochs):
     return u1 + epoch * (u2 - u1) / total_epochs
 
 
-def evaluate(logits, labels, pred, depth, config, epoch, pixel_weights=None):
-    """Every term, sum, map and gradient of the objective for one batch."""
+def evaluate(logits, labels, pred, depth, config, epoch, pixel_weights=None, pixel_map=None):
+    """Every term, sum, map and gradient of the objective for one batch.
+
+    With focal or PolyLoss-1, every labelled pixel's loss is
+    loss_i = a_y (1 - p_t)^g (ce_i + eps (1 - p_t)), and W_i (the additive weight) multiplies it;
+    with a caller's map, W_i gains c * map_i where the map counts.
+    """
     cfg = dict(DEFAULT_CONFIG, **config)
     N, C, H, W = logits.shape
     HW = H * W
@@ -70,6 +79,7 @@ def evaluate(logits, labels, pred, depth, config, epoch, pixel_weights=None):
 
     out = dict(images=[], grad_logits=np.zeros((N, C, H, W)), grad_depth=np.zeros((N, H, W)),
                pixel_ce=np.zeros((N, H, W)), w_r=np.zeros((N, H, W)), w_z=np.zeros((N, H, W)),
+               pixel_loss=np.zeros((N, H, W)),
                pixel_weight=np.zeros((N, H, W)),
                predictions=np.zeros((N, H, W), dtype=np.int64), tables=[])
     for k in range(N):
@@ -83,6 +93,20 @@ def evaluate(logits, labels, pred, depth, config, epoch, pixel_weights=None):
         safe = np.where(valid, lab, 0)
         ce = -(off * (cw[:, None] * logp).sum(axis=0) + (on - off) * cw[safe] * logp[safe, np.arange(HW)])
         ce = np.where(valid, ce, 0.0)
+        # Focal and PolyLoss-1, from their papers' formulas: q = 1 - p_t, loss = a q^g (ce + eps q).
+        focal, eps = cfg["focal"], cfg["poly_epsilon"]
+        modulated = focal is not None or eps != 0
+        logp_t = logp[safe, np.arange(HW)]
+        q = -np.expm1(logp_t)
+        ell = ce + eps * q
+        if focal is not None:
+            g_f = focal["gamma"]
+            a_f = np.ones(HW) if focal.get("alpha") is None else \
+                np.asarray(focal["alpha"], dtype=np.float32).astype(np.float64)[safe]
+            mfac = a_f * q ** g_f
+        else:
+            mfac = np.ones(HW)
+        loss_mod = np.where(valid, mfac * ell, 0.0)
         pred_cls = x.argmax(axis=0)  # first index of the largest logit
         wrong = valid & (pred_cls != lab)
 
@@ -134,14 +158,27 @@ def evaluate(logits, labels, pred, depth, config, epoch, pixel_weights=None):
         mask_r = counted(wR, eta_r, elig)
         mask_z = counted(wZ, eta_z, elig)
         pw = np.ones(HW) if pixel_weights is None else pixel_weights[k].reshape(HW).astype(np.float64)
+        uses_m = cfg["map_coefficient"] is not None
+        wM = np.zeros(HW) if not uses_m else pixel_map[k].reshape(HW).astype(np.float64)
+        eta_m = None
+        if uses_m and cfg["map_paced"]:
+            lab_vals = wM[valid]
+            eta_m = learning_pace(lab_vals, epoch, E)
+            mask_m = np.zeros(HW, dtype=bool) if eta_m is None else valid & (wM < eta_m)
+        else:
+            mask_m = valid.copy() if uses_m else np.zeros(HW, dtype=bool)
 
         sums = dict(n=n, nd=nd, eligible=int(elig.sum()),
-                    ce_sum=float((pw * ce)[mask_s].sum()),
+                    ce_sum=float((pw * loss_mod)[mask_s].sum()),
                     r_sum=float(R[has_d].sum()) if (uses_dep or uses_r) else 0.0,
                     r2_sum=float((R[has_d] ** 2).sum()) if (uses_dep or uses_r) else 0.0,
-                    r_weighted=float((wR * ce)[mask_r].sum()) if uses_r else 0.0,
-                    z_weighted=float((wZ * ce)[mask_z].sum()) if uses_z else 0.0,
+                    r_weighted=float((wR * loss_mod)[mask_r].sum()) if uses_r else 0.0,
+                    z_weighted=float((wZ * loss_mod)[mask_z].sum()) if uses_z else 0.0,
                     eta_r=eta_r, eta_z=eta_z, eta_s=eta_s)
+        if uses_m:
+            sums["m_weighted"] = float((wM * loss_mod)[mask_m].sum())
+            sums["eta_m"] = eta_m
+            sums["m_counted"] = int(mask_m.sum())
         div = counts_w[k] if pooled is None else pooled
         if cfg["class_weights"] is not None or pooled is not None:
             sums["label_weight_sum"] = counts_w[k]
@@ -152,8 +189,11 @@ def evaluate(logits, labels, pred, depth, config, epoch, pixel_weights=None):
         l_dep = 0.0
         if uses_dep and nd:
             l_dep = sums["r2_sum"] / nd - rho * (sums["r_sum"] / nd) ** 2
+        l_m = (sums["m_weighted"] / div if div > 0 else 0.0) if uses_m else 0.0
         objective = l_seg + alpha * l_dep + beta * l_r + gamma * l_z
-        out["images"].append(dict(segmentation=l_seg, depth=l_dep, dpe=l_r, dse=l_z,
+        if uses_m:
+            objective += cfg["map_coefficient"] * l_m
+        out["images"].append(dict(segmentation=l_seg, depth=l_dep, dpe=l_r, dse=l_z, map=l_m,
                                   objective=objective, sums=sums))
 
         # Gradients: weights and masks are constants.
@@ -162,8 +202,24 @@ def evaluate(logits, labels, pred, depth, config, epoch, pixel_weights=None):
             Wt = Wt + beta * wR * mask_r
         if uses_z:
             Wt = Wt + gamma * wZ * mask_z
+        if uses_m:
+            Wt = Wt + cfg["map_coefficient"] * wM * mask_m
         scale = (1.0 / (N * div) if pooled is None else 1.0 / div) if div > 0 else 0.0
-        if cfg["class_weights"] is None and pooled is None:  # Eq. 1's gradient, W (p - y) / (N n)
+        if modulated:
+            # d loss / d x_j = m d ce/d x_j + (m eps p_t + [through] ell a g q^(g-1) p_t) (p_j - [j = y]),
+            # since d q / d x_j = p_t (p_j - [j = y]).
+            a = np.repeat((off * cw)[:, None], HW, axis=1)
+            a[safe, np.arange(HW)] += (on - off) * cw[safe]
+            dce = a.sum(axis=0) * prob - a
+            onehot = np.zeros((C, HW))
+            onehot[safe, np.arange(HW)] = 1.0
+            lf = mfac * eps * np.exp(logp_t)
+            if focal is not None and focal.get("through", True) and g_f != 0:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    qg1 = np.where(q > 0, q ** (g_f - 1.0), 0.0 if g_f > 1 else 1.0)
+                lf = lf + ell * a_f * g_f * qg1 * np.exp(logp_t)
+            g = (Wt * scale) * (mfac * dce + lf * (prob - onehot)) * valid
+        elif cfg["class_weights"] is None and pooled is None:  # Eq. 1's gradient, W (p - y) / (N n)
             y = np.full((C, HW), off)
             y[safe, np.arange(HW)] = np.where(valid, on, off)
             g = np.zeros((C, HW))
@@ -179,23 +235,26 @@ def evaluate(logits, labels, pred, depth, config, epoch, pixel_weights=None):
         if uses_dep and nd:
             gd = np.where(has_d, alpha / N * 2.0 / nd * (R - rho * R[has_d].mean()), 0.0)
         if cfg["propagate"] and uses_r and div > 0:
-            gd = gd + beta * np.sign(R) * ce * mask_r * scale if pooled is not None or cfg["class_weights"] is not None \
-                else gd + beta * np.sign(R) * ce * mask_r / (N * n)
+            gd = gd + beta * np.sign(R) * loss_mod * mask_r * scale if pooled is not None or cfg["class_weights"] is not None \
+                or modulated else gd + beta * np.sign(R) * ce * mask_r / (N * n)
         out["grad_depth"][k] = gd.reshape(H, W)
         out["pixel_ce"][k] = ce.reshape(H, W)
         out["w_r"][k] = wR.reshape(H, W)
         out["w_z"][k] = wZ.reshape(H, W)
         # W_i, the per-pixel loss weight (the journal's Loss Weight Module), 0 where ignored.
-        out["pixel_weight"][k] = np.where(valid, Wt, 0.0).reshape(H, W)
+        out["pixel_weight"][k] = np.where(valid, Wt * mfac, 0.0).reshape(H, W)
+        out["pixel_loss"][k] = loss_mod.reshape(H, W)
         out["predictions"][k] = pred_cls.reshape(H, W)
         out["tables"].append(table)
 
     batch = {key: float(np.mean([im[key] for im in out["images"]]))
-             for key in ("segmentation", "depth", "dpe", "dse", "objective")}
+             for key in ("segmentation", "depth", "dpe", "dse", "map", "objective")}
     if pooled is not None:  # the shares add up; the depth term stays a mean over images
-        for key in ("segmentation", "dpe", "dse"):
+        for key in ("segmentation", "dpe", "dse", "map"):
             batch[key] = float(np.sum([im[key] for im in out["images"]]))
         batch["objective"] = batch["segmentation"] + alpha * batch["depth"] + beta * batch["dpe"] + gamma * batch["dse"]
+        if cfg["map_coefficient"] is not None:
+            batch["objective"] += cfg["map_coefficient"] * batch["map"]
     out["batch"] = batch
     return out
 

@@ -41,6 +41,8 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
     ///   - depthGradient: receives ∂L/∂logD (N·H·W), or nil.
     ///   - gradientOutput: overwrite (default) or accumulate into both gradients, with a scale.
     ///   - maps: per-pixel W, ce, wR and wZ to write as well (for logging and pictures).
+    ///   - pixelWeightMap: the caller's N·H·W map of ``ObjectiveConfiguration/pixelWeightMap``
+    ///     (finite values in 0...1e6); required with that term, refused without it.
     ///   - workspace: scratch to reuse across calls; a temporary one when nil.
     /// - Throws: ``HardPixelMiningError`` before writing anything: every input is validated
     ///   first, and the logits' finiteness is known after the statistics pass, before any
@@ -55,12 +57,14 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
         depthGradient: UnsafeMutableBufferPointer<Float>? = nil,
         gradientOutput: GradientOutput = .overwrite,
         maps: ObjectiveMaps = ObjectiveMaps(),
+        pixelWeightMap: UnsafeBufferPointer<Float>? = nil,
         workspace: ObjectiveWorkspace? = nil
     ) throws -> ObjectiveResult {
         try evaluate(
             logits: logits, labels: labels, predictedLogDepth: predictedLogDepth, groundTruthDepth: groundTruthDepth,
             shape: shape, epoch: epoch, logitGradient: logitGradient, depthGradient: depthGradient,
-            workspace: workspace, gradientScale: 1, gradientOutput: gradientOutput, maps: maps)
+            workspace: workspace, gradientScale: 1, gradientOutput: gradientOutput, maps: maps,
+            pixelWeightMap: pixelWeightMap)
     }
 
     /// The core, with both gradients multiplied by `gradientScale` (a side output's λ).
@@ -69,7 +73,8 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
         predictedLogDepth: UnsafeBufferPointer<Float>, groundTruthDepth: UnsafeBufferPointer<Float>,
         shape: BatchShape, epoch: Double, logitGradient: UnsafeMutableBufferPointer<Scalar>?,
         depthGradient: UnsafeMutableBufferPointer<Float>?, workspace: ObjectiveWorkspace?, gradientScale: Double,
-        gradientOutput: GradientOutput = .overwrite, maps: ObjectiveMaps = ObjectiveMaps()
+        gradientOutput: GradientOutput = .overwrite, maps: ObjectiveMaps = ObjectiveMaps(),
+        pixelWeightMap: UnsafeBufferPointer<Float>? = nil
     ) throws -> ObjectiveResult {
         let c = configuration
         try shape.validate()
@@ -84,6 +89,7 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
         if let g = depthGradient { try Check.count(g.count, shape.pixelCount, "depthGradient") }
         try Check.labels(labels, classCount: shape.classes, ignoreLabel: c.ignoreLabel, "labels")
         if c.needsPredictedDepth { try Check.allFinite(predictedLogDepth, "predictedLogDepth") }
+        try c.validatePixelWeightMap(pixelWeightMap, shape)
 
         let inputs = EngineInputs(
             logits: LogitBuffer(logits), labels: labels.baseAddress!,
@@ -95,13 +101,13 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
             accumulates: gradientOutput.accumulates, lossWeights: maps.lossWeights?.baseAddress,
             depthPredictionErrorMap: maps.depthPredictionError?.baseAddress,
             segmentationErrorMap: maps.segmentationError?.baseAddress)
-        // L_seg alone is plain cross-entropy: one pass over the logits (unless maps are asked for).
-        let term: SegmentationTerm = c.needsGroundTruthDepth || c.pacesSegmentation || !maps.isEmpty
-            ? .hardPixel(c, epoch: epoch) : .plain(pixelWeights: nil, reduction: c.reduction)
-        let sums = try c.withTargets(classCount: shape.classes) { targets in
-            try ObjectiveEngine.run(
-                term, targets: targets, shape: shape, inputs: inputs, outputs: outputs,
-                workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
+        // The engine routes L_seg alone to the cross-entropy's one pass (unless maps are asked for).
+        let sums = try c.withPlan(shape: shape, epoch: epoch, pixelWeightMap: pixelWeightMap?.baseAddress) { plan in
+            try c.withTargets(classCount: shape.classes) { targets in
+                try ObjectiveEngine.run(
+                    .weighted(plan), targets: targets, shape: shape, inputs: inputs, outputs: outputs,
+                    workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
+            }
         }
         return ObjectiveResult(combining: sums, configuration: c, epoch: epoch)
     }
@@ -141,7 +147,7 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
     public func evaluate<Scalar: LogitScalar>(
         logits: [Scalar], labels: [Int32], predictedLogDepth: [Float] = [], groundTruthDepth: [Float] = [],
         shape: BatchShape, epoch: Double = 0, logitGradient: inout [Scalar], depthGradient: inout [Float],
-        gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
+        gradientOutput: GradientOutput = .overwrite, pixelWeightMap: [Float]? = nil, workspace: ObjectiveWorkspace? = nil
     ) throws -> ObjectiveResult {
         try logits.withUnsafeBufferPointer { x in
             try labels.withUnsafeBufferPointer { y in
@@ -149,10 +155,12 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
                     try groundTruthDepth.withUnsafeBufferPointer { dStar in
                         try logitGradient.withUnsafeMutableBufferPointer { gx in
                             try depthGradient.withUnsafeMutableBufferPointer { gd in
-                                try evaluate(
-                                    logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar,
-                                    shape: shape, epoch: epoch, logitGradient: gx, depthGradient: gd,
-                                    gradientOutput: gradientOutput, workspace: workspace)
+                                try withOptionalBuffer(pixelWeightMap) { map in
+                                    try evaluate(
+                                        logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar,
+                                        shape: shape, epoch: epoch, logitGradient: gx, depthGradient: gd,
+                                        gradientOutput: gradientOutput, pixelWeightMap: map, workspace: workspace)
+                                }
                             }
                         }
                     }
@@ -164,15 +172,17 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
     /// Evaluates the objective on arrays without gradients.
     public func evaluate(
         logits: [Float], labels: [Int32], predictedLogDepth: [Float] = [], groundTruthDepth: [Float] = [],
-        shape: BatchShape, epoch: Double = 0, workspace: ObjectiveWorkspace? = nil
+        shape: BatchShape, epoch: Double = 0, pixelWeightMap: [Float]? = nil, workspace: ObjectiveWorkspace? = nil
     ) throws -> ObjectiveResult {
         try logits.withUnsafeBufferPointer { x in
             try labels.withUnsafeBufferPointer { y in
                 try predictedLogDepth.withUnsafeBufferPointer { d in
                     try groundTruthDepth.withUnsafeBufferPointer { dStar in
-                        try evaluate(
-                            logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar, shape: shape,
-                            epoch: epoch, workspace: workspace)
+                        try withOptionalBuffer(pixelWeightMap) { map in
+                            try evaluate(
+                                logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar, shape: shape,
+                                epoch: epoch, pixelWeightMap: map, workspace: workspace)
+                        }
                     }
                 }
             }
@@ -188,6 +198,24 @@ extension ObjectiveConfiguration {
         try HardPixelMining.validate(threadCount: threadCount)
         try Check.parameter(epoch, "epoch", "finite and >= 0", { $0 >= 0 })
         try pacing?.validate(epoch: epoch)
+    }
+
+    /// The caller's map: N·H·W finite values in 0...1e6 with a ``PixelWeightMapTerm``, and none without.
+    func validatePixelWeightMap(_ map: UnsafeBufferPointer<Float>?, _ shape: BatchShape) throws {
+        guard pixelWeightMap != nil else {
+            if let map {
+                throw HardPixelMiningError.invalidParameter(
+                    argument: "pixelWeightMap", value: Double(map.count),
+                    requirement: "nil unless configuration.pixelWeightMap sets its term")
+            }
+            return
+        }
+        guard let map else {
+            throw HardPixelMiningError.invalidParameter(
+                argument: "pixelWeightMap", value: 0, requirement: "N·H·W values: configuration.pixelWeightMap is set")
+        }
+        try Check.count(map.count, shape.pixelCount, "pixelWeightMap")
+        try Check.weights(map, "pixelWeightMap")
     }
 
     /// The depth buffers' counts: N·H·W where the configuration reads them, else N·H·W or empty.

@@ -13,6 +13,10 @@
 /// and `sum`. PyTorch: `F.cross_entropy(x, y, weight=c, ignore_index=255,
 /// label_smoothing=ε, reduction="mean")` is `reduction: .mean`, `classWeights: c`,
 /// `smoothing: .pytorch(epsilon: ε)` — the same value and gradient to within 1e-6.
+///
+/// With ``focal`` and ``polyEpsilon`` each labelled pixel's loss becomes
+/// `α_label (1 − p_t)^γ (ce_i + ε (1 − p_t))` (focal loss, PolyLoss-1; see
+/// ``FocalModulation``), still in one pass over the logits.
 public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
     public var smoothing: LabelSmoothing
     public var ignoreLabel: Int32
@@ -23,17 +27,24 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
     /// How the per-pixel losses are reduced (default: the paper's per-image mean). Mining
     /// accepts only the default, since each mining mode brings its own divisor.
     public var reduction: Reduction
+    /// Focal modulation of each pixel's loss, or nil. Not with mining.
+    public var focal: FocalModulation?
+    /// PolyLoss-1's ε (0...1000; 0: none). Not with mining.
+    public var polyEpsilon: Double
     public var threadCount: Int
 
     public init(
         smoothing: LabelSmoothing = .paperDefault, ignoreLabel: Int32 = 255, mining: PixelMining? = nil,
-        classWeights: [Float]? = nil, reduction: Reduction = .perImageMean, threadCount: Int = 1
+        classWeights: [Float]? = nil, reduction: Reduction = .perImageMean, focal: FocalModulation? = nil,
+        polyEpsilon: Double = 0, threadCount: Int = 1
     ) {
         self.smoothing = smoothing
         self.ignoreLabel = ignoreLabel
         self.mining = mining
         self.classWeights = classWeights
         self.reduction = reduction
+        self.focal = focal
+        self.polyEpsilon = polyEpsilon
         self.threadCount = threadCount
     }
 
@@ -73,6 +84,13 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
                 requirement: ".perImageMean with mining (each mining mode brings its own divisor)")
         }
         try validateClassWeights(classWeights, classCount: shape.classes, "classWeights")
+        try focal?.validate(classCount: shape.classes, argument: "focal")
+        try FocalModulation.validate(polyEpsilon: polyEpsilon, argument: "polyEpsilon")
+        if mining != nil && (focal != nil || polyEpsilon != 0) {
+            throw HardPixelMiningError.invalidParameter(
+                argument: focal != nil ? "focal" : "polyEpsilon", value: focal?.focusing ?? polyEpsilon,
+                requirement: "not used with mining (mining ranks the unmodulated losses)")
+        }
         try validate(threadCount: threadCount)
         try Scalar.validateLayout("logits")
         try Check.count(logits.count, shape.logitCount, "logits")
@@ -92,14 +110,17 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
         c.reduction = reduction
         let weights = pixelWeights?.baseAddress
         let sums = try c.withTargets(classCount: shape.classes) { targets in
+            try focal.withModulation(polyEpsilon: polyEpsilon) { modulation in
             try ObjectiveEngine.run(
-                mining.map { .mined($0, pixelWeights: weights) } ?? .plain(pixelWeights: weights, reduction: reduction),
+                mining.map { .mined($0, pixelWeights: weights) }
+                    ?? .plain(pixelWeights: weights, reduction: reduction, modulation: modulation),
                 targets: targets, shape: shape,
                 inputs: EngineInputs(logits: LogitBuffer(logits), labels: labels.baseAddress!),
                 outputs: EngineOutputs(
                     logitGradient: gradient.map(MutableLogitBuffer.init), pixelLosses: pixelLosses?.baseAddress,
                     gradientScale: gradientOutput.scale, accumulates: gradientOutput.accumulates),
                 workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
+            }
         }
         return ObjectiveResult(combining: sums, configuration: c, epoch: 0)
     }

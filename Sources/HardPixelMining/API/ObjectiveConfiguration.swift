@@ -40,6 +40,13 @@ public struct ObjectiveConfiguration: Sendable, Hashable {
     /// Also propagate `β · sign(R_i) · ce_i / n` into the depth gradient (off in the paper,
     /// which treats the weights as constants).
     public var propagatesDepthPredictionErrorToDepth: Bool = false
+    /// Focal modulation of every labelled pixel's loss, `α_label (1 − p_t)^γ`, or nil.
+    public var focal: FocalModulation? = nil
+    /// PolyLoss-1's ε: each labelled pixel's loss gains `ε (1 − p_t)` (0: none; 0...1000).
+    public var polyEpsilon: Double = 0
+    /// A caller's per-pixel map as an additive term of the pixel weight, or nil. The map itself
+    /// is an argument of ``HardPixelMiningObjective``'s `evaluate`.
+    public var pixelWeightMap: PixelWeightMapTerm? = nil
 
     public init() {}
 
@@ -146,6 +153,42 @@ public struct ObjectiveConfiguration: Sendable, Hashable {
         if pacesSegmentation && pacing == nil {
             throw HardPixelMiningError.invalidParameter(
                 argument: "\(argument()).pacesSegmentation", value: 1, requirement: "used together with pacing")
+        }
+        try focal?.validate(classCount: shape.classes, argument: "\(argument()).focal")
+        try FocalModulation.validate(polyEpsilon: polyEpsilon, argument: "\(argument()).polyEpsilon")
+        if let term = pixelWeightMap {
+            try Check.weight(term.coefficient, "\(argument()).pixelWeightMap.coefficient")
+            if term.paced && pacing == nil {
+                throw HardPixelMiningError.invalidParameter(
+                    argument: "\(argument()).pixelWeightMap.paced", value: 1, requirement: "used together with pacing")
+            }
+        }
+    }
+
+    /// Whether focal or PolyLoss-1 modulates the per-pixel loss (which needs logits).
+    var modulatesLoss: Bool { focal != nil || polyEpsilon != 0 }
+
+    /// The engine's description of this configuration for `shape` at `epoch` (validated), with
+    /// the caller's map when ``pixelWeightMap`` is set. The modulation's α is borrowed for the
+    /// call, so the plan lives only inside `body`.
+    func withPlan<R>(
+        shape: BatchShape, epoch: Double, pixelWeightMap map: UnsafePointer<Float>? = nil,
+        _ body: (WeightingPlan) throws -> R
+    ) rethrows -> R {
+        try focal.withModulation(polyEpsilon: polyEpsilon) { modulation in
+            let paced = pacing != nil
+            let plan = WeightingPlan(
+                ignoreLabel: ignoreLabel, reduction: reduction, modulation: modulation,
+                depthPredictionError: usesDepthPredictionError
+                    ? AdditiveTerm(coefficient: depthPredictionErrorWeight.value(atEpoch: epoch), paced: paced) : nil,
+                segmentationError: usesSegmentationError ? AdditiveTerm(coefficient: segmentationErrorWeight, paced: paced) : nil,
+                pixelWeightMap: pixelWeightMap.map { AdditiveTerm(coefficient: $0.coefficient, paced: $0.paced) },
+                pixelWeightMapValues: pixelWeightMap == nil ? nil : map,
+                pacing: pacing, epoch: epoch, pacesSegmentation: pacesSegmentation,
+                depthWeight: depthWeight, scaleInvariance: scaleInvariance, pooledDepth: pooledDepthTerm,
+                propagatesDepthPredictionError: propagatesDepthPredictionErrorToDepth,
+                grid: grid.dimensions(height: shape.height, width: shape.width), binning: depthBinning)
+            return try body(plan)
         }
     }
 }

@@ -41,6 +41,12 @@ public struct ImageSums: Sendable, Hashable {
     public var countedDepthPredictionErrorPixels = 0
     /// The eligible pixels whose DSE weight counted (all of them unpaced; those under η paced).
     public var countedSegmentationErrorPixels = 0
+    /// Σ map · loss over the labelled pixels where a caller's map term counts (paced or not).
+    public var pixelWeightMapSum = 0.0
+    /// The learning pace η of a caller's map, when that term is paced and the image has labelled pixels.
+    public var pixelWeightMapPace: Double? = nil
+    /// The labelled pixels whose caller's map counted.
+    public var countedPixelWeightMapPixels = 0
 
     public init() {}
 
@@ -69,7 +75,9 @@ public struct ObjectiveTerms: Sendable, Hashable {
     public var depthPredictionError = 0.0
     /// L_Z (or L̂_Z when paced) = Σ wZ ce / n.
     public var segmentationError = 0.0
-    /// L_seg + α L_dep + β(e) L_R + γ L_Z.
+    /// L_M = Σ map · ce / n, a caller's map term (``PixelWeightMapTerm``); 0 without one.
+    public var pixelWeightMap = 0.0
+    /// L_seg + α L_dep + β(e) L_R + γ L_Z (+ c L_M).
     public var objective = 0.0
 
     public init() {}
@@ -87,6 +95,7 @@ public struct ObjectiveTerms: Sendable, Hashable {
         if n > 0 {
             depthPredictionError = s.depthPredictionErrorSum / n
             segmentationError = s.segmentationErrorSum / n
+            pixelWeightMap = s.pixelWeightMapSum / n
         }
         if let silog = c.pooledDepthTerm {
             depth = silog.value(pixels: s.depthPixels, sum: s.residualSum, squaredSum: s.squaredResidualSum)
@@ -95,9 +104,7 @@ public struct ObjectiveTerms: Sendable, Hashable {
             let mean = s.residualSum / nd
             depth = s.squaredResidualSum / nd - c.scaleInvariance * mean * mean
         }
-        objective = segmentation + c.depthWeight * depth
-            + c.depthPredictionErrorWeight.value(atEpoch: epoch) * depthPredictionError
-            + c.segmentationErrorWeight * segmentationError
+        objective = c.combine(self, epoch: epoch)
     }
 }
 
@@ -150,6 +157,7 @@ public struct ObjectiveResult: Sendable, Hashable {
             batch.depth += t.depth
             batch.depthPredictionError += t.depthPredictionError
             batch.segmentationError += t.segmentationError
+            batch.pixelWeightMap += t.pixelWeightMap
             batch.objective += t.objective
         }
         let n = Double(Swift.max(1, sums.count))
@@ -158,6 +166,7 @@ public struct ObjectiveResult: Sendable, Hashable {
             batch.segmentation /= n
             batch.depthPredictionError /= n
             batch.segmentationError /= n
+            batch.pixelWeightMap /= n
         }
         batch.depth /= n
         batch.objective /= n
@@ -167,9 +176,19 @@ public struct ObjectiveResult: Sendable, Hashable {
             batch.depth = silog.value(pixels: pooled.pixels, sum: pooled.sum, squaredSum: pooled.squaredSum)
         }
         if pooledSegmentation || silog != nil {
-            batch.objective = batch.segmentation + configuration.depthWeight * batch.depth
-                + configuration.depthPredictionErrorWeight.value(atEpoch: epoch) * batch.depthPredictionError
-                + configuration.segmentationErrorWeight * batch.segmentationError
+            batch.objective = configuration.combine(batch, epoch: epoch)
         }
+    }
+}
+
+extension ObjectiveConfiguration {
+    /// The objective from its terms: `L_seg + α L_dep + β(e) L_R + γ L_Z + c L_M` (the one place
+    /// the terms are added, for an image and for the batch).
+    func combine(_ t: ObjectiveTerms, epoch: Double) -> Double {
+        var value = t.segmentation + depthWeight * t.depth
+            + depthPredictionErrorWeight.value(atEpoch: epoch) * t.depthPredictionError
+            + segmentationErrorWeight * t.segmentationError
+        if let map = pixelWeightMap { value += map.coefficient * t.pixelWeightMap }
+        return value
     }
 }

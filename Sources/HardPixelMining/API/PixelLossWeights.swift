@@ -63,6 +63,21 @@ public struct PixelLossWeights: Sendable, Hashable {
                 argument: "configuration.pacesSegmentation", value: 1,
                 requirement: "false: predictions carry no per-pixel loss to pace")
         }
+        if let focal = c.focal {
+            throw HardPixelMiningError.invalidParameter(
+                argument: "configuration.focal", value: focal.focusing,
+                requirement: "nil: predictions carry no probabilities to modulate by")
+        }
+        if c.polyEpsilon != 0 {
+            throw HardPixelMiningError.invalidParameter(
+                argument: "configuration.polyEpsilon", value: c.polyEpsilon,
+                requirement: "0: predictions carry no probabilities for PolyLoss-1")
+        }
+        if let map = c.pixelWeightMap {
+            throw HardPixelMiningError.invalidParameter(
+                argument: "configuration.pixelWeightMap", value: map.coefficient,
+                requirement: "nil: add a map of your own to the weights this returns")
+        }
         try Check.count(predictions.count, shape.pixelCount, "predictions")
         try Check.count(labels.count, shape.pixelCount, "labels")
         try c.validateDepthCounts(predictedLogDepth, groundTruthDepth, shape)
@@ -70,12 +85,16 @@ public struct PixelLossWeights: Sendable, Hashable {
         try Check.labels(labels, classCount: shape.classes, ignoreLabel: c.ignoreLabel, "labels")
         try Check.predictions(predictions, classCount: shape.classes, "predictions")
         if c.needsPredictedDepth { try Check.allFinite(predictedLogDepth, "predictedLogDepth") }
-        let images = try LossWeightPass.run(
-            predictions: predictions.baseAddress!, labels: labels.baseAddress!,
-            predictedLogDepth: c.needsPredictedDepth ? predictedLogDepth.baseAddress : nil,
-            groundTruthDepth: c.needsGroundTruthDepth ? groundTruthDepth.baseAddress : nil, shape: shape,
-            configuration: c, epoch: epoch, into: weights.baseAddress!, workspace: workspace ?? ObjectiveWorkspace(),
-            threads: threadCount)
+        let images = try c.withPlan(shape: shape, epoch: epoch) { plan in
+            try c.withTargets(classCount: shape.classes) { targets in
+                try LossWeightPass.run(
+                    predictions: predictions.baseAddress!, labels: labels.baseAddress!,
+                    predictedLogDepth: c.needsPredictedDepth ? predictedLogDepth.baseAddress : nil,
+                    groundTruthDepth: c.needsGroundTruthDepth ? groundTruthDepth.baseAddress : nil, shape: shape,
+                    plan: plan, targets: targets, into: weights.baseAddress!, workspace: workspace ?? ObjectiveWorkspace(),
+                    threads: threadCount)
+            }
+        }
         return Report(
             depthPredictionErrorWeight: c.depthPredictionErrorWeight.value(atEpoch: epoch),
             segmentationErrorWeight: c.segmentationErrorWeight, images: images)

@@ -10,7 +10,7 @@
 enum CrossEntropyPass {
     static func run(
         logits: LogitBuffer, labels: UnsafePointer<Int32>, shape: BatchShape, targets: Targets,
-        reduction: Reduction, pixelWeights: UnsafePointer<Float>?, gradient: MutableLogitBuffer?,
+        reduction: Reduction, pixelWeights: UnsafePointer<Float>?, modulation: Modulation? = nil, gradient: MutableLogitBuffer?,
         pixelLosses: UnsafeMutablePointer<Float>?, gradientScale: Double, accumulates: Bool,
         workspace ws: ObjectiveWorkspace, threads: Int
     ) throws -> [ImageSums] {
@@ -29,7 +29,7 @@ enum CrossEntropyPass {
                 limit: .greatestFiniteMagnitude / 4)
             let (sum, finite) = Kernels.crossEntropy(
                 logits: logits + logit, labels: labels + pixel, plane: plane, range: pixels,
-                targets: targets, scale: scale, pixelWeights: pixelWeights.map { $0 + pixel },
+                targets: targets, scale: scale, pixelWeights: pixelWeights.map { $0 + pixel }, modulation: modulation,
                 gradient: gradient.map { $0 + logit }, accumulating: accumulates,
                 pixelLosses: pixelLosses.map { $0 + pixel }, layout: layout, scratch: scratch)
             ws.chunkFinite[item] = finite

@@ -38,18 +38,23 @@ struct EngineOutputs {
     /// Receive wR and wZ on eligible pixels (0 elsewhere), when given.
     var depthPredictionErrorMap: UnsafeMutablePointer<Float>? = nil
     var segmentationErrorMap: UnsafeMutablePointer<Float>? = nil
+
+    /// Whether any per-pixel map is asked for (which the one-pass cross-entropy does not write but ce).
+    var hasMaps: Bool {
+        pixelLosses != nil || lossWeights != nil || depthPredictionErrorMap != nil || segmentationErrorMap != nil
+    }
 }
 
 /// What weighs each labelled pixel's cross-entropy: the engine's description of the
 /// segmentation part of every loss (one case per kind of work, so that a loss says what it
 /// computes instead of configuring the objective to imitate it).
 enum SegmentationTerm {
-    /// `Σ w_i ce_i / n` (w_i = 1, or a pixel weight; n reduced as `reduction` says):
-    /// cross-entropy, in one pass over the logits.
-    case plain(pixelWeights: UnsafePointer<Float>?, reduction: Reduction)
+    /// `Σ w_i loss_i / n` (w_i = 1, or a pixel weight; n reduced as `reduction` says; loss_i the
+    /// cross-entropy, modulated by focal and PolyLoss-1 when given): one pass over the logits.
+    case plain(pixelWeights: UnsafePointer<Float>?, reduction: Reduction, modulation: Modulation? = nil)
     /// Loss-rank mining: `Σ_{i ∈ S} w_i ce_i / |S|`; statistics, selection, gradient.
     case mined(PixelMining, pixelWeights: UnsafePointer<Float>?)
-    /// The hard-pixel objective at `epoch` (any Table II row): `W_i = 1 + β wR_i + γ wZ_i`,
-    /// each hard term where it counts (paced or not), plus L_dep; statistics, weights, gradient.
-    case hardPixel(ObjectiveConfiguration, epoch: Double)
+    /// A weighting plan (any Table II row, and the composable terms): statistics, weighing,
+    /// gradient — or the one pass when the plan needs no weighing and no map is asked for.
+    case weighted(WeightingPlan)
 }

@@ -6,28 +6,27 @@
 enum LossWeightPass {
     static func run(
         predictions: UnsafePointer<Int32>, labels: UnsafePointer<Int32>, predictedLogDepth: UnsafePointer<Float>?,
-        groundTruthDepth: UnsafePointer<Float>?, shape: BatchShape, configuration c: ObjectiveConfiguration,
-        epoch: Double, into weights: UnsafeMutablePointer<Float>, workspace ws: ObjectiveWorkspace, threads: Int
+        groundTruthDepth: UnsafePointer<Float>?, shape: BatchShape, plan: WeightingPlan, targets: Targets,
+        into weights: UnsafeMutablePointer<Float>, workspace ws: ObjectiveWorkspace, threads: Int
     ) throws -> [ImageSums] {
-        let grid = c.grid.dimensions(height: shape.height, width: shape.width)
-        let table = c.usesSegmentationError ? shape.images * grid.columns * c.depthBinning.binCount : 0
-        try ws.reserve(pixels: shape.pixelCount, table: table, columns: shape.width, images: shape.images)
+        let grid = plan.grid
+        try ws.reserve(
+            pixels: shape.pixelCount, table: plan.regionTableCount(images: shape.images), columns: shape.width,
+            images: shape.images)
         RegionTable.markErrors(
-            predictions: predictions, labels: labels, ignoreLabel: c.ignoreLabel, count: shape.pixelCount, workspace: ws)
+            predictions: predictions, labels: labels, ignoreLabel: plan.ignoreLabel, count: shape.pixelCount, workspace: ws)
         ws.loss.update(repeating: 0, count: shape.pixelCount)
         if let depth = groundTruthDepth {
             DepthPass.prepare(
-                predicted: predictedLogDepth, groundTruth: depth, pixels: 0..<shape.pixelCount, binning: c.depthBinning,
+                predicted: predictedLogDepth, groundTruth: depth, pixels: 0..<shape.pixelCount, binning: plan.binning,
                 workspace: ws)
         }
         for x in 0..<shape.width { ws.columnCell[x] = x * grid.columns / shape.width }
         let outputs = EngineOutputs(logitGradient: nil, lossWeights: weights)
-        c.withTargets(classCount: shape.classes) { targets in
-            ObjectiveEngine.countLabels(shape: shape, labels: labels, targets: targets, reduction: .perImageMean, workspace: ws)
-        }
+        ObjectiveEngine.countLabels(shape: shape, labels: labels, targets: targets, reduction: .perImageMean, workspace: ws)
         ObjectiveEngine.updateEachImage(shape, ws, threads) { k, sums in
             WeighingPass.weigh(
-                image: k, sums: &sums, configuration: c, epoch: epoch, shape: shape.pixelMap, grid: grid, labels: labels,
+                image: k, sums: &sums, plan: plan, shape: shape.pixelMap, labels: labels,
                 groundTruthDepth: groundTruthDepth, outputs: outputs, workspace: ws)
         }
         return ws.imageSums

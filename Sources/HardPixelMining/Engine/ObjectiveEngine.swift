@@ -33,19 +33,17 @@ enum ObjectiveEngine {
         _ term: SegmentationTerm, targets: Targets, shape: BatchShape, inputs: EngineInputs, outputs: EngineOutputs,
         workspace ws: ObjectiveWorkspace, threads: Int
     ) throws -> [ImageSums] {
+        var labelCoefficient: UnsafePointer<Float>? = nil
         switch term {
-        case .plain(let pixelWeights, let reduction):
-            if outputs.accumulates {
-                // Accumulating must leave the buffer untouched on error: check before the one pass.
-                try Check.allFinite(inputs.logits, count: shape.logitCount, "logits")
-            }
-            let sums = try CrossEntropyPass.run(
-                logits: inputs.logits, labels: inputs.labels, shape: shape, targets: targets, reduction: reduction,
-                pixelWeights: pixelWeights, gradient: outputs.logitGradient, pixelLosses: outputs.pixelLosses,
-                gradientScale: outputs.gradientScale, accumulates: outputs.accumulates, workspace: ws, threads: threads)
-            // No depth term: its gradient is 0 (nothing to add when accumulating).
-            if !outputs.accumulates { outputs.depthGradient?.update(repeating: 0, count: shape.pixelCount) }
-            return sums
+        case .plain(let pixelWeights, let reduction, let modulation):
+            return try onePass(
+                pixelWeights: pixelWeights, reduction: reduction, modulation: modulation, targets: targets, shape: shape,
+                inputs: inputs, outputs: outputs, workspace: ws, threads: threads)
+        case .weighted(let plan) where !plan.needsWeighing && !outputs.hasMaps:
+            // L_seg alone (focal and poly included) is the cross-entropy's one pass.
+            return try onePass(
+                pixelWeights: nil, reduction: plan.reduction, modulation: plan.modulation, targets: targets, shape: shape,
+                inputs: inputs, outputs: outputs, workspace: ws, threads: threads)
         case .mined(let mining, let pixelWeights):
             try StatisticsPass.run(
                 targets: targets, shape: shape, inputs: inputs, depthBinning: nil, regionTable: 0, workspace: ws,
@@ -61,34 +59,53 @@ enum ObjectiveEngine {
                         pixelWeights: pixelWeights, gradientScale: outputs.gradientScale, workspace: ws)
                 }
             }
-        case .hardPixel(let c, let epoch):
-            let grid = c.grid.dimensions(height: shape.height, width: shape.width)
+        case .weighted(let plan):
             try StatisticsPass.run(
                 targets: targets, shape: shape, inputs: inputs,
-                depthBinning: c.needsGroundTruthDepth ? c.depthBinning : nil,
-                regionTable: c.usesSegmentationError ? shape.images * grid.columns * c.depthBinning.binCount : 0,
-                workspace: ws, threads: threads)
-            for x in 0..<shape.width { ws.columnCell[x] = x * grid.columns / shape.width }
+                depthBinning: plan.needsGroundTruthDepth ? plan.binning : nil,
+                regionTable: plan.regionTableCount(images: shape.images), workspace: ws, threads: threads)
+            for x in 0..<shape.width { ws.columnCell[x] = x * plan.grid.columns / shape.width }
             // A pooled depth term (SILog) needs the whole batch's sums before any image's gradient.
-            let pooledDepth = c.pooledDepthTerm.map { silog -> DepthPass.Coefficients in
+            let pooledDepth = plan.usesDepthLoss ? plan.pooledDepth.map { silog -> DepthPass.Coefficients in
                 let p = DepthPass.pooledSums(shape: shape.pixelMap, workspace: ws)
                 return silog.gradientCoefficients(
-                    pixels: p.pixels, sum: p.sum, squaredSum: p.squaredSum, factor: outputs.gradientScale * c.depthWeight)
-            }
-            countLabels(shape: shape, labels: inputs.labels, targets: targets, reduction: c.reduction, workspace: ws)
+                    pixels: p.pixels, sum: p.sum, squaredSum: p.squaredSum, factor: outputs.gradientScale * plan.depthWeight)
+            } : nil
+            countLabels(shape: shape, labels: inputs.labels, targets: targets, reduction: plan.reduction, workspace: ws)
             updateEachImage(shape, ws, threads) { k, sums in
                 WeighingPass.weigh(
-                    image: k, sums: &sums, configuration: c, epoch: epoch, shape: shape.pixelMap, grid: grid, labels: inputs.labels,
+                    image: k, sums: &sums, plan: plan, shape: shape.pixelMap, labels: inputs.labels,
                     groundTruthDepth: inputs.groundTruthDepth, pooledDepth: pooledDepth, outputs: outputs, workspace: ws)
             }
+            if plan.modulation != nil { labelCoefficient = UnsafePointer(ws.labelCoefficient) }
+            outputs.pixelLosses?.update(from: plan.modulation != nil ? ws.modulatedLoss : ws.loss, count: shape.pixelCount)
         }
         if let gradient = outputs.logitGradient {
             GradientPass.run(
                 targets: targets, shape: shape, logits: inputs.logits, labels: inputs.labels, gradient: gradient,
-                accumulates: outputs.accumulates, workspace: ws, threads: threads)
+                labelCoefficient: labelCoefficient, accumulates: outputs.accumulates, workspace: ws, threads: threads)
         }
-        outputs.pixelLosses?.update(from: ws.loss, count: shape.pixelCount)
+        if case .mined = term { outputs.pixelLosses?.update(from: ws.loss, count: shape.pixelCount) }
         return ws.imageSums
+    }
+
+    /// The cross-entropy's one pass (a label pass first), with the depth gradient 0.
+    private static func onePass(
+        pixelWeights: UnsafePointer<Float>?, reduction: Reduction, modulation: Modulation?, targets: Targets,
+        shape: BatchShape, inputs: EngineInputs, outputs: EngineOutputs, workspace ws: ObjectiveWorkspace, threads: Int
+    ) throws -> [ImageSums] {
+        if outputs.accumulates {
+            // Accumulating must leave the buffer untouched on error: check before the one pass.
+            try Check.allFinite(inputs.logits, count: shape.logitCount, "logits")
+        }
+        let sums = try CrossEntropyPass.run(
+            logits: inputs.logits, labels: inputs.labels, shape: shape, targets: targets, reduction: reduction,
+            pixelWeights: pixelWeights, modulation: modulation, gradient: outputs.logitGradient,
+            pixelLosses: outputs.pixelLosses, gradientScale: outputs.gradientScale, accumulates: outputs.accumulates,
+            workspace: ws, threads: threads)
+        // No depth term: its gradient is 0 (nothing to add when accumulating).
+        if !outputs.accumulates { outputs.depthGradient?.update(repeating: 0, count: shape.pixelCount) }
+        return sums
     }
 
     /// Fills the workspace's per-image sums with `body(k)`, in parallel over images.

@@ -31,6 +31,12 @@ public final class ObjectiveWorkspace {
     private(set) var selection: UnsafeMutablePointer<Float> = Scratch.empty()
     private(set) var regionKey: UnsafeMutablePointer<Int> = Scratch.empty()
     private(set) var labelLogProbability: UnsafeMutablePointer<Float> = Scratch.empty()
+    // Per pixel, with a modulated loss (focal, PolyLoss-1): its loss, factor, label factor and
+    // the gradient's label coefficient.
+    private(set) var modulatedLoss: UnsafeMutablePointer<Float> = Scratch.empty()
+    private(set) var modulator: UnsafeMutablePointer<Float> = Scratch.empty()
+    private(set) var labelFactor: UnsafeMutablePointer<Float> = Scratch.empty()
+    private(set) var labelCoefficient: UnsafeMutablePointer<Float> = Scratch.empty()
     // Per image: one band of the region table (columns × bins), counts and errors.
     private(set) var regionCount: UnsafeMutablePointer<Int32> = Scratch.empty()
     private(set) var regionErrors: UnsafeMutablePointer<Int32> = Scratch.empty()
@@ -69,7 +75,8 @@ public final class ObjectiveWorkspace {
         Scratch.release(maximum); Scratch.release(logSum); Scratch.release(loss); Scratch.release(wrong)
         Scratch.release(residual); Scratch.release(hasDepth); Scratch.release(segmentationError)
         Scratch.release(coefficient); Scratch.release(selection); Scratch.release(regionKey)
-        Scratch.release(labelLogProbability); Scratch.release(regionCount); Scratch.release(regionErrors)
+        Scratch.release(labelLogProbability); Scratch.release(modulatedLoss); Scratch.release(modulator)
+        Scratch.release(labelFactor); Scratch.release(labelCoefficient); Scratch.release(regionCount); Scratch.release(regionErrors)
         Scratch.release(tileScratch); Scratch.release(chunkSums); Scratch.release(histograms); Scratch.release(columnCell); Scratch.release(chunkFinite)
     }
 
@@ -104,6 +111,10 @@ public final class ObjectiveWorkspace {
             try Scratch.grow(&selection, to: pixels)
             try Scratch.grow(&regionKey, to: pixels)
             try Scratch.grow(&labelLogProbability, to: pixels)
+            try Scratch.grow(&modulatedLoss, to: pixels)
+            try Scratch.grow(&modulator, to: pixels)
+            try Scratch.grow(&labelFactor, to: pixels)
+            try Scratch.grow(&labelCoefficient, to: pixels)
             pixelCapacity = pixels
         }
         if table > tableCapacity {

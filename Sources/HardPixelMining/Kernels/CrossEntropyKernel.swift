@@ -12,14 +12,14 @@ extension Kernels {
     ///   of the range was finite (if not, the gradient and losses of the range are meaningless).
     static func crossEntropy(
         logits: LogitBuffer, labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>,
-        targets: Targets, scale: Float, pixelWeights: UnsafePointer<Float>?, gradient: MutableLogitBuffer?,
-        accumulating: Bool, pixelLosses: UnsafeMutablePointer<Float>?, layout: TileLayout,
+        targets: Targets, scale: Float, pixelWeights: UnsafePointer<Float>?, modulation: Modulation? = nil,
+        gradient: MutableLogitBuffer?, accumulating: Bool, pixelLosses: UnsafeMutablePointer<Float>?, layout: TileLayout,
         scratch: UnsafeMutablePointer<Float>
     ) -> (sum: Double, finite: Bool) {
         let result = switch HPM_VECTOR_LANES {
-        case 16: crossEntropy(SIMD16<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, gradient, accumulating, pixelLosses, layout, scratch)
-        case 4: crossEntropy(SIMD4<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, gradient, accumulating, pixelLosses, layout, scratch)
-        default: crossEntropy(SIMD8<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, gradient, accumulating, pixelLosses, layout, scratch)
+        case 16: crossEntropy(SIMD16<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, modulation, gradient, accumulating, pixelLosses, layout, scratch)
+        case 4: crossEntropy(SIMD4<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, modulation, gradient, accumulating, pixelLosses, layout, scratch)
+        default: crossEntropy(SIMD8<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, modulation, gradient, accumulating, pixelLosses, layout, scratch)
         }
         if gradient != nil { hpm_stream_fence() }
         return result
@@ -27,7 +27,7 @@ extension Kernels {
 
     private static func crossEntropy<V: FloatLanes>(
         _: V.Type, _ x: LogitBuffer, _ labels: UnsafePointer<Int32>, _ plane: Int, _ range: Range<Int>,
-        _ t: Targets, _ scale: Float, _ weights: UnsafePointer<Float>?, _ g: MutableLogitBuffer?,
+        _ t: Targets, _ scale: Float, _ weights: UnsafePointer<Float>?, _ modulation: Modulation?, _ g: MutableLogitBuffer?,
         _ accumulating: Bool, _ losses: UnsafeMutablePointer<Float>?, _ layout: TileLayout,
         _ scratch: UnsafeMutablePointer<Float>
     ) -> (sum: Double, finite: Bool) {
@@ -56,11 +56,26 @@ extension Kernels {
                     V.self, at: o, argmax: false, rows: tile.rows, layout: layout, scratch: scratch,
                     exponentials: out == nil ? nil : exponentials, classWeights: t.classWeights, prefetch: &prefetch,
                     readsInPlace: !tile.copied)
-                crossEntropy(V.self, at: o, targets: t, layout: layout, scratch: scratch).loss.store(to: loss + o)
+                let column = crossEntropy(V.self, at: o, targets: t, layout: layout, scratch: scratch)
+                var labelCoefficient = V(repeating: 0)
+                if let modulation {
+                    // Focal and PolyLoss-1: the pixel's loss and its coefficients, modulated.
+                    let coefficient = layout.state(scratch, TileState.coefficient) + o
+                    let r = modulate(
+                        loss: column.loss, labelLogProbability: column.labelLogProbability,
+                        alpha: classAlpha(modulation.classAlpha, labels: V.load(layout.state(scratch, TileState.labelIndex) + o)),
+                        modulation)
+                    r.loss.store(to: loss + o)
+                    let coef = V.load(coefficient)
+                    saturatedCoefficient(coef * r.factor).store(to: coefficient)
+                    labelCoefficient = saturatedCoefficient(coef * r.labelFactor)
+                } else {
+                    column.loss.store(to: loss + o)
+                }
                 if let out {
                     gradientColumn(
-                        V.self, at: o, exponentials: exponentials, targets: t, layout: layout, scratch: scratch,
-                        to: out.base + o, rowStride: out.rowStride, streaming: out.streaming)
+                        V.self, at: o, exponentials: exponentials, targets: t, labelCoefficient: labelCoefficient,
+                        layout: layout, scratch: scratch, to: out.base + o, rowStride: out.rowStride, streaming: out.streaming)
                 }
             }
             finite = allZero(finiteness) && finite
@@ -84,10 +99,12 @@ extension Kernels {
     /// `offset_c = −coef · (off + (on − off) [c = label])`, or with class weights `a` and the
     /// offsets of ``weightedGradientTerms(coefficient:labelWeight:targets:)`` (the true class's
     /// element by a compare and blend). Class c's vector goes to `out + c · rowStride`, through
-    /// ``put(_:to:streaming:)``.
+    /// ``put(_:to:streaming:)``. A modulated loss adds `labelCoefficient · (p_c − [c = label])`
+    /// (0 otherwise, which changes no bit).
     @inline(__always)
     private static func gradientColumn<V: FloatLanes>(
-        _: V.Type, at o: Int, exponentials e: UnsafePointer<Float>, targets t: Targets, layout: TileLayout,
+        _: V.Type, at o: Int, exponentials e: UnsafePointer<Float>, targets t: Targets, labelCoefficient c2: V,
+        layout: TileLayout,
         scratch: UnsafeMutablePointer<Float>, to out: UnsafeMutablePointer<Float>, rowStride: Int, streaming: Bool
     ) {
         let lanes = V.laneCount
@@ -98,18 +115,19 @@ extension Kernels {
         if let w = t.classWeights {
             let terms = weightedGradientTerms(
                 coefficient: coef, labelWeight: V.load(layout.state(scratch, TileState.labelWeight) + o), targets: t)
-            let a = terms.scale / sumExp
+            let a = (terms.scale + c2) / sumExp
+            let labelExtra = terms.labelExtra - c2
             var exponential = e
             for c in 0..<layout.classes {
-                let offset = weightedOffset(unit: terms.unit, labelExtra: terms.labelExtra, weight: w[c], label: label, class: c)
+                let offset = weightedOffset(unit: terms.unit, labelExtra: labelExtra, weight: w[c], label: label, class: c)
                 put(offset.plusProduct(a, V.load(exponential)), to: destination, streaming: streaming)
                 exponential += lanes
                 destination += rowStride
             }
         } else {
-            let a = coef / sumExp
+            let a = (coef + c2) / sumExp
             let unit = V(repeating: 0) - coef * V(repeating: t.off)
-            let labelUnit = unit - coef * V(repeating: t.on - t.off)
+            let labelUnit = unit - coef * V(repeating: t.on - t.off) - c2
             var classIndex = V(repeating: 0)
             var exponential = e
             for _ in 0..<layout.classes {
@@ -120,5 +138,13 @@ extension Kernels {
                 destination += rowStride
             }
         }
+    }
+
+    /// A gradient coefficient (>= 0) saturated to a quarter of Float's range, so that
+    /// `coef · (p − y)` and its sums stay finite.
+    @inline(__always)
+    static func saturatedCoefficient<V: FloatLanes>(_ v: V) -> V {
+        let limit = V(repeating: .greatestFiniteMagnitude / 4)
+        return v.with(limit, where: v .> limit)
     }
 }

@@ -10,13 +10,13 @@ extension Kernels {
     static func gradient(
         logits: LogitBuffer, labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>,
         targets: Targets, maximum: UnsafePointer<Float>, logSum: UnsafePointer<Float>,
-        coefficient: UnsafePointer<Float>, gradient: MutableLogitBuffer, accumulating: Bool,
-        layout: TileLayout, scratch: UnsafeMutablePointer<Float>
+        coefficient: UnsafePointer<Float>, labelCoefficient: UnsafePointer<Float>? = nil, gradient: MutableLogitBuffer,
+        accumulating: Bool, layout: TileLayout, scratch: UnsafeMutablePointer<Float>
     ) {
         switch HPM_VECTOR_LANES {
-        case 16: self.gradient(SIMD16<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, gradient, accumulating, layout, scratch)
-        case 4: self.gradient(SIMD4<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, gradient, accumulating, layout, scratch)
-        default: self.gradient(SIMD8<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, gradient, accumulating, layout, scratch)
+        case 16: self.gradient(SIMD16<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, labelCoefficient, gradient, accumulating, layout, scratch)
+        case 4: self.gradient(SIMD4<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, labelCoefficient, gradient, accumulating, layout, scratch)
+        default: self.gradient(SIMD8<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, labelCoefficient, gradient, accumulating, layout, scratch)
         }
         hpm_stream_fence()
     }
@@ -24,7 +24,8 @@ extension Kernels {
     private static func gradient<V: FloatLanes>(
         _: V.Type, _ x: LogitBuffer, _ labels: UnsafePointer<Int32>, _ plane: Int, _ range: Range<Int>,
         _ t: Targets, _ maximum: UnsafePointer<Float>, _ logSum: UnsafePointer<Float>,
-        _ coefficient: UnsafePointer<Float>, _ g: MutableLogitBuffer, _ accumulating: Bool,
+        _ coefficient: UnsafePointer<Float>, _ labelCoefficient: UnsafePointer<Float>?, _ g: MutableLogitBuffer,
+        _ accumulating: Bool,
         _ layout: TileLayout, _ scratch: UnsafeMutablePointer<Float>
     ) {
         let lanes = V.laneCount
@@ -49,6 +50,8 @@ extension Kernels {
                 let m = V.load(maximum + q, count: n, padding: 0)
                 let lse = V.load(logSum + q, count: n, padding: 0)
                 let coef = V.load(coefficient + q, count: n, padding: 0)
+                // A modulated loss's `c2 · (p − [label])` (0 otherwise, which changes no bit).
+                let c2 = labelCoefficient.map { V.load($0 + q, count: n, padding: 0) } ?? V(repeating: 0)
                 let label = V.load(labelIndex + o)
                 var row = rows.base + o, destination = out.base + o
                 if let w = t.classWeights {
@@ -56,7 +59,7 @@ extension Kernels {
                     for c in 0..<layout.classes {
                         prefetch.advance()
                         let value = PixelGradient.weightedElement(
-                            coefficient: coef, label: label, labelWeight: labelW, weight: w[c], class: c,
+                            coefficient: coef, labelCoefficient: c2, label: label, labelWeight: labelW, weight: w[c], class: c,
                             probability: VectorMath.exp((V.load(row) - m) - lse), targets: t)
                         put(value, to: destination, streaming: out.streaming)
                         row += rows.stride
@@ -68,7 +71,7 @@ extension Kernels {
                     for _ in 0..<layout.classes {
                         prefetch.advance()
                         let value = PixelGradient.element(
-                            coefficient: coef, label: label, classIndex: classIndex,
+                            coefficient: coef, labelCoefficient: c2, label: label, classIndex: classIndex,
                             probability: VectorMath.exp((V.load(row) - m) - lse), targets: t)
                         put(value, to: destination, streaming: out.streaming)
                         classIndex = classIndex + V(repeating: 1)
@@ -90,18 +93,21 @@ extension Kernels {
 /// The callers test `targets.classWeights` once, outside their loops.
 private enum PixelGradient {
     @inline(__always)
-    static func element<V: FloatLanes>(coefficient coef: V, label: V, classIndex: V, probability p: V, targets t: Targets) -> V {
+    static func element<V: FloatLanes>(
+        coefficient coef: V, labelCoefficient c2: V, label: V, classIndex: V, probability p: V, targets t: Targets
+    ) -> V {
         let offset = V(repeating: 0) - coef * V(repeating: t.off)
-        let labelOffset = offset - coef * V(repeating: t.on - t.off)
-        return offset.with(labelOffset, where: label .== classIndex).plusProduct(coef, p)
+        let labelOffset = offset - coef * V(repeating: t.on - t.off) - c2
+        return offset.with(labelOffset, where: label .== classIndex).plusProduct(coef + c2, p)
     }
 
     @inline(__always)
     static func weightedElement<V: FloatLanes>(
-        coefficient coef: V, label: V, labelWeight: V, weight: Float, class c: Int, probability p: V, targets t: Targets
+        coefficient coef: V, labelCoefficient c2: V, label: V, labelWeight: V, weight: Float, class c: Int, probability p: V,
+        targets t: Targets
     ) -> V {
         let terms = Kernels.weightedGradientTerms(coefficient: coef, labelWeight: labelWeight, targets: t)
-        return Kernels.weightedOffset(unit: terms.unit, labelExtra: terms.labelExtra, weight: weight, label: label, class: c)
-            .plusProduct(terms.scale, p)
+        return Kernels.weightedOffset(unit: terms.unit, labelExtra: terms.labelExtra - c2, weight: weight, label: label, class: c)
+            .plusProduct(terms.scale + c2, p)
     }
 }

@@ -6,15 +6,22 @@ struct WeighingConstants {
     var usesDepth: Bool
     var usesDepthPredictionError: Bool
     var usesSegmentationError: Bool
+    /// Whether a caller's map is an additive term (read from ``WeighingInputs/pixelWeightMap``).
+    var usesPixelWeightMap: Bool
+    /// Whether the losses are modulated (focal, PolyLoss-1): the modulated loss, its factor and
+    /// label factor are read, and the label coefficient written.
+    var modulated: Bool
     /// Whether the DPE term's gradient flows to the predicted depth.
     var propagatesDepthPredictionError: Bool
     /// A pixel's term counts where its value is below its limit (±∞ for all or none).
     var segmentationLimit: Double
     var depthPredictionErrorLimit: Double
     var segmentationErrorLimit: Double
-    /// β and γ, the DPE and DSE weights.
+    var pixelWeightMapLimit: Double
+    /// β, γ and c, the DPE, DSE and map coefficients.
     var beta: Double
     var gamma: Double
+    var mapCoefficient: Double
     /// The logit gradient's coefficient is `W_i · logitScale`.
     var logitScale: Double
     /// ∂(α L_dep)/∂logD_i = depthScale · (R_i − shift) + offset where depth is valid.
@@ -25,15 +32,20 @@ struct WeighingConstants {
 
 /// The per-pixel inputs of one image's weighing (each of the image's length): its labels,
 /// valid-depth flags and residuals R (read only with depth), wZ (read only when the term uses
-/// it) and ce (0 on ignored pixels).
+/// it), ce (0 on ignored pixels), the caller's map, and when modulated the modulated loss, its
+/// factor and its label factor (``Kernels/modulate(loss:labelLogProbability:alpha:_:)``).
 struct WeighingInputs {
     var labels: UnsafePointer<Int32>, hasDepth: UnsafePointer<UInt8>, residual: UnsafePointer<Double>
     var segmentationError: UnsafePointer<Float>, loss: UnsafePointer<Float>
+    var pixelWeightMap: UnsafePointer<Float>?
+    var modulatedLoss: UnsafePointer<Float>, factor: UnsafePointer<Float>, labelFactor: UnsafePointer<Float>
 }
 
 /// Where one image's weighing writes (each of the image's length).
 struct WeighingOutputs {
     var coefficient: UnsafeMutablePointer<Float>
+    /// Written when modulated: the coefficient of `(p_j − [j = label])`.
+    var labelCoefficient: UnsafeMutablePointer<Float>
     var depthGradient: UnsafeMutablePointer<Float>?
     /// Whether the depth gradient is added to (else overwritten).
     var accumulates: Bool
@@ -49,21 +61,29 @@ struct WeighingSums {
     /// Σ wR · ce and Σ wZ · ce over the pixels whose DPE and DSE terms count.
     var depthPredictionError = 0.0
     var segmentationError = 0.0
+    /// Σ map · loss over the pixels whose map term counts.
+    var pixelWeightMap = 0.0
     var countedDepthPredictionErrorPixels = 0
     var countedSegmentationErrorPixels = 0
+    var countedPixelWeightMapPixels = 0
 }
 
 extension Kernels {
     /// Per pixel `i` of one image, with `eligible_i` = labelled and with valid depth:
     /// - `wR_i = Float(|R_i|)`, counted where eligible and `wR_i < depthPredictionErrorLimit`;
     ///   `wZ_i` likewise against its limit; ce where labelled and below its limit;
-    /// - `W_i = [ce counts] + β wR_i [wR counts] + γ wZ_i [wZ counts]`;
+    /// - the caller's `map_i`, counted where labelled and below its limit;
+    /// - `A_i = [ce counts] + β wR_i [wR counts] + γ wZ_i [wZ counts] + c map_i [map counts]`;
+    /// - with modulation, `ℓ_i` the modulated loss and `m_i` its factor (else `ℓ_i = ce_i`, `m_i = 1`):
+    ///   `W_i = m_i A_i`, and the label coefficient `A_i · labelFactor_i · logitScale`;
     /// - the coefficient `W_i · logitScale`, saturated to a quarter of Float's range (so that
     ///   `coef · (p − y)` stays finite in the gradient kernel), and the loss weight `W_i`;
     /// - the depth gradient `depthScale · (R_i − shift) + offset` (0 without valid depth), plus
-    ///   `β · sign(R_i) · ce_i · logitScale` where wR counts and propagates and `R_i ≠ 0`;
+    ///   `β · sign(R_i) · ℓ_i · logitScale` where wR counts and propagates and `R_i ≠ 0`;
     /// - the maps `wR_i` and `wZ_i` where eligible (0 elsewhere);
-    /// and the sums Σ ce, Σ wR · ce, Σ wZ · ce over the pixels whose terms count.
+    /// and the sums Σ ℓ, Σ wR · ℓ, Σ wZ · ℓ, Σ map · ℓ over the pixels whose terms count. (The
+    /// segmentation pace compares the unmodulated ce.) A term that is not used adds +0 and a
+    /// factor of 1 multiplies, so the values without them are bitwise those of the terms alone.
     ///
     /// Eight pixels at a time in Double, without a branch per pixel (whether a pixel counts is
     /// data: the paces split pixels at random). A term that does not count is +0, so every
@@ -78,14 +98,15 @@ extension Kernels {
         let none = Mask(repeating: false)
         let usesDPE = Mask(repeating: k.usesDepthPredictionError)
         let usesDSE = Mask(repeating: k.usesSegmentationError)
+        let usesMap = Mask(repeating: k.usesPixelWeightMap)
         let propagates = Mask(repeating: k.propagatesDepthPredictionError)
         let quarterRange = Double(Float.greatestFiniteMagnitude / 4), floatRange = Double(Float.greatestFiniteMagnitude)
         @inline(__always) func kept(_ v: D, _ keep: Mask) -> D { v.replacing(with: 0, where: .!keep) }
         @inline(__always) func saturated(_ v: D, _ limit: Double) -> SIMD8<Float> {
             narrowed(v.replacing(with: -limit, where: v .< -limit).replacing(with: limit, where: v .> limit))
         }
-        var crossEntropySum = D(), depthPredictionErrorSum = D(), segmentationErrorSum = D()
-        var countedDPE = SIMD8<Int64>(), countedDSE = SIMD8<Int64>()
+        var crossEntropySum = D(), depthPredictionErrorSum = D(), segmentationErrorSum = D(), mapSum = D()
+        var countedDPE = SIMD8<Int64>(), countedDSE = SIMD8<Int64>(), countedMap = SIMD8<Int64>()
         var p = 0
         while p < count {
             let n = Swift.min(8, count - p)
@@ -102,17 +123,28 @@ extension Kernels {
             let magnitude = D(bitPattern: r.bitPattern & 0x7FFF_FFFF_FFFF_FFFF)
             let wr = widened(narrowed(magnitude))
             let wz = k.usesSegmentationError ? widened(lanes(x.segmentationError + p, n, padding: 0)) : D()
-            let ce = widened(lanes(x.loss + p, n, padding: 0))
-            let countsSegmentation = labelled .& (ce .< D(repeating: k.segmentationLimit))
+            let rawLoss = widened(lanes(x.loss + p, n, padding: 0))
+            let wm = k.usesPixelWeightMap ? widened(lanes(x.pixelWeightMap! + p, n, padding: 0)) : D()
+            let countsSegmentation = labelled .& (rawLoss .< D(repeating: k.segmentationLimit))
             let countsDPE = eligible .& usesDPE .& (wr .< D(repeating: k.depthPredictionErrorLimit))
             let countsDSE = eligible .& usesDSE .& (wz .< D(repeating: k.segmentationErrorLimit))
-            let w = D().replacing(with: 1, where: countsSegmentation) + kept(k.beta * wr, countsDPE)
-                + kept(k.gamma * wz, countsDSE)
+            let countsMap = labelled .& usesMap .& (wm .< D(repeating: k.pixelWeightMapLimit))
+            let additive = D().replacing(with: 1, where: countsSegmentation) + kept(k.beta * wr, countsDPE)
+                + kept(k.gamma * wz, countsDSE) + kept(k.mapCoefficient * wm, countsMap)
+            var ce = rawLoss, w = additive
+            if k.modulated {
+                ce = widened(lanes(x.modulatedLoss + p, n, padding: 0))
+                w = additive * widened(lanes(x.factor + p, n, padding: 0))
+                let labelFactor = widened(lanes(x.labelFactor + p, n, padding: 0))
+                store(saturated(additive * labelFactor * k.logitScale, quarterRange), y.labelCoefficient + p, n)
+            }
             crossEntropySum += kept(ce, countsSegmentation)
             depthPredictionErrorSum += kept(wr * ce, countsDPE)
             segmentationErrorSum += kept(wz * ce, countsDSE)
+            mapSum += kept(wm * ce, countsMap)
             countedDPE &+= SIMD8<Int64>().replacing(with: 1, where: countsDPE)
             countedDSE &+= SIMD8<Int64>().replacing(with: 1, where: countsDSE)
+            countedMap &+= SIMD8<Int64>().replacing(with: 1, where: countsMap)
             store(saturated(w * k.logitScale, quarterRange), y.coefficient + p, n)
             if let lossWeights = y.lossWeights { store(saturated(w, floatRange), lossWeights + p, n) }
             if let map = y.depthPredictionErrorMap {
@@ -135,9 +167,10 @@ extension Kernels {
         @inline(__always) func total(_ v: D) -> Double { ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])) }
         return WeighingSums(
             crossEntropy: total(crossEntropySum), depthPredictionError: total(depthPredictionErrorSum),
-            segmentationError: total(segmentationErrorSum),
+            segmentationError: total(segmentationErrorSum), pixelWeightMap: total(mapSum),
             countedDepthPredictionErrorPixels: Int(countedDPE.wrappedSum()),
-            countedSegmentationErrorPixels: Int(countedDSE.wrappedSum()))
+            countedSegmentationErrorPixels: Int(countedDSE.wrappedSum()),
+            countedPixelWeightMapPixels: Int(countedMap.wrappedSum()))
     }
 
     // Lane-by-lane conversions, which the compiler turns into one vector conversion each (the
