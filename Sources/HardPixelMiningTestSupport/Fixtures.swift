@@ -14,6 +14,14 @@ public struct GoldenCase: Decodable, Sendable {
         public var pace_segmentation, propagate: Bool?
         public var class_weights: [Float]?
         public var reduction: String?
+        public var focal: Focal?
+        public var poly_epsilon, map_coefficient: Double?
+        public var map_paced: Bool?
+    }
+    public struct Focal: Decodable, Sendable {
+        public var gamma: Double
+        public var alpha: [Float]?
+        public var through: Bool
     }
     public enum GridValue: Decodable, Sendable {
         case perPixel
@@ -28,9 +36,13 @@ public struct GoldenCase: Decodable, Sendable {
         public var ce_sum, r_sum, r2_sum, r_weighted, z_weighted: Double
         public var eta_r, eta_z, eta_s: Double?
         public var label_weight_sum, pooled_divisor: Double?
+        public var m_weighted, eta_m: Double?
+        public var m_counted: Int?
     }
     public struct Terms: Decodable, Sendable {
         public var segmentation, depth, dpe, dse, objective: Double
+        /// L_M, a caller's map term (weighting.json).
+        public var map: Double?
         public var sums: Sums?
     }
 
@@ -44,7 +56,7 @@ public struct GoldenCase: Decodable, Sendable {
     public var batch: Terms
     public var images: [Terms]
     private var logits, labels, predicted, depth: String
-    private var pixel_weights: String?
+    private var pixel_weights, pixel_map, pixel_loss: String?
     private var grad_logits, grad_depth, pixel_ce, w_r, w_z, pixel_weight, predictions: String
     private var tables: [String]
 
@@ -83,6 +95,12 @@ extension GoldenCase.Config {
         c.pacesSegmentation = k.pace_segmentation ?? false
         c.propagatesDepthPredictionErrorToDepth = k.propagate ?? false
         c.classWeights = k.class_weights
+        if let f = k.focal {
+            c.focal = FocalModulation(
+                focusing: f.gamma, classAlpha: f.alpha, gradient: f.through ? .throughFactor : .factorHeldConstant)
+        }
+        c.polyEpsilon = k.poly_epsilon ?? 0
+        if let m = k.map_coefficient { c.pixelWeightMap = PixelWeightMapTerm(coefficient: m, paced: k.map_paced ?? false) }
         switch k.reduction {
         case "mean"?: c.reduction = .mean
         case "sum"?: c.reduction = .sum
@@ -99,6 +117,10 @@ extension GoldenCase {
     public var predictedLogDepth: [Float] { decode(predicted) }
     public var groundTruthDepth: [Float] { decode(depth) }
     public var pixelWeights: [Float]? { pixel_weights.map { decode($0) } }
+    /// A caller's map for ``PixelWeightMapTerm`` (weighting.json).
+    public var pixelWeightMap: [Float]? { pixel_map.map { decode($0) } }
+    /// Each pixel's modulated loss (weighting.json cases with a map; else nil).
+    public var expectedModulatedLosses: [Double]? { pixel_loss.map { decode($0) } }
     public var expectedLogitGradient: [Double] { decode(grad_logits) }
     public var expectedDepthGradient: [Double] { decode(grad_depth) }
     public var expectedPixelLosses: [Double] { decode(pixel_ce) }
@@ -144,6 +166,13 @@ public enum Fixtures {
     /// The golden cases of Tests/Fixtures/half_precision.json: logits rounded to float16 or
     /// bfloat16, the reference evaluated on the rounded values.
     public static let halfPrecisionCases = cases("half_precision.json")
+
+    /// The golden cases of Tests/Fixtures/weighting.json: focal, PolyLoss-1 and a caller's map.
+    public static let weightingCases = cases("weighting.json")
+
+    public static func weightingCase(_ name: String) -> GoldenCase {
+        weightingCases.first { $0.name == name }!
+    }
 
     public static func halfPrecisionCase(_ name: String) -> GoldenCase {
         halfPrecisionCases.first { $0.name == name }!

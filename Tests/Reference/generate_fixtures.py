@@ -1,6 +1,7 @@
 """Regenerates Tests/Fixtures/*.json from the float64 reference.
 
     python3 Tests/Reference/generate_fixtures.py
+    HPM_ONLY=weighting python3 Tests/Reference/generate_fixtures.py   # weighting.json alone
 
 Inputs are float32/int32 and stored bit-exactly (base64, little-endian), so NaN
 depths survive; expected values are float64. Deterministic for a fixed seed.
@@ -66,9 +67,9 @@ def config_json(cfg):
     return out
 
 
-def case(name, batch, config, epoch, pixel_weights=None):
+def case(name, batch, config, epoch, pixel_weights=None, pixel_map=None):
     logits, labels, pred, depth = batch
-    r = evaluate(logits, labels, pred, depth, config, epoch, pixel_weights)
+    r = evaluate(logits, labels, pred, depth, config, epoch, pixel_weights, pixel_map)
     N, C, H, W = logits.shape
     return dict(
         name=name, shape=dict(images=N, classes=C, height=H, width=W), epoch=epoch,
@@ -79,6 +80,7 @@ def case(name, batch, config, epoch, pixel_weights=None):
         grad_logits=b64(r["grad_logits"], "<f8"), grad_depth=b64(r["grad_depth"], "<f8"),
         pixel_ce=b64(r["pixel_ce"], "<f8"), w_r=b64(r["w_r"], "<f8"), w_z=b64(r["w_z"], "<f8"),
         pixel_weight=b64(r["pixel_weight"], "<f8"),
+        **({} if pixel_map is None else dict(pixel_map=b64(pixel_map, "<f4"), pixel_loss=b64(r["pixel_loss"], "<f8"))),
         predictions=b64(r["predictions"], "<i4"),
         tables=[b64(t, "<i8") for t in r["tables"]],
     )
@@ -133,6 +135,7 @@ def main():
     extension_cases()
     peer_cases()
     half_precision_cases()
+    weighting_cases()
 
 
 
@@ -435,5 +438,93 @@ def peer_cases():
           f"and {len(mixes)} Hoyer DepthMix cases to {os.path.relpath(path)}")
 
 
+def reference_gradient_self_check(batch, config, epoch, pixel_map=None, h=1e-6):
+    """The reference's analytic logit gradient against central differences of its own float64
+    value, for configurations whose value is smooth in the logits (no ties, no paced ce)."""
+    logits, labels, pred, depth = batch
+    x = logits.astype(np.float64)
+    r = evaluate(x, labels, pred, depth, config, epoch, None, pixel_map)
+    rng = np.random.default_rng(3)
+    worst = 0.0
+    for flat in rng.choice(x.size, size=min(40, x.size), replace=False):
+        idx = np.unravel_index(flat, x.shape)
+        up, down = x.copy(), x.copy()
+        up[idx] += h
+        down[idx] -= h
+        numeric = (evaluate(up, labels, pred, depth, config, epoch, None, pixel_map)["batch"]["objective"]
+                   - evaluate(down, labels, pred, depth, config, epoch, None, pixel_map)["batch"]["objective"]) / (2 * h)
+        worst = max(worst, abs(numeric - r["grad_logits"][idx]))
+    assert worst < 1e-7, (config, worst)
+    return worst
+
+
+def weighting_cases():
+    """Composable weighting terms: focal (softmax, per-class alpha, through the factor or held
+    constant), PolyLoss-1, and a caller's per-pixel map beside DPE and DSE, alone and composed,
+    under every reduction. Writes Tests/Fixtures/weighting.json."""
+    rng = np.random.default_rng(20261202)
+    seg = dict(alpha=0, beta_initial=0, beta_later=0, gamma=0)
+    b5 = make_batch(rng, 3, 5, 7, 13, all_ignored_image=2)
+    b40 = make_batch(rng, 2, 40, 9, 11)
+    smooth = make_batch(rng, 2, 4, 5, 6, ties=False)
+    # Confident pixels: p_t = 1 in float32 (label logit 60 above the rest) and p_t -> 0.
+    conf = make_batch(rng, 2, 3, 4, 5, ties=False)
+    logits, labels = conf[0], conf[1]
+    for k in range(2):
+        for i in range(0, 20, 3):
+            y, x = divmod(i, 5)
+            lab = labels[k, y, x] if labels[k, y, x] != IGNORE else 0
+            labels[k, y, x] = lab
+            logits[k, :, y, x] = -30.0
+            logits[k, lab, y, x] = 30.0 if i % 2 == 0 else -60.0
+    alpha5 = [0.25, 1.0, 2.0, 0.0, 0.75]
+    alpha40 = list(rng.uniform(0, 2, size=40).astype(np.float32).astype(float))
+    cases = []
+    focal2 = dict(gamma=2.0, alpha=None, through=True)
+    for reduction in ("per_image_mean", "mean", "sum"):
+        cases.append(case(f"focal_ce_none_{reduction}", b5, dict(seg, smoothing=("none", 0), focal=focal2,
+                                                                 reduction=reduction), 0))
+        cases.append(case(f"focal_alpha_class_weights_pytorch_{reduction}", b5, dict(
+            seg, smoothing=("pytorch", 0.1), focal=dict(gamma=1.5, alpha=alpha5, through=True),
+            class_weights=[0.5, 2.0, 0.0, 1.25, 3.0], reduction=reduction), 0))
+        cases.append(case(f"poly_ce_{reduction}", b40, dict(seg, smoothing=("none", 0), poly_epsilon=1.0,
+                                                            reduction=reduction), 0))
+    cases.append(case("focal_ce_paper_smoothing", b40, dict(seg, focal=dict(gamma=2.0, alpha=alpha40, through=True)), 0))
+    cases.append(case("focal_held_constant", b40, dict(seg, focal=dict(gamma=2.0, alpha=None, through=False)), 0))
+    cases.append(case("focal_poly", b5, dict(seg, smoothing=("none", 0), focal=focal2, poly_epsilon=2.0), 0))
+    pw = rng.uniform(0, 3, size=(3, 7, 13)).astype(np.float32)
+    cases.append(case("focal_pixel_weights", b5, dict(seg, focal=dict(gamma=3.0, alpha=None, through=True)), 0, pw))
+    for g in (0.5, 1.0, 2.0):
+        cases.append(case(f"focal_confident_gamma{g}", conf, dict(seg, smoothing=("none", 0),
+                                                                   focal=dict(gamma=g, alpha=None, through=True)), 0))
+    cases.append(case("focal_gamma0_is_ce", b5, dict(seg, focal=dict(gamma=0.0, alpha=None, through=True)), 0))
+    # The objective: focal and poly under L_HPM and L_T, and a caller's map.
+    map5 = rng.uniform(0, 2, size=(3, 7, 13)).astype(np.float32)
+    map40 = rng.uniform(0, 3, size=(2, 9, 11)).astype(np.float32)
+    cases.append(case("hpm_focal", b40, dict(focal=focal2), 12))
+    cases.append(case("paced_focal_poly_propagate", b40, dict(total_epochs=40.0, focal=focal2, poly_epsilon=0.5,
+                                                             propagate=True), 20))
+    cases.append(case("seg_map", b5, dict(seg, map_coefficient=0.5), 0, None, map5))
+    cases.append(case("hpm_map", b40, dict(map_coefficient=2.0), 12, None, map40))
+    cases.append(case("paced_map", b40, dict(total_epochs=40.0, map_coefficient=1.0, map_paced=True), 20, None, map40))
+    cases.append(case("paced_map_unpaced_term", b5, dict(total_epochs=20.0, map_coefficient=1.5), 5, None, map5))
+    for reduction in ("mean", "sum"):
+        cases.append(case(f"hpm_map_focal_class_weights_{reduction}", b5, dict(
+            map_coefficient=0.75, focal=dict(gamma=2.0, alpha=alpha5, through=True),
+            class_weights=[1.5, 0.25, 2.0, 0.0, 1.0], reduction=reduction, smoothing=("pytorch", 0.2)), 12, None, map5))
+    # The reference's own analytic gradient against its finite differences.
+    smooth_map = rng.uniform(0, 2, size=(2, 5, 6)).astype(np.float32)
+    for cfg, m in [(dict(seg, smoothing=("none", 0), focal=focal2), None),
+                   (dict(seg, focal=dict(gamma=0.7, alpha=[1.0, 0.5, 2.0, 0.0], through=True), poly_epsilon=1.5), None),
+                   (dict(focal=dict(gamma=2.0, alpha=None, through=True), map_coefficient=1.0, class_weights=[1, 2, 0.5, 1],
+                         reduction="mean"), smooth_map)]:
+        reference_gradient_self_check(smooth, cfg, 12, m)
+    path = os.path.join(OUT, "weighting.json")
+    with open(path, "w") as f:
+        json.dump(dict(generator="Tests/Reference/generate_fixtures.py", cases=cases), f, indent=0)
+    print(f"wrote {len(cases)} weighting cases to {os.path.relpath(path)} ({os.path.getsize(path)} bytes)")
+
+
 if __name__ == "__main__":
-    main()
+    # HPM_ONLY=weighting regenerates Tests/Fixtures/weighting.json alone.
+    weighting_cases() if os.environ.get("HPM_ONLY") == "weighting" else main()

@@ -57,25 +57,26 @@ extension Kernels {
                     exponentials: out == nil ? nil : exponentials, classWeights: t.classWeights, prefetch: &prefetch,
                     readsInPlace: !tile.copied)
                 let column = crossEntropy(V.self, at: o, targets: t, layout: layout, scratch: scratch)
+                var coefficient = V.load(layout.state(scratch, TileState.coefficient) + o)
                 var labelCoefficient = V(repeating: 0)
                 if let modulation {
-                    // Focal and PolyLoss-1: the pixel's loss and its coefficients, modulated.
-                    let coefficient = layout.state(scratch, TileState.coefficient) + o
+                    // Focal and PolyLoss-1: the pixel's loss and its coefficients, modulated (not
+                    // stored back: the columns at a tile's ends overlap their neighbours).
                     let r = modulate(
                         loss: column.loss, labelLogProbability: column.labelLogProbability,
                         alpha: classAlpha(modulation.classAlpha, labels: V.load(layout.state(scratch, TileState.labelIndex) + o)),
                         modulation)
                     r.loss.store(to: loss + o)
-                    let coef = V.load(coefficient)
-                    saturatedCoefficient(coef * r.factor).store(to: coefficient)
-                    labelCoefficient = saturatedCoefficient(coef * r.labelFactor)
+                    labelCoefficient = saturatedCoefficient(coefficient * r.labelFactor)
+                    coefficient = saturatedCoefficient(coefficient * r.factor)
                 } else {
                     column.loss.store(to: loss + o)
                 }
                 if let out {
                     gradientColumn(
-                        V.self, at: o, exponentials: exponentials, targets: t, labelCoefficient: labelCoefficient,
-                        layout: layout, scratch: scratch, to: out.base + o, rowStride: out.rowStride, streaming: out.streaming)
+                        V.self, at: o, exponentials: exponentials, targets: t, coefficient: coefficient,
+                        labelCoefficient: labelCoefficient, layout: layout, scratch: scratch, to: out.base + o,
+                        rowStride: out.rowStride, streaming: out.streaming)
                 }
             }
             finite = allZero(finiteness) && finite
@@ -103,12 +104,11 @@ extension Kernels {
     /// (0 otherwise, which changes no bit).
     @inline(__always)
     private static func gradientColumn<V: FloatLanes>(
-        _: V.Type, at o: Int, exponentials e: UnsafePointer<Float>, targets t: Targets, labelCoefficient c2: V,
-        layout: TileLayout,
+        _: V.Type, at o: Int, exponentials e: UnsafePointer<Float>, targets t: Targets, coefficient coef: V,
+        labelCoefficient c2: V, layout: TileLayout,
         scratch: UnsafeMutablePointer<Float>, to out: UnsafeMutablePointer<Float>, rowStride: Int, streaming: Bool
     ) {
         let lanes = V.laneCount
-        let coef = V.load(layout.state(scratch, TileState.coefficient) + o)
         let label = V.load(layout.state(scratch, TileState.labelIndex) + o)
         let sumExp = V.load(layout.state(scratch, TileState.sumExp) + o)
         var destination = out

@@ -31,7 +31,7 @@ struct TileLayout {
     let channelsLast: Bool
 
     /// Rows of per-pixel state after the tile's C rows.
-    static let stateRows = 10
+    static let stateRows = 9
 
     /// The tile's budget: 640 KiB, within a 1 MiB L2 with room for the state and the streams.
     /// Long rows matter: reading C planes in runs of 4·T bytes reaches the memory's speed only
@@ -126,7 +126,7 @@ struct TileRows {
 /// The rows of per-pixel state a tile keeps (indices into `TileLayout.state`).
 enum TileState {
     static let maximum = 0, argmax = 1, labelValue = 2, valid = 3, labelIndex = 4, sumExp = 5, sumGap = 6,
-        coefficient = 7, labelWeight = 8, labelCoefficient = 9
+        coefficient = 7, labelWeight = 8
 }
 
 /// The next tile's logits, fetched into cache while the current tile is computed on, so that the

@@ -1,0 +1,129 @@
+import HardPixelMining
+import HardPixelMiningReference
+import HardPixelMiningTestSupport
+import Testing
+
+/// A caller's per-pixel map as an additive term of the objective (``PixelWeightMapTerm``),
+/// alone and composed with DPE, DSE, focal, class weights and pacing, against the float64
+/// NumPy reference; finite differences; bad input.
+@Suite struct PixelWeightMapTermTests {
+    static let names = Fixtures.weightingCases.filter { $0.pixelWeightMap != nil }.map(\.name)
+
+    @Test(arguments: names)
+    func matchesReference(name: String) throws {
+        let g = Fixtures.weightingCase(name)
+        try expectObjectiveMatches(g)
+        try expectObjectiveMatches(g, threads: 2)
+        // The per-pixel maps: W_i = m_i A_i and the modulated loss.
+        let shape = g.batchShape
+        var w = [Float](repeating: .nan, count: shape.pixelCount), loss = w
+        try g.logitValues.withUnsafeBufferPointer { x in
+            try g.labelValues.withUnsafeBufferPointer { y in
+                try g.predictedLogDepth.withUnsafeBufferPointer { d in
+                    try g.groundTruthDepth.withUnsafeBufferPointer { dStar in
+                        try g.pixelWeightMap!.withUnsafeBufferPointer { map in
+                            try w.withUnsafeMutableBufferPointer { w in
+                                try loss.withUnsafeMutableBufferPointer { loss in
+                                    _ = try HardPixelMiningObjective(g.configuration).evaluate(
+                                        logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar, shape: shape,
+                                        epoch: g.epoch, maps: ObjectiveMaps(lossWeights: w, pixelLosses: loss),
+                                        pixelWeightMap: map)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        #expect(Tolerance.firstGradientMismatch(w, g.expectedPixelLossWeights) == nil)
+        #expect(Tolerance.firstGradientMismatch(loss, g.expectedModulatedLosses!) == nil)
+    }
+
+    @Test(arguments: names)
+    func scalarReferenceMatchesNumPy(name: String) {
+        let g = Fixtures.weightingCase(name)
+        let r = ScalarReference.evaluate(
+            logits: g.logitValues.map(Double.init), labels: g.labelValues,
+            predictedLogDepth: g.predictedLogDepth.map(Double.init), groundTruthDepth: g.groundTruthDepth.map(Double.init),
+            shape: g.batchShape, configuration: g.configuration, epoch: g.epoch,
+            pixelWeightMap: g.pixelWeightMap!.map(Double.init))
+        expectTerms(r.batch, g.batch, "\(name) reference batch")
+        #expect(Tolerance.lossMatches(r.batch.pixelWeightMap, g.batch.map!))
+        #expect(Tolerance.firstGradientMismatch(r.logitGradient, g.expectedLogitGradient) == nil)
+    }
+
+    /// Central differences in Float64 of the scalar reference with a map term (and focal).
+    @Test(arguments: [false, true])
+    func gradientMatchesFiniteDifferences(focal: Bool) {
+        let shape = FiniteDifferenceTests.shape
+        var c = ObjectiveConfiguration.paper
+        c.pixelWeightMap = PixelWeightMapTerm(coefficient: 1.5)
+        if focal { c.focal = FocalModulation(focusing: 2) }
+        var random = TestRandom(seed: 21)
+        let map = (0..<shape.pixelCount).map { _ in random.uniform(0...2) }
+        let input = FiniteDifferenceTests.input(seed: 7)
+        func objective(_ logits: [Double]) -> ScalarReference.Output<Double> {
+            ScalarReference.evaluate(
+                logits: logits, labels: input.labels, predictedLogDepth: input.predicted, groundTruthDepth: input.depth,
+                shape: shape, configuration: c, epoch: 12, pixelWeightMap: map)
+        }
+        let numeric = FiniteDifference.gradient(
+            of: { objective($0).batch.objective }, at: input.logits, indices: Array(input.logits.indices))
+        let analytic = objective(input.logits).logitGradient
+        for i in numeric.indices {
+            #expect(abs(numeric[i] - analytic[i]) <= 1e-7, "logit \(i): \(numeric[i]) vs \(analytic[i])")
+        }
+    }
+
+    /// A map of zeros adds nothing: the objective is bitwise the one without the term.
+    @Test func zeroMapChangesNoBit() throws {
+        let shape = BatchShape(images: 2, classes: 6, height: 9, width: 10)
+        var random = TestRandom(seed: 5)
+        let b = random.batch(shape)
+        var c = ObjectiveConfiguration.paperPaced(totalEpochs: 40)
+        var g1 = [Float](repeating: 0, count: shape.logitCount), g2 = g1
+        var d1 = [Float](repeating: 0, count: shape.pixelCount), d2 = d1
+        let without = try HardPixelMiningObjective(c).evaluate(
+            logits: b.logits, labels: b.labels, predictedLogDepth: b.predicted, groundTruthDepth: b.depth,
+            shape: shape, epoch: 20, logitGradient: &g1, depthGradient: &d1)
+        c.pixelWeightMap = PixelWeightMapTerm(coefficient: 3)
+        let with = try HardPixelMiningObjective(c).evaluate(
+            logits: b.logits, labels: b.labels, predictedLogDepth: b.predicted, groundTruthDepth: b.depth,
+            shape: shape, epoch: 20, logitGradient: &g2, depthGradient: &d2,
+            pixelWeightMap: [Float](repeating: 0, count: shape.pixelCount))
+        #expect(without.value == with.value)
+        #expect(g1 == g2 && d1 == d2)
+    }
+
+    @Test func badMapsThrowNamingTheArgumentAndTouchNothing() throws {
+        let shape = BatchShape(images: 1, classes: 3, height: 2, width: 2)
+        let logits = [Float](repeating: 0, count: shape.logitCount), labels: [Int32] = [0, 1, 2, 255]
+        let depth: [Float] = [2, 3, 4, 5], logDepth: [Float] = [0, 1, 1, 1]
+        var c = ObjectiveConfiguration.paper
+        c.pixelWeightMap = PixelWeightMapTerm(coefficient: 1)
+        func expectError(_ c: ObjectiveConfiguration, _ map: [Float]?, _ argument: String) {
+            var gx = [Float](repeating: 7, count: shape.logitCount), gd = [Float](repeating: 7, count: shape.pixelCount)
+            do {
+                _ = try HardPixelMiningObjective(c).evaluate(
+                    logits: logits, labels: labels, predictedLogDepth: logDepth, groundTruthDepth: depth, shape: shape,
+                    epoch: 12, logitGradient: &gx, depthGradient: &gd, pixelWeightMap: map)
+                Issue.record("no error for \(argument)")
+            } catch let error as HardPixelMiningError {
+                #expect(error.argument == argument, "\(error)")
+            } catch { Issue.record("\(error)") }
+            #expect(gx.allSatisfy { $0 == 7 } && gd.allSatisfy { $0 == 7 }, "\(argument): output touched")
+        }
+        expectError(c, nil, "pixelWeightMap")
+        expectError(c, [1, 1, 1], "pixelWeightMap")
+        expectError(c, [1, .nan, 1, 1], "pixelWeightMap")
+        expectError(c, [1, 1, -0.5, 1], "pixelWeightMap[2]")
+        expectError(c, [1, 1, 2e6, 1], "pixelWeightMap[2]")
+        expectError(.paper, [1, 1, 1, 1], "pixelWeightMap")
+        var badCoefficient = c
+        badCoefficient.pixelWeightMap = PixelWeightMapTerm(coefficient: -1)
+        expectError(badCoefficient, [1, 1, 1, 1], "configuration.pixelWeightMap.coefficient")
+        var pacedWithoutPacing = c
+        pacedWithoutPacing.pixelWeightMap = PixelWeightMapTerm(coefficient: 1, paced: true)
+        expectError(pacedWithoutPacing, [1, 1, 1, 1], "configuration.pixelWeightMap.paced")
+    }
+}
