@@ -31,6 +31,38 @@ import Testing
         }
     }
 
+    /// PyTorch's autograd on the peers' two softmax conventions (Tests/Fixtures/torch_focal_parity.json),
+    /// through the cross-entropy's one pass and the objective's weighing route (a map asked for).
+    @Test(arguments: Fixtures.torchFocalCases.map(\.name))
+    func matchesPyTorchPeers(name: String) throws {
+        let t = Fixtures.torchFocalCases.first { $0.name == name }!
+        let shape = t.batchShape, ce = t.crossEntropy
+        var gradient = [Float](repeating: .nan, count: shape.logitCount)
+        let result = try ce.evaluate(logits: t.logitValues, labels: t.labelValues, shape: shape, gradient: &gradient)
+        #expect(Tolerance.lossMatches(result.value, t.value), "\(name): \(result.value) vs torch \(t.value)")
+        #expect(Tolerance.firstGradientMismatch(gradient, t.expectedGradient) == nil, "\(name)")
+        var c = ObjectiveConfiguration.segmentationOnly
+        (c.smoothing, c.classWeights, c.reduction, c.focal) = (ce.smoothing, ce.classWeights, ce.reduction, ce.focal)
+        var weights = [Float](repeating: .nan, count: shape.pixelCount)
+        var depthGradient = [Float](repeating: .nan, count: shape.pixelCount)
+        let objective = try t.logitValues.withUnsafeBufferPointer { x in
+            try t.labelValues.withUnsafeBufferPointer { y in
+                try gradient.withUnsafeMutableBufferPointer { gx in
+                    try depthGradient.withUnsafeMutableBufferPointer { gd in
+                        try weights.withUnsafeMutableBufferPointer { w in
+                            try HardPixelMiningObjective(c).evaluate(
+                                logits: x, labels: y, predictedLogDepth: UnsafeBufferPointer(start: nil, count: 0),
+                                groundTruthDepth: UnsafeBufferPointer(start: nil, count: 0), shape: shape, epoch: 0,
+                                logitGradient: gx, depthGradient: gd, maps: ObjectiveMaps(lossWeights: w))
+                        }
+                    }
+                }
+            }
+        }
+        #expect(Tolerance.lossMatches(objective.value, t.value), "\(name) weighing route")
+        #expect(Tolerance.firstGradientMismatch(gradient, t.expectedGradient) == nil, "\(name) weighing route")
+    }
+
     /// The Float64 scalar reference against the NumPy reference.
     @Test(arguments: names)
     func scalarReferenceMatchesNumPy(name: String) {
