@@ -1,3 +1,4 @@
+import Foundation
 import HardPixelMining
 import HardPixelMiningReference
 import HardPixelMiningTestSupport
@@ -61,6 +62,35 @@ import Testing
         }
         #expect(Tolerance.lossMatches(objective.value, t.value), "\(name) weighing route")
         #expect(Tolerance.firstGradientMismatch(gradient, t.expectedGradient) == nil, "\(name) weighing route")
+    }
+
+    /// Docs/FocalLoss.md's example, as printed, against the focal formula by hand.
+    @Test func documentationExampleRuns() throws {
+        // --- Docs/FocalLoss.md ---
+        let shape = BatchShape(images: 1, classes: 3, height: 2, width: 2)
+        let logits: [Float] = [2, -1, 0.5, 0, 0, 1, -2, 3, 1, 0, 0, -1]  // NCHW
+        let labels: [Int32] = [0, 1, 255, 2]                              // 255 = ignore
+        var gradient = [Float](repeating: 0, count: shape.logitCount)
+        let focal = LabelSmoothedCrossEntropy(
+            smoothing: .none, reduction: .sum, focal: FocalModulation(focusing: 2, classAlpha: [0.25, 1, 1]))
+        let result = try focal.evaluate(logits: logits, labels: labels, shape: shape, gradient: &gradient)
+        print(result.value)  // Σ α_label (1 − p_t)² (−log p_t) over the three labelled pixels
+
+        // The paper's L_T with focal modulation and PolyLoss-1 on every pixel's loss.
+        var configuration = ObjectiveConfiguration.paperPaced(totalEpochs: 40)
+        configuration.focal = FocalModulation(focusing: 2)
+        configuration.polyEpsilon = 1
+        // --- end ---
+        var expected = 0.0
+        for (i, label) in labels.enumerated() where label != 255 {
+            let column = (0..<3).map { Double(logits[$0 * 4 + i]) }
+            let logSum = Foundation.log(column.map { Foundation.exp($0) }.reduce(0, +))
+            let logP = column[Int(label)] - logSum
+            let q = 1 - Foundation.exp(logP)
+            expected += [0.25, 1, 1][Int(label)] * q * q * -logP
+        }
+        #expect(Tolerance.lossMatches(result.value, expected))
+        #expect(configuration.focal?.focusing == 2 && configuration.polyEpsilon == 1)
     }
 
     /// The Float64 scalar reference against the NumPy reference.

@@ -95,6 +95,34 @@ import Testing
         #expect(g1 == g2 && d1 == d2)
     }
 
+    /// Docs/Objective.md's example of a caller's map, as printed; L_M by hand.
+    @Test func documentationExampleRuns() throws {
+        // --- Docs/Objective.md ---
+        let shape = BatchShape(images: 1, classes: 2, height: 2, width: 3)
+        let logits: [Float] = [1, 0, -1, 2, 0.5, 0, 0, 1, 1, -1, 0.5, 2]  // NCHW
+        let labels: [Int32] = [0, 1, 1, 0, 255, 1]
+        let depth: [Float] = [2, 5, 9, 30, 60, 120]
+        let logDepth: [Float] = [0.8, 1.5, 2.3, 3.3, 4.2, 4.9]
+        let boundary: [Float] = [0, 1, 1, 0, 0, 2]  // your map: here, pixels near a class boundary
+
+        var configuration = ObjectiveConfiguration.paper
+        configuration.pixelWeightMap = PixelWeightMapTerm(coefficient: 0.5)
+        var dx = [Float](repeating: 0, count: shape.logitCount)
+        var dd = [Float](repeating: 0, count: shape.pixelCount)
+        let r = try HardPixelMiningObjective(configuration).evaluate(
+            logits: logits, labels: labels, predictedLogDepth: logDepth, groundTruthDepth: depth,
+            shape: shape, epoch: 12, logitGradient: &dx, depthGradient: &dd, pixelWeightMap: boundary)
+        print(r.value, r.batch.pixelWeightMap)
+        // --- end ---
+        let reference = ScalarReference.evaluate(
+            logits: logits.map(Double.init), labels: labels, predictedLogDepth: logDepth.map(Double.init),
+            groundTruthDepth: depth.map(Double.init), shape: shape, configuration: configuration, epoch: 12,
+            pixelWeightMap: boundary.map(Double.init))
+        #expect(r.batch.pixelWeightMap > 0)
+        #expect(Tolerance.lossMatches(r.batch.pixelWeightMap, reference.batch.pixelWeightMap))
+        #expect(Tolerance.lossMatches(r.value, reference.batch.objective))
+    }
+
     @Test func badMapsThrowNamingTheArgumentAndTouchNothing() throws {
         let shape = BatchShape(images: 1, classes: 3, height: 2, width: 2)
         let logits = [Float](repeating: 0, count: shape.logitCount), labels: [Int32] = [0, 1, 2, 255]

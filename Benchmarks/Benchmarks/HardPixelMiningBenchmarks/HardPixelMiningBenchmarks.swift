@@ -51,10 +51,15 @@ final class Workload<Scalar: LogitScalar> {
         }
     }
 
+    /// A caller's map for ``PixelWeightMapTerm``: values in 0...2.
+    lazy var pixelWeightMap: [Float] = (0..<shape.pixelCount).map { Float(($0 &* 2_654_435_761) % 1000) / 500 }
+
     func run(_ objective: HardPixelMiningObjective) throws -> Double {
-        try objective.evaluate(
+        let map = objective.configuration.pixelWeightMap == nil ? nil : pixelWeightMap
+        return try objective.evaluate(
             logits: logits, labels: labels, predictedLogDepth: logDepth, groundTruthDepth: depth, shape: shape,
-            epoch: 20, logitGradient: &logitGradient, depthGradient: &depthGradient, workspace: workspace
+            epoch: 20, logitGradient: &logitGradient, depthGradient: &depthGradient, pixelWeightMap: map,
+            workspace: workspace
         ).value
     }
 }
@@ -79,6 +84,11 @@ let nyu = BatchShape(images: 8, classes: 40, height: 480, width: 640)
 let nyuChannelsLast = BatchShape(images: 8, classes: 40, height: 480, width: 640, logitLayout: .channelsLast)
 let sun = BatchShape(images: 8, classes: 37, height: 480, width: 640)
 let paced = ObjectiveConfiguration.paperPaced(totalEpochs: 40)
+let pacedWithMap: ObjectiveConfiguration = {
+    var c = paced
+    c.pixelWeightMap = PixelWeightMapTerm(coefficient: 1, paced: true)
+    return c
+}()
 
 func config(_ elements: Int) -> Benchmark.Configuration {
     .init(
@@ -108,18 +118,18 @@ func objectiveBenchmark<Scalar: LogitScalar>(
 
 /// Registers a benchmark of `LabelSmoothedCrossEntropy` (forward + gradient) on `shape`.
 func crossEntropyBenchmark<Scalar: LogitScalar>(
-    _ name: String, _ shape: BatchShape, threads: Int, _: Scalar.Type = Float.self
+    _ name: String, _ shape: BatchShape, threads: Int, _: Scalar.Type = Float.self, focal: FocalModulation? = nil
 ) {
     nonisolated(unsafe) var workload: Workload<Scalar>? = nil
     Benchmark(name, configuration: config(shape.logitCount)) { benchmark in
         let w = workload!
-        let loss = LabelSmoothedCrossEntropy(threadCount: threads)
+        let loss = LabelSmoothedCrossEntropy(focal: focal, threadCount: threads)
         for _ in benchmark.scaledIterations {
             blackHole(try w.runCrossEntropy(loss))
         }
     } setup: {
         workload = Workload<Scalar>(shape)
-        _ = try workload!.runCrossEntropy(LabelSmoothedCrossEntropy(threadCount: threads))
+        _ = try workload!.runCrossEntropy(LabelSmoothedCrossEntropy(focal: focal, threadCount: threads))
     } teardown: {
         workload = nil
     }
@@ -163,6 +173,9 @@ let benchmarks: @Sendable () -> Void = {
         floorBenchmark("floor 2R+1W NYUv2 logits t\(threads)", count: nyu.logitCount, threads: threads, reads: 2)
         crossEntropyBenchmark("CE fwd+grad NYUv2 8x40x480x640 t\(threads)", nyu, threads: threads)
         objectiveBenchmark("L_T fwd+grad NYUv2 8x40x480x640 t\(threads)", nyu, paced, threads: threads)
+        // Composable terms: focal CE (γ = 2, through the factor) and L_T with a caller's map.
+        crossEntropyBenchmark("CE focal fwd+grad NYUv2 8x40x480x640 t\(threads)", nyu, threads: threads, focal: FocalModulation())
+        objectiveBenchmark("L_T + map fwd+grad NYUv2 8x40x480x640 t\(threads)", nyu, pacedWithMap, threads: threads)
         // Channels-last logits (issue 11): the same bytes, so the same floors.
         crossEntropyBenchmark("CE fwd+grad NYUv2 NHWC 8x480x640x40 t\(threads)", nyuChannelsLast, threads: threads)
         objectiveBenchmark("L_T fwd+grad NYUv2 NHWC 8x480x640x40 t\(threads)", nyuChannelsLast, paced, threads: threads)

@@ -16,17 +16,22 @@ extension Kernels {
         gradient: MutableLogitBuffer?, accumulating: Bool, pixelLosses: UnsafeMutablePointer<Float>?, layout: TileLayout,
         scratch: UnsafeMutablePointer<Float>
     ) -> (sum: Double, finite: Bool) {
-        let result = switch HPM_VECTOR_LANES {
-        case 16: crossEntropy(SIMD16<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, modulation, gradient, accumulating, pixelLosses, layout, scratch)
-        case 4: crossEntropy(SIMD4<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, modulation, gradient, accumulating, pixelLosses, layout, scratch)
-        default: crossEntropy(SIMD8<Float>.self, logits, labels, plane, range, targets, scale, pixelWeights, modulation, gradient, accumulating, pixelLosses, layout, scratch)
+        // One specialisation with the modulation and one without, so that the plain loss's
+        // column sweep carries no trace of it.
+        func run<M: ModulationSwitch>(_: M.Type) -> (sum: Double, finite: Bool) {
+            switch HPM_VECTOR_LANES {
+            case 16: crossEntropy(SIMD16<Float>.self, M.self, logits, labels, plane, range, targets, scale, pixelWeights, modulation, gradient, accumulating, pixelLosses, layout, scratch)
+            case 4: crossEntropy(SIMD4<Float>.self, M.self, logits, labels, plane, range, targets, scale, pixelWeights, modulation, gradient, accumulating, pixelLosses, layout, scratch)
+            default: crossEntropy(SIMD8<Float>.self, M.self, logits, labels, plane, range, targets, scale, pixelWeights, modulation, gradient, accumulating, pixelLosses, layout, scratch)
+            }
         }
+        let result = modulation == nil ? run(Unmodulated.self) : run(Modulated.self)
         if gradient != nil { hpm_stream_fence() }
         return result
     }
 
-    private static func crossEntropy<V: FloatLanes>(
-        _: V.Type, _ x: LogitBuffer, _ labels: UnsafePointer<Int32>, _ plane: Int, _ range: Range<Int>,
+    private static func crossEntropy<V: FloatLanes, M: ModulationSwitch>(
+        _: V.Type, _: M.Type, _ x: LogitBuffer, _ labels: UnsafePointer<Int32>, _ plane: Int, _ range: Range<Int>,
         _ t: Targets, _ scale: Float, _ weights: UnsafePointer<Float>?, _ modulation: Modulation?, _ g: MutableLogitBuffer?,
         _ accumulating: Bool, _ losses: UnsafeMutablePointer<Float>?, _ layout: TileLayout,
         _ scratch: UnsafeMutablePointer<Float>
@@ -57,9 +62,7 @@ extension Kernels {
                     exponentials: out == nil ? nil : exponentials, classWeights: t.classWeights, prefetch: &prefetch,
                     readsInPlace: !tile.copied)
                 let column = crossEntropy(V.self, at: o, targets: t, layout: layout, scratch: scratch)
-                var coefficient = V.load(layout.state(scratch, TileState.coefficient) + o)
-                var labelCoefficient = V(repeating: 0)
-                if let modulation {
+                if M.isOn, let modulation {
                     // Focal and PolyLoss-1: the pixel's loss and its coefficients, modulated (not
                     // stored back: the columns at a tile's ends overlap their neighbours).
                     let r = modulate(
@@ -67,16 +70,23 @@ extension Kernels {
                         alpha: classAlpha(modulation.classAlpha, labels: V.load(layout.state(scratch, TileState.labelIndex) + o)),
                         modulation)
                     r.loss.store(to: loss + o)
-                    labelCoefficient = saturatedCoefficient(coefficient * r.labelFactor)
-                    coefficient = saturatedCoefficient(coefficient * r.factor)
+                    if let out {
+                        let coefficient = V.load(layout.state(scratch, TileState.coefficient) + o)
+                        gradientColumn(
+                            V.self, M.self, at: o, exponentials: exponentials, targets: t,
+                            coefficient: saturatedCoefficient(coefficient * r.factor),
+                            labelCoefficient: saturatedCoefficient(coefficient * r.labelFactor), layout: layout,
+                            scratch: scratch, to: out.base + o, rowStride: out.rowStride, streaming: out.streaming)
+                    }
                 } else {
                     column.loss.store(to: loss + o)
-                }
-                if let out {
-                    gradientColumn(
-                        V.self, at: o, exponentials: exponentials, targets: t, coefficient: coefficient,
-                        labelCoefficient: labelCoefficient, layout: layout, scratch: scratch, to: out.base + o,
-                        rowStride: out.rowStride, streaming: out.streaming)
+                    if let out {
+                        gradientColumn(
+                            V.self, M.self, at: o, exponentials: exponentials, targets: t,
+                            coefficient: V.load(layout.state(scratch, TileState.coefficient) + o),
+                            labelCoefficient: V(repeating: 0), layout: layout, scratch: scratch, to: out.base + o,
+                            rowStride: out.rowStride, streaming: out.streaming)
+                    }
                 }
             }
             finite = allZero(finiteness) && finite
@@ -103,8 +113,8 @@ extension Kernels {
     /// ``put(_:to:streaming:)``. A modulated loss adds `labelCoefficient · (p_c − [c = label])`
     /// (0 otherwise, which changes no bit).
     @inline(__always)
-    private static func gradientColumn<V: FloatLanes>(
-        _: V.Type, at o: Int, exponentials e: UnsafePointer<Float>, targets t: Targets, coefficient coef: V,
+    private static func gradientColumn<V: FloatLanes, M: ModulationSwitch>(
+        _: V.Type, _: M.Type, at o: Int, exponentials e: UnsafePointer<Float>, targets t: Targets, coefficient coef: V,
         labelCoefficient c2: V, layout: TileLayout,
         scratch: UnsafeMutablePointer<Float>, to out: UnsafeMutablePointer<Float>, rowStride: Int, streaming: Bool
     ) {
@@ -115,8 +125,8 @@ extension Kernels {
         if let w = t.classWeights {
             let terms = weightedGradientTerms(
                 coefficient: coef, labelWeight: V.load(layout.state(scratch, TileState.labelWeight) + o), targets: t)
-            let a = (terms.scale + c2) / sumExp
-            let labelExtra = terms.labelExtra - c2
+            let a = (M.isOn ? terms.scale + c2 : terms.scale) / sumExp
+            let labelExtra = M.isOn ? terms.labelExtra - c2 : terms.labelExtra
             var exponential = e
             for c in 0..<layout.classes {
                 let offset = weightedOffset(unit: terms.unit, labelExtra: labelExtra, weight: w[c], label: label, class: c)
@@ -125,9 +135,9 @@ extension Kernels {
                 destination += rowStride
             }
         } else {
-            let a = (coef + c2) / sumExp
+            let a = (M.isOn ? coef + c2 : coef) / sumExp
             let unit = V(repeating: 0) - coef * V(repeating: t.off)
-            let labelUnit = unit - coef * V(repeating: t.on - t.off) - c2
+            let labelUnit = M.isOn ? unit - coef * V(repeating: t.on - t.off) - c2 : unit - coef * V(repeating: t.on - t.off)
             var classIndex = V(repeating: 0)
             var exponential = e
             for _ in 0..<layout.classes {
@@ -148,3 +158,9 @@ extension Kernels {
         return v.with(limit, where: v .> limit)
     }
 }
+
+/// Whether a kernel is specialised with the modulation (focal, PolyLoss-1), as a type so that
+/// the choice is a constant in each specialisation.
+protocol ModulationSwitch { static var isOn: Bool { get } }
+enum Unmodulated: ModulationSwitch { static var isOn: Bool { false } }
+enum Modulated: ModulationSwitch { static var isOn: Bool { true } }
