@@ -366,7 +366,8 @@ extension ScalarReference {
     ) -> (value: T, gradient: [T]) {
         let valid = depth.indices.filter { binning.isValid(depth[$0]) }
         var gradient = [T](repeating: 0, count: depth.count)
-        guard !valid.isEmpty else { return (0, gradient) }
+        // No valid pixel, or AdaBins' sample variance of one (NaN in torch): 0.
+        guard !valid.isEmpty, silog.variance == .population || valid.count > 1 else { return (0, gradient) }
         var d = [T](repeating: 0, count: depth.count)
         for i in valid { d[i] = predictedLogDepth[i] - T.logarithm(T(depth[i])) }
         let n = T(valid.count)

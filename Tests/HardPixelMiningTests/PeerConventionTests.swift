@@ -109,6 +109,38 @@ import Testing
         #expect(Tolerance.firstGradientMismatch(reference.gradient, g.expectedGradient) == nil)
     }
 
+    /// AdaBins' SILog over exactly one valid pixel: `torch.var` of one element is NaN, and the
+    /// package gives 0 (value and gradient), alone and as the objective's depth term, per image
+    /// and pooled; BTS's population variance keeps its value there.
+    @Test func adaBinsOverOneValidPixelIsZero() throws {
+        let shape = BatchShape(images: 2, classes: 2, height: 1, width: 3)
+        let predicted: [Float] = [0.5, 2, 2, 1.5, 2, 2]
+        let oneValid: [Float] = [20, 0, .nan, 0, 500, -1]        // one valid pixel in the batch
+        let onePerImage: [Float] = [20, 0, .nan, 0, 30, -1]      // one in each image
+        var gradient = [Float](repeating: 7, count: shape.pixelCount)
+        let alone = try SILogDepthLoss(.adaBins).evaluate(
+            predictedLogDepth: predicted, groundTruthDepth: oneValid, shape: shape.pixelMap, gradient: &gradient)
+        #expect(alone.value == 0)
+        #expect(gradient.allSatisfy { $0 == 0 })
+        let bts = try SILogDepthLoss(.bts).evaluate(
+            predictedLogDepth: predicted, groundTruthDepth: oneValid, shape: shape.pixelMap, gradient: &gradient)
+        #expect(bts.value > 0)
+        var c = ObjectiveConfiguration.segmentationOnly
+        c.depthWeight = 1
+        c.depthTerm = .silog(.adaBins)
+        let logits = [Float](repeating: 0, count: shape.logitCount), labels: [Int32] = [0, 1, 0, 1, 0, 1]
+        for (depth, pooledIsZero) in [(oneValid, true), (onePerImage, false)] {
+            var gx = [Float](repeating: 7, count: shape.logitCount), gd = [Float](repeating: 7, count: shape.pixelCount)
+            let r = try HardPixelMiningObjective(c).evaluate(
+                logits: logits, labels: labels, predictedLogDepth: predicted, groundTruthDepth: depth, shape: shape,
+                epoch: 0, logitGradient: &gx, depthGradient: &gd)
+            #expect(r.images.allSatisfy { $0.depth == 0 })
+            #expect((r.batch.depth == 0) == pooledIsZero)
+            #expect(gd.allSatisfy { $0 == 0 } == pooledIsZero)
+            #expect(r.batch.depth.isFinite && gd.allSatisfy(\.isFinite))
+        }
+    }
+
     @Test(arguments: [SILog.bts, .adaBins, SILog(varianceFocus: 0.3, scale: 2, variance: .sample)])
     func silogGradientMatchesFiniteDifferences(silog: SILog) {
         let shape = PixelMapShape(images: 2, height: 4, width: 5)

@@ -20,6 +20,42 @@ import Darwin
         return random.batch(shape)
     }
 
+    /// The fuzz harness's find: predicted log-depth −Float.greatestFiniteMagnitude (finite) makes
+    /// wR ≈ 3.4e38; with class weights 1e6, W · (A p − a) overflowed Float and Inf · 0 gave NaN in
+    /// the logit gradient. The coefficients now saturate at a limit that bounds every term.
+    @Test(arguments: [1, 2])
+    func hugeWeightsWithClassWeightsGiveFiniteGradients(threads: Int) throws {
+        let shape = BatchShape(images: 3, classes: 3, height: 5, width: 2, logitLayout: .channelsLast)
+        var random = TestRandom(seed: 16)
+        let b = random.batch(shape)
+        var c = ObjectiveConfiguration.paper
+        c.smoothing = .paperDefault
+        c.classWeights = [1e6, 1e6, 0]
+        c.reduction = .sum
+        c.depthTerm = .silog(SILog(varianceFocus: 0.5, scale: 1, variance: .population))
+        c.depthPredictionErrorWeight = WeightSchedule(initial: 1, later: 10, switchEpoch: 10)
+        c.propagatesDepthPredictionErrorToDepth = true
+        for focal in [nil, FocalModulation(focusing: 0.5)] {
+            c.focal = focal
+            var gx = [Float](repeating: .nan, count: shape.logitCount)
+            var gd = [Float](repeating: .nan, count: shape.pixelCount)
+            let logDepth = [Float](repeating: -.greatestFiniteMagnitude, count: shape.pixelCount)
+            let r = try HardPixelMiningObjective(c, threadCount: threads).evaluate(
+                logits: b.logits, labels: b.labels, predictedLogDepth: logDepth, groundTruthDepth: b.depth,
+                shape: shape, epoch: 1e300, logitGradient: &gx, depthGradient: &gd)
+            #expect(r.value.isFinite)
+            let finite = gx.allSatisfy { $0.isFinite } && gd.allSatisfy { $0.isFinite }
+            #expect(finite, "focal \(String(describing: focal)): \(gx.filter { !$0.isFinite }.count) non-finite")
+            // And the cross-entropy with pixel weights of 1e6 under the same class weights.
+            var g = [Float](repeating: .nan, count: shape.logitCount)
+            _ = try LabelSmoothedCrossEntropy(classWeights: [1e6, 1e6, 0], reduction: .sum, focal: focal).evaluate(
+                logits: b.logits, labels: b.labels, shape: shape,
+                pixelWeights: [Float](repeating: 1e6, count: shape.pixelCount), gradient: &g)
+            let ceFinite = g.allSatisfy { $0.isFinite }
+            #expect(ceFinite)
+        }
+    }
+
     @Test func overflowingShapeCountsSaturateInsteadOfTrapping() {
         #expect(Self.huge.logitCount == .max)
         #expect(Self.huge.pixelCount == 1 << 60)

@@ -97,15 +97,15 @@ def mmseg_ohem(logits, labels, smoothing, threshold, min_kept, avg_non_ignore, i
 def silog(pred_log_depth, depth, variance_focus=0.85, scale=10.0, unbiased=False, dmin=1.0, dmax=256.0):
     """scale * sqrt(D) over the batch's valid pixels, d = log D_pred - log D*:
     BTS    D = mean(d^2) - lambda mean(d)^2            (= var_biased + (1 - lambda) mean^2)
-    AdaBins D = var_unbiased(d) + (1 - lambda) mean(d)^2  (torch.var; 0 for fewer than 2 pixels)
+    AdaBins D = var_unbiased(d) + (1 - lambda) mean(d)^2  (torch.var; NaN for one pixel, where this gives 0)
     The value is 0 without valid pixels; the gradient is 0 where D <= 0 (sqrt's kink)."""
     with np.errstate(invalid="ignore"):
         valid = (depth >= dmin) & (depth <= dmax)
     d = np.where(valid, pred_log_depth.astype(np.float64) - np.log(np.where(valid, depth, 1.0).astype(np.float64)), 0.0)
     n = int(valid.sum())
     grad = np.zeros(depth.shape)
-    if n == 0:
-        return dict(value=0.0, grad=grad, pixels=0)
+    if n == 0 or (unbiased and n < 2):  # torch.var of one element is NaN: the package gives 0
+        return dict(value=0.0, grad=grad, pixels=n)
     dv = d[valid]
     mean = dv.mean()
     centred = ((dv - mean) ** 2).sum()

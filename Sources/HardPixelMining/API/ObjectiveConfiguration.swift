@@ -108,6 +108,8 @@ public struct ObjectiveConfiguration: Sendable, Hashable {
         return try classWeights.withUnsafeBufferPointer { w in
             t.classWeights = w.baseAddress
             t.classWeightSum = Float(w.reduce(0.0) { $0 + Double($1) })
+            let bound = Swift.max(1, Double(t.classWeightSum) + Double(w.max() ?? 0))
+            t.coefficientLimit = Float(Double(Float.greatestFiniteMagnitude / 4) / bound)
             return try body(t)
         }
     }

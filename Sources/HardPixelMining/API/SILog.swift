@@ -49,9 +49,10 @@ public struct SILog: Sendable, Hashable {
         try Check.weight(scale, "\(argument()).scale")
     }
 
-    /// D from the pooled count and sums.
+    /// D from the pooled count and sums: 0 without a valid pixel, and for the sample variance
+    /// (AdaBins) with one, where `torch.var` is NaN (so the value and gradient are 0 there).
     func dispersion(pixels n: Int, sum: Double, squaredSum: Double) -> Double {
-        guard n > 0 else { return 0 }
+        guard n > 0, variance == .population || n > 1 else { return 0 }
         let count = Double(n)
         let mean = sum / count
         let centred = Swift.max(0, squaredSum - sum * mean)

@@ -26,7 +26,7 @@ enum CrossEntropyPass {
         ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws) { item, k, pixels, pixel, logit, scratch in
             let scale = saturatingFloat(
                 ObjectiveEngine.logitScale(ws.imageSums[k], images: shape.images, gradientScale: gradientScale),
-                limit: .greatestFiniteMagnitude / 4)
+                limit: targets.coefficientLimit)
             let (sum, finite) = Kernels.crossEntropy(
                 logits: logits + logit, labels: labels + pixel, plane: plane, range: pixels,
                 targets: targets, scale: scale, pixelWeights: pixelWeights.map { $0 + pixel }, modulation: modulation,

@@ -12,7 +12,7 @@ enum Mining {
     /// Selects image `k`'s pixels from the statistics in the workspace and returns its sums.
     static func select(
         _ mining: PixelMining, image k: Int, shape: PixelMapShape, ignoreLabel: Int32, labels: UnsafePointer<Int32>,
-        pixelWeights: UnsafePointer<Float>?, gradientScale: Double, workspace ws: ObjectiveWorkspace
+        pixelWeights: UnsafePointer<Float>?, gradientScale: Double, coefficientLimit: Float, workspace ws: ObjectiveWorkspace
     ) -> ImageSums {
         let base = k * shape.pixelsPerImage
         var s = ImageSums()
@@ -21,7 +21,7 @@ enum Mining {
             mining, plane: shape.pixelsPerImage, scale: gradientScale / Double(shape.images), labels: labels + base,
             ignoreLabel: ignoreLabel, loss: ws.loss + base, labelLogProbability: ws.labelLogProbability + base,
             pixelWeights: pixelWeights.map { $0 + base }, scratch: ws.selection + base,
-            coefficient: ws.coefficient + base, histogram: ws.histogram(image: k), sums: &s)
+            coefficient: ws.coefficient + base, histogram: ws.histogram(image: k), limit: coefficientLimit, sums: &s)
         return s
     }
 
@@ -30,7 +30,7 @@ enum Mining {
     /// and the coefficients `w_i · scale / K` on the kept pixels.
     static func selectBatch(
         _ mining: PixelMining, shape: PixelMapShape, ignoreLabel: Int32, labels: UnsafePointer<Int32>,
-        pixelWeights: UnsafePointer<Float>?, gradientScale: Double, workspace ws: ObjectiveWorkspace
+        pixelWeights: UnsafePointer<Float>?, gradientScale: Double, coefficientLimit: Float, workspace ws: ObjectiveWorkspace
     ) {
         let total = shape.pixelCount
         let loss = ws.loss, coefficient = ws.coefficient, scratch = ws.selection
@@ -104,7 +104,7 @@ enum Mining {
                 chosen += 1
                 let w = Double(weight(i))
                 s.crossEntropySum += w * Double(loss[i])
-                coefficient[i] = saturatingFloat(w * scale, limit: .greatestFiniteMagnitude / 4)
+                coefficient[i] = saturatingFloat(w * scale, limit: coefficientLimit)
             }
             s.minedPixels = chosen
             ws.imageSums.append(s)
@@ -115,7 +115,7 @@ enum Mining {
         _ mining: PixelMining, plane: Int, scale gradientScale: Double, labels: UnsafePointer<Int32>, ignoreLabel: Int32,
         loss: UnsafePointer<Float>, labelLogProbability: UnsafePointer<Float>, pixelWeights: UnsafePointer<Float>?,
         scratch: UnsafeMutablePointer<Float>, coefficient: UnsafeMutablePointer<Float>,
-        histogram: UnsafeMutablePointer<Int>, sums s: inout ImageSums
+        histogram: UnsafeMutablePointer<Int>, limit: Float, sums s: inout ImageSums
     ) {
         let n = s.labelledPixels
         var chosen = 0
@@ -165,7 +165,7 @@ enum Mining {
         for i in 0..<plane where coefficient[i] != 0 {
             let w = pixelWeights.map { Double($0[i]) } ?? 1
             s.crossEntropySum += w * Double(loss[i])
-            coefficient[i] = saturatingFloat(w * scale, limit: .greatestFiniteMagnitude / 4)
+            coefficient[i] = saturatingFloat(w * scale, limit: limit)
         }
     }
 

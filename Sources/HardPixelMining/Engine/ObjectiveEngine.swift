@@ -51,15 +51,18 @@ enum ObjectiveEngine {
             if mining.isBatchWide {
                 Mining.selectBatch(
                     mining, shape: shape.pixelMap, ignoreLabel: targets.ignoreLabel, labels: inputs.labels,
-                    pixelWeights: pixelWeights, gradientScale: outputs.gradientScale, workspace: ws)
+                    pixelWeights: pixelWeights, gradientScale: outputs.gradientScale, coefficientLimit: targets.coefficientLimit,
+                    workspace: ws)
             } else {
                 forEachImage(shape, ws, threads) { k in
                     Mining.select(
                         mining, image: k, shape: shape.pixelMap, ignoreLabel: targets.ignoreLabel, labels: inputs.labels,
-                        pixelWeights: pixelWeights, gradientScale: outputs.gradientScale, workspace: ws)
+                        pixelWeights: pixelWeights, gradientScale: outputs.gradientScale,
+                        coefficientLimit: targets.coefficientLimit, workspace: ws)
                 }
             }
-        case .weighted(let plan):
+        case .weighted(var plan):
+            plan.coefficientLimit = targets.coefficientLimit
             try StatisticsPass.run(
                 targets: targets, shape: shape, inputs: inputs,
                 depthBinning: plan.needsGroundTruthDepth ? plan.binning : nil,

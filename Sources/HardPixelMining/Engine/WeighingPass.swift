@@ -85,6 +85,7 @@ enum WeighingPass {
         _ s: inout ImageSums, plan: WeightingPlan, shape: PixelMapShape, labels: UnsafePointer<Int32>, base: Int,
         usesDepth: Bool, pooledDepth: DepthPass.Coefficients?, outputs: EngineOutputs, _ ws: ObjectiveWorkspace
     ) {
+        let coefficientLimit = Double(plan.coefficientLimit)
         let plane = shape.pixelsPerImage
         // Which pixels a term counts on: all it lives on, or those under its pace (`x < limit`;
         // an unpaced term counts every finite weight, a paced map without a pace none).
@@ -111,6 +112,7 @@ enum WeighingPass {
             pixelWeightMapLimit: limit(plan.pixelWeightMap, s.pixelWeightMapPace),
             beta: plan.depthPredictionError?.coefficient ?? 0, gamma: plan.segmentationError?.coefficient ?? 0,
             mapCoefficient: plan.pixelWeightMap?.coefficient ?? 0, logitScale: logitScale,
+            coefficientLimit: coefficientLimit,
             depthScale: depthScale, shift: shift, offset: offset)
         let sums = Kernels.weighPixels(
             count: plane, constants: constants,

@@ -20,6 +20,8 @@ struct AdditiveTerm {
 struct WeightingPlan {
     var ignoreLabel: Int32
     var reduction: Reduction
+    /// The largest gradient coefficient (``Targets/coefficientLimit``).
+    var coefficientLimit: Float = .greatestFiniteMagnitude / 4
     /// Focal and PolyLoss-1 on every labelled pixel's loss, or nil.
     var modulation: Modulation?
     var depthPredictionError: AdditiveTerm?

@@ -74,8 +74,8 @@ extension Kernels {
                         let coefficient = V.load(layout.state(scratch, TileState.coefficient) + o)
                         gradientColumn(
                             V.self, M.self, at: o, exponentials: exponentials, targets: t,
-                            coefficient: saturatedCoefficient(coefficient * r.factor),
-                            labelCoefficient: saturatedCoefficient(coefficient * r.labelFactor), layout: layout,
+                            coefficient: saturatedCoefficient(coefficient * r.factor, t.coefficientLimit),
+                            labelCoefficient: saturatedCoefficient(coefficient * r.labelFactor, t.coefficientLimit), layout: layout,
                             scratch: scratch, to: out.base + o, rowStride: out.rowStride, streaming: out.streaming)
                     }
                 } else {
@@ -150,11 +150,11 @@ extension Kernels {
         }
     }
 
-    /// A gradient coefficient (>= 0) saturated to a quarter of Float's range, so that
+    /// A gradient coefficient (>= 0) saturated at `limit` (``Targets/coefficientLimit``), so that
     /// `coef · (p − y)` and its sums stay finite.
     @inline(__always)
-    static func saturatedCoefficient<V: FloatLanes>(_ v: V) -> V {
-        let limit = V(repeating: .greatestFiniteMagnitude / 4)
+    static func saturatedCoefficient<V: FloatLanes>(_ v: V, _ limit: Float) -> V {
+        let limit = V(repeating: limit)
         return v.with(limit, where: v .> limit)
     }
 }

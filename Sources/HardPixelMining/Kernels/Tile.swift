@@ -113,6 +113,11 @@ struct Targets {
     var classWeights: UnsafePointer<Float>? = nil
     /// Σ_j w_j (C without class weights).
     var classWeightSum: Float = 0
+    /// The largest gradient coefficient: a quarter of Float's range, divided by
+    /// `max(1, Σ_j w_j + max_j w_j)` with class weights, so that every term of
+    /// `coef · (A p_j − a_j)` (and a modulated loss's `c2 (p_j − [j = label])`) stays within a
+    /// quarter of the range and their sum is finite, whatever the finite input.
+    var coefficientLimit: Float = .greatestFiniteMagnitude / 4
 }
 
 /// Where a column sweep reads a tile's logits: class c of the tile's pixel i at
@@ -431,14 +436,15 @@ enum Kernels {
             // Without x_label or class weights, loops the compiler vectorises. x_label is left to
             // the caller (the cross-entropy picks it in the column sweep; the gradient pass has
             // no use for it).
-            let scale = scale ?? 0
+            let scale = scale ?? 0, limit = targets.coefficientLimit
             if let weights {
                 while i < count {
                     let label = labels[p &+ i], ok = isValid(label)
                     valid[i] = ok ? 1 : 0
                     labelIndex[i] = ok ? Float(label) : -1
                     labelWeight[i] = ok ? 1 : 0
-                    coefficient[i] = ok ? scale * weights[p &+ i] : 0
+                    let value = scale * weights[p &+ i]
+                    coefficient[i] = ok ? (value > limit ? limit : value) : 0
                     i &+= 1
                 }
             } else {
@@ -470,7 +476,7 @@ enum Kernels {
             labelWeight[i] = ok ? weight : 0
             if let scale {
                 let value = scale * (weights?[p &+ i] ?? 1)
-                coefficient[i] = ok ? value : 0
+                coefficient[i] = ok ? Swift.min(value, targets.coefficientLimit) : 0
             }
             i &+= 1
         }

@@ -22,8 +22,9 @@ struct WeighingConstants {
     var beta: Double
     var gamma: Double
     var mapCoefficient: Double
-    /// The logit gradient's coefficient is `W_i · logitScale`.
+    /// The logit gradient's coefficient is `W_i · logitScale`, saturated at `coefficientLimit`.
     var logitScale: Double
+    var coefficientLimit: Double
     /// ∂(α L_dep)/∂logD_i = depthScale · (R_i − shift) + offset where depth is valid.
     var depthScale: Double
     var shift: Double
@@ -76,7 +77,7 @@ extension Kernels {
     /// - `A_i = [ce counts] + β wR_i [wR counts] + γ wZ_i [wZ counts] + c map_i [map counts]`;
     /// - with modulation, `ℓ_i` the modulated loss and `m_i` its factor (else `ℓ_i = ce_i`, `m_i = 1`):
     ///   `W_i = m_i A_i`, and the label coefficient `A_i · labelFactor_i · logitScale`;
-    /// - the coefficient `W_i · logitScale`, saturated to a quarter of Float's range (so that
+    /// - the coefficient `W_i · logitScale`, saturated at `coefficientLimit` (so that
     ///   `coef · (p − y)` stays finite in the gradient kernel), and the loss weight `W_i`;
     /// - the depth gradient `depthScale · (R_i − shift) + offset` (0 without valid depth), plus
     ///   `β · sign(R_i) · ℓ_i · logitScale` where wR counts and propagates and `R_i ≠ 0`;
@@ -100,7 +101,7 @@ extension Kernels {
         let usesDSE = Mask(repeating: k.usesSegmentationError)
         let usesMap = Mask(repeating: k.usesPixelWeightMap)
         let propagates = Mask(repeating: k.propagatesDepthPredictionError)
-        let quarterRange = Double(Float.greatestFiniteMagnitude / 4), floatRange = Double(Float.greatestFiniteMagnitude)
+        let quarterRange = k.coefficientLimit, floatRange = Double(Float.greatestFiniteMagnitude)
         @inline(__always) func kept(_ v: D, _ keep: Mask) -> D { v.replacing(with: 0, where: .!keep) }
         @inline(__always) func saturated(_ v: D, _ limit: Double) -> SIMD8<Float> {
             narrowed(v.replacing(with: -limit, where: v .< -limit).replacing(with: limit, where: v .> limit))
