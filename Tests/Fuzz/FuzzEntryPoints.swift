@@ -153,6 +153,18 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         c.classWeights = (0..<count).map { _ in r.byte() % 4 == 0 ? [0, 1e-6, 1e6, 1e-7][r.int(4)] : Float(r.parameter()) }
     }
     c.reduction = Reduction.allCases[r.int(3)]
+    // Composable terms: focal (any γ, per-class α of any length), PolyLoss-1, a caller's map.
+    if r.byte() % 3 == 0 {
+        let alpha: [Float]? = r.byte() % 2 == 0 ? nil : (0..<r.count(Swift.min(Swift.max(shape.classes, 0), 64))).map { _ in Float(r.parameter()) }
+        c.focal = FocalModulation(
+            focusing: r.byte() % 4 == 0 ? [0, 0.25, 10, 11][r.int(4)] : r.parameter(), classAlpha: alpha,
+            gradient: r.byte() % 2 == 0 ? .throughFactor : .factorHeldConstant)
+    }
+    if r.byte() % 3 == 0 { c.polyEpsilon = r.byte() % 4 == 0 ? [0, 1000, 1001, -1][r.int(4)] : r.parameter() }
+    let usesMap = r.byte() % 3 == 0
+    if usesMap || r.byte() % 8 == 0 { c.pixelWeightMap = PixelWeightMapTerm(coefficient: r.parameter(), paced: r.byte() % 2 == 0) }
+    // The map: sometimes missing, of the wrong length, or with bad values.
+    let pixelWeightMap: [Float]? = usesMap || r.byte() % 8 == 0 ? (0..<r.count(pixels)).map { _ in r.float() } : nil
     let epoch = r.parameter()
     let threads = r.int(4)
 
@@ -168,7 +180,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let succeeded = expectTypedOrSuccess([gx, gd], onePass: true, {
         result = try HardPixelMiningObjective(c, threadCount: threads).evaluate(
             logits: logits, labels: labels, predictedLogDepth: predicted, groundTruthDepth: depth, shape: shape,
-            epoch: epoch, logitGradient: &gx, depthGradient: &gd)
+            epoch: epoch, logitGradient: &gx, depthGradient: &gd, pixelWeightMap: pixelWeightMap)
     }, { [gx, gd] })
     if succeeded {
         require(sane, "accepted an invalid shape \(shape)")
@@ -281,7 +293,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var g = [Float](repeating: sentinel, count: r.count(logitCount))
     let ce = LabelSmoothedCrossEntropy(
         smoothing: c.smoothing, ignoreLabel: c.ignoreLabel, classWeights: c.classWeights, reduction: c.reduction,
-        threadCount: threads)
+        focal: c.focal, polyEpsilon: c.polyEpsilon, threadCount: threads)
     var ceResult: ObjectiveResult? = nil
     if expectTypedOrSuccess([g], onePass: true, { ceResult = try ce.evaluate(logits: logits, labels: labels, shape: shape, pixelWeights: weights, gradient: &g) }, { [g] }),
         finiteInputs, let ceResult {

@@ -350,4 +350,25 @@ import Testing
             #expect(gd.allSatisfy { $0.isFinite })
         }
     }
+
+    /// Options and flags are named as Swift spells them, not printed as numbers.
+    @Test func settingsAreNamedAsSwiftSpellsThem() throws {
+        let shape = BatchShape(images: 1, classes: 2, height: 1, width: 2)
+        var g = [Float](repeating: 0, count: shape.logitCount)
+        do {
+            _ = try LabelSmoothedCrossEntropy(mining: .topFraction(0.5), reduction: .mean).evaluate(
+                logits: [0, 1, 2, 3], labels: [0, 1], shape: shape, gradient: &g)
+            Issue.record("no error")
+        } catch let error as HardPixelMiningError {
+            #expect(error.description.hasPrefix("`reduction` is .mean;"), "\(error)")
+        }
+        var c = ObjectiveConfiguration.segmentationOnly
+        c.pacesSegmentation = true
+        do {
+            _ = try HardPixelMiningObjective(c).evaluate(logits: [0, 1, 2, 3], labels: [0, 1], shape: shape)
+            Issue.record("no error")
+        } catch let error as HardPixelMiningError {
+            #expect(error.description == "`configuration.pacesSegmentation` is true; it must be used together with pacing")
+        }
+    }
 }

@@ -21,6 +21,17 @@ import Testing
         return (gx, gd)
     }
 
+    /// The scale is a Double; a Float from a trainer's loop (`1 / m`) is accepted and widened exactly.
+    @Test func scaleAcceptsAnyBinaryFloatingPoint() throws {
+        let m: Float = 3
+        #expect(GradientOutput.accumulate(scale: 1 / m).scale == Double(1 / m))
+        #expect(GradientOutput.overwrite(scale: Float(0.25)) == .overwrite(scale: 0.25))
+        #expect(GradientOutput(mode: .accumulate, scale: Float(2)).scale == 2)
+        let viaFloat = try Self.objectiveGradients(.paper, .overwrite(scale: Float(0.5)), start: 0)
+        let viaDouble = try Self.objectiveGradients(.paper, .overwrite(scale: 0.5), start: 0)
+        #expect(viaFloat.logits == viaDouble.logits && viaFloat.depth == viaDouble.depth)
+    }
+
     @Test(arguments: [ObjectiveConfiguration.segmentationOnly, .paper, .paperPaced(totalEpochs: 20)])
     func accumulateAddsWhatOverwriteWrites(configuration: ObjectiveConfiguration) throws {
         let written = try Self.objectiveGradients(configuration, .overwrite, start: 0)

@@ -201,10 +201,12 @@ struct HalfFormat<Scalar: LogitScalar> {
         let rounded = try [BFloat16](rounding: values)
         for (x, b) in zip(values, rounded) {
             #expect(b.bitPattern == Self.nearestBFloat16Bits(x), "\(x)")
-            // The scalar initialiser rounds the same way, except that it overflows to infinity.
-            let scalar = BFloat16(x)
-            if scalar.floatValue.isFinite { #expect(scalar == b, "\(x)") } else { #expect(b.bitPattern & 0x7fff == 0x7f7f) }
+            // The scalar initialiser rounds the same way, saturating too.
+            #expect(BFloat16(x) == b, "\(x)")
         }
+        #expect(BFloat16(Float.greatestFiniteMagnitude).bitPattern == 0x7f7f)
+        #expect(BFloat16(-Float.greatestFiniteMagnitude).bitPattern == 0xff7f)
+        #expect(BFloat16(Float.infinity).bitPattern == 0x7f80)
         #expect(BFloat16(1.0 / 3.0).bitPattern == 0x3eab)
         #expect(BFloat16(Float.nan).floatValue.isNaN)
     }

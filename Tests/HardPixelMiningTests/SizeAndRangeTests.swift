@@ -117,6 +117,12 @@ import Darwin
         #expect(paper.bin(of: 1) == 0)
         #expect(paper.bin(of: 11) == 1)
         #expect(paper.bin(of: 256) == 25)
+        // A binning that fails validation bins nothing (it had given bin 2^40 − 1 for width 0).
+        for invalid in [DepthBinning(minimum: 1, maximum: 256, binWidth: 0), DepthBinning(minimum: 0, maximum: 256, binWidth: 10),
+                        DepthBinning(minimum: -1, maximum: 256, binWidth: 10), DepthBinning(minimum: 1, maximum: 256, binWidth: -2),
+                        DepthBinning(minimum: 1, maximum: 256, binWidth: .nan), DepthBinning(minimum: 1, maximum: 256, binWidth: 1e-6)] {
+            #expect(invalid.bin(of: 5) == nil, "\(invalid)")
+        }
     }
 
     @Test func regionBandLargerThanTheImageIsRejected() {

@@ -50,8 +50,15 @@ public struct DepthBinning: Sendable, Hashable {
     public func isValid(_ depth: Float) -> Bool { depth >= minimum && depth <= maximum }
 
     /// The bin of `depth`, or nil when it is not a valid depth (NaN, infinite, out of range)
-    /// or the binning itself is invalid (a NaN or negative width). Never traps.
+    /// or the binning itself fails validation (a minimum that is not > 0, a maximum below it, a
+    /// width that is not > 0 or makes more than 2^20 bins, anything non-finite). Never traps.
     public func bin(of depth: Float) -> Int? {
+        guard (try? validate()) != nil else { return nil }
+        return validatedBin(of: depth)
+    }
+
+    /// ``bin(of:)`` for a binning already validated (the engine's per-pixel use).
+    func validatedBin(of depth: Float) -> Int? {
         guard isValid(depth) else { return nil }
         let q = (Double(depth) - Double(minimum)) / Double(binWidth)
         guard q >= 0 else { return nil }  // also NaN

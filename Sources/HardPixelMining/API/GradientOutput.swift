@@ -19,22 +19,30 @@ public struct GradientOutput: Sendable, Hashable {
     }
 
     public var mode: Mode
-    /// The factor on the gradient: finite, >= 0 and <= 1e6.
+    /// The factor on the gradient, a Double: finite, >= 0 and <= 1e6. Every initialiser takes
+    /// any `BinaryFloatingPoint` (a Float `1 / m` from a trainer's loop as well as a Double) and
+    /// widens it exactly.
     public var scale: Double
 
-    public init(mode: Mode, scale: Double = 1) {
+    public init<Scale: BinaryFloatingPoint>(mode: Mode, scale: Scale) {
         self.mode = mode
-        self.scale = scale
+        self.scale = Double(scale)
     }
+
+    public init(mode: Mode) { self.init(mode: mode, scale: 1.0) }
 
     /// Writes the gradient (the default).
     public static let overwrite = GradientOutput(mode: .overwrite)
     /// Adds the gradient to the buffer.
     public static let accumulate = GradientOutput(mode: .accumulate)
-    /// Writes `scale` times the gradient.
-    public static func overwrite(scale: Double) -> GradientOutput { GradientOutput(mode: .overwrite, scale: scale) }
-    /// Adds `scale` times the gradient to the buffer.
-    public static func accumulate(scale: Double) -> GradientOutput { GradientOutput(mode: .accumulate, scale: scale) }
+    /// Writes `scale` times the gradient (`scale`: Double, Float, or any `BinaryFloatingPoint`).
+    public static func overwrite<Scale: BinaryFloatingPoint>(scale: Scale) -> GradientOutput {
+        GradientOutput(mode: .overwrite, scale: scale)
+    }
+    /// Adds `scale` times the gradient to the buffer (`scale`: Double, Float, or any `BinaryFloatingPoint`).
+    public static func accumulate<Scale: BinaryFloatingPoint>(scale: Scale) -> GradientOutput {
+        GradientOutput(mode: .accumulate, scale: scale)
+    }
 
     var accumulates: Bool { mode == .accumulate }
 

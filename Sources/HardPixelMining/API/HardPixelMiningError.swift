@@ -15,6 +15,9 @@ public enum HardPixelMiningError: Error, Equatable, Sendable, CustomStringConver
     case nonFiniteValue(argument: String, index: Int, value: Float)
     /// A hyper-parameter is non-finite or outside its legal range.
     case invalidParameter(argument: String, value: Double, requirement: String)
+    /// An option, a flag or a combination of them that the call cannot use; `value` spells the
+    /// setting as Swift does (`.mean`, `true`, `FocalModulation(focusing: 2.0, …)`).
+    case invalidSetting(argument: String, value: String, requirement: String)
     /// A size built from several dimensions (a product that would overflow `Int`, a table
     /// larger than the image, an allocation that cannot succeed); `dimensions` are the
     /// factors as given, never a wrapped product.
@@ -25,7 +28,7 @@ public enum HardPixelMiningError: Error, Equatable, Sendable, CustomStringConver
         switch self {
         case .wrongCount(let argument, _, _), .invalidDimension(let argument, _, _),
             .labelOutOfRange(let argument, _, _, _, _), .nonFiniteValue(let argument, _, _),
-            .invalidParameter(let argument, _, _), .tooLarge(let argument, _, _):
+            .invalidParameter(let argument, _, _), .invalidSetting(let argument, _, _), .tooLarge(let argument, _, _):
             return argument
         }
     }
@@ -41,6 +44,8 @@ public enum HardPixelMiningError: Error, Equatable, Sendable, CustomStringConver
         case .nonFiniteValue(let argument, let index, let value):
             return "`\(argument)`[\(index)] is \(value); it must be finite"
         case .invalidParameter(let argument, let value, let requirement):
+            return "`\(argument)` is \(value); it must be \(requirement)"
+        case .invalidSetting(let argument, let value, let requirement):
             return "`\(argument)` is \(value); it must be \(requirement)"
         case .tooLarge(let argument, let dimensions, let requirement):
             let product = dimensions.map(String.init).joined(separator: " × ")

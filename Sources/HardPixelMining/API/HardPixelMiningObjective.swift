@@ -204,15 +204,15 @@ extension ObjectiveConfiguration {
     func validatePixelWeightMap(_ map: UnsafeBufferPointer<Float>?, _ shape: BatchShape) throws {
         guard pixelWeightMap != nil else {
             if let map {
-                throw HardPixelMiningError.invalidParameter(
-                    argument: "pixelWeightMap", value: Double(map.count),
+                throw HardPixelMiningError.invalidSetting(
+                    argument: "pixelWeightMap", value: "a map of \(map.count) values",
                     requirement: "nil unless configuration.pixelWeightMap sets its term")
             }
             return
         }
         guard let map else {
-            throw HardPixelMiningError.invalidParameter(
-                argument: "pixelWeightMap", value: 0, requirement: "N·H·W values: configuration.pixelWeightMap is set")
+            throw HardPixelMiningError.invalidSetting(
+                argument: "pixelWeightMap", value: "nil", requirement: "N·H·W values: configuration.pixelWeightMap is set")
         }
         try Check.count(map.count, shape.pixelCount, "pixelWeightMap")
         try Check.weights(map, "pixelWeightMap")

@@ -79,16 +79,16 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
         try smoothing.validate()
         try mining?.validate()
         if mining != nil && reduction != .perImageMean {
-            throw HardPixelMiningError.invalidParameter(
-                argument: "reduction", value: Double(Reduction.allCases.firstIndex(of: reduction)!),
+            throw HardPixelMiningError.invalidSetting(
+                argument: "reduction", value: ".\(reduction)",
                 requirement: ".perImageMean with mining (each mining mode brings its own divisor)")
         }
         try validateClassWeights(classWeights, classCount: shape.classes, "classWeights")
         try focal?.validate(classCount: shape.classes, argument: "focal")
         try FocalModulation.validate(polyEpsilon: polyEpsilon, argument: "polyEpsilon")
         if mining != nil && (focal != nil || polyEpsilon != 0) {
-            throw HardPixelMiningError.invalidParameter(
-                argument: focal != nil ? "focal" : "polyEpsilon", value: focal?.focusing ?? polyEpsilon,
+            throw HardPixelMiningError.invalidSetting(
+                argument: focal != nil ? "focal" : "polyEpsilon", value: focal.map { "\($0)" } ?? "\(polyEpsilon)",
                 requirement: "not used with mining (mining ranks the unmodulated losses)")
         }
         try validate(threadCount: threadCount)

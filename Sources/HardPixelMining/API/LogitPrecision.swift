@@ -57,14 +57,18 @@ public struct BFloat16: LogitScalar, Hashable, CustomStringConvertible {
 
     public init(bitPattern: UInt16) { self.bitPattern = bitPattern }
 
-    /// `value` rounded to the nearest bfloat16, ties to even; values beyond the largest
-    /// finite bfloat16 (about 3.39e38) round to infinity as IEEE rounding does; NaN stays NaN.
+    /// `value` rounded to the nearest bfloat16, ties to even, as ``Swift/Array/init(rounding:)``
+    /// and the kernels round: a finite value beyond the largest finite bfloat16 (about 3.39e38)
+    /// becomes that value with its sign, never infinity (PyTorch's `.to(torch.bfloat16)` gives
+    /// infinity there). Infinities stay infinite; NaN stays NaN.
     public init(_ value: Float) {
         let bits = value.bitPattern
         if value.isNaN {
             bitPattern = UInt16(truncatingIfNeeded: bits >> 16) | 0x0040  // quiet, sign kept
         } else {
-            bitPattern = UInt16(truncatingIfNeeded: (bits &+ 0x7fff &+ ((bits >> 16) & 1)) >> 16)
+            let rounded = UInt16(truncatingIfNeeded: (bits &+ 0x7fff &+ ((bits >> 16) & 1)) >> 16)
+            // A finite value that rounded up to infinity saturates at the largest finite value.
+            bitPattern = value.isFinite && rounded & 0x7fff == 0x7f80 ? rounded &- 1 : rounded
         }
     }
 

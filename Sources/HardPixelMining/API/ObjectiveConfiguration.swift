@@ -153,16 +153,16 @@ public struct ObjectiveConfiguration: Sendable, Hashable {
         }
         try pacing?.validate(argument: "\(argument()).pacing")
         if pacesSegmentation && pacing == nil {
-            throw HardPixelMiningError.invalidParameter(
-                argument: "\(argument()).pacesSegmentation", value: 1, requirement: "used together with pacing")
+            throw HardPixelMiningError.invalidSetting(
+                argument: "\(argument()).pacesSegmentation", value: "true", requirement: "used together with pacing")
         }
         try focal?.validate(classCount: shape.classes, argument: "\(argument()).focal")
         try FocalModulation.validate(polyEpsilon: polyEpsilon, argument: "\(argument()).polyEpsilon")
         if let term = pixelWeightMap {
             try Check.weight(term.coefficient, "\(argument()).pixelWeightMap.coefficient")
             if term.paced && pacing == nil {
-                throw HardPixelMiningError.invalidParameter(
-                    argument: "\(argument()).pixelWeightMap.paced", value: 1, requirement: "used together with pacing")
+                throw HardPixelMiningError.invalidSetting(
+                    argument: "\(argument()).pixelWeightMap.paced", value: "true", requirement: "used together with pacing")
             }
         }
     }

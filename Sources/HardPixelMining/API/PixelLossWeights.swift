@@ -59,13 +59,13 @@ public struct PixelLossWeights: Sendable, Hashable {
         try shape.validate()
         try c.validate(for: shape, epoch: epoch, threadCount: threadCount)
         if c.pacesSegmentation {
-            throw HardPixelMiningError.invalidParameter(
-                argument: "configuration.pacesSegmentation", value: 1,
+            throw HardPixelMiningError.invalidSetting(
+                argument: "configuration.pacesSegmentation", value: "true",
                 requirement: "false: predictions carry no per-pixel loss to pace")
         }
         if let focal = c.focal {
-            throw HardPixelMiningError.invalidParameter(
-                argument: "configuration.focal", value: focal.focusing,
+            throw HardPixelMiningError.invalidSetting(
+                argument: "configuration.focal", value: "\(focal)",
                 requirement: "nil: predictions carry no probabilities to modulate by")
         }
         if c.polyEpsilon != 0 {
@@ -74,8 +74,8 @@ public struct PixelLossWeights: Sendable, Hashable {
                 requirement: "0: predictions carry no probabilities for PolyLoss-1")
         }
         if let map = c.pixelWeightMap {
-            throw HardPixelMiningError.invalidParameter(
-                argument: "configuration.pixelWeightMap", value: map.coefficient,
+            throw HardPixelMiningError.invalidSetting(
+                argument: "configuration.pixelWeightMap", value: "\(map)",
                 requirement: "nil: add a map of your own to the weights this returns")
         }
         try Check.count(predictions.count, shape.pixelCount, "predictions")

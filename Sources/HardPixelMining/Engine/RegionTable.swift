@@ -121,7 +121,7 @@ enum RegionTable {
             for y in 0..<shape.height {
                 for x in 0..<shape.width {
                     let i = k * shape.pixelsPerImage + y * shape.width + x
-                    guard labels[i] != ignoreLabel, let bin = binning.bin(of: depth[i]) else { continue }
+                    guard labels[i] != ignoreLabel, let bin = binning.validatedBin(of: depth[i]) else { continue }
                     let key = ((y * grid.rows / shape.height) * grid.columns + x * grid.columns / shape.width) * bins + bin
                     regions[key, default: (0, 0)].count += 1
                     if predictions[i] != labels[i] { regions[key]!.errors += 1 }
