@@ -65,8 +65,37 @@ import Testing
                 shape: part, epoch: 15)
             parts += r.sums
         }
-        let combined = ObjectiveResult(combining: parts, configuration: c, epoch: 15)
+        let combined = try ObjectiveResult(combining: parts, configuration: c, epoch: 15)
         #expect(combined.value.bitPattern == whole.value.bitPattern)
         #expect(combined == whole)
+    }
+
+    /// Gathered sums are validated: finite but inconsistent sums (a squared-residual sum of
+    /// Double.greatestFiniteMagnitude in two images gave ±Inf) throw, naming the sum.
+    @Test func combiningValidatesTheSums() throws {
+        var s = ImageSums()
+        s.labelledPixels = 4
+        s.depthPixels = 4
+        s.eligiblePixels = 4
+        s.crossEntropySum = 2
+        s.squaredResidualSum = .greatestFiniteMagnitude
+        s.residualSum = 1
+        #expect(throws: HardPixelMiningError.invalidParameter(
+            argument: "sums[0].squaredResidualSum", value: .greatestFiniteMagnitude, requirement: "finite, in 0...1e100")) {
+            _ = try ObjectiveResult(combining: [s, s], configuration: .paper, epoch: 12)
+        }
+        s.squaredResidualSum = 3
+        var bad = s
+        bad.eligiblePixels = 5
+        #expect(throws: HardPixelMiningError.self) { _ = try ObjectiveResult(combining: [s, bad], configuration: .paper, epoch: 12) }
+        bad = s
+        bad.crossEntropySum = .nan
+        #expect(throws: HardPixelMiningError.self) { _ = try ObjectiveResult(combining: [bad], configuration: .paper, epoch: 12) }
+        bad = s
+        bad.labelledPixels = -1
+        #expect(throws: HardPixelMiningError.self) { _ = try ObjectiveResult(combining: [bad], configuration: .paper, epoch: 12) }
+        #expect(throws: HardPixelMiningError.self) { _ = try ObjectiveResult(combining: [s], configuration: .paper, epoch: -1) }
+        let r = try ObjectiveResult(combining: [s, s], configuration: .paper, epoch: 12)
+        #expect(r.value.isFinite)
     }
 }

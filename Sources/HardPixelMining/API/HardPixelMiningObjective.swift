@@ -109,7 +109,7 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
                     workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
             }
         }
-        return ObjectiveResult(combining: sums, configuration: c, epoch: epoch)
+        return ObjectiveResult(validCombining: sums, configuration: c, epoch: epoch)
     }
 
     #if compiler(>=6.2)

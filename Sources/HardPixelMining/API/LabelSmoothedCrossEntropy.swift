@@ -122,7 +122,7 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
                 workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
             }
         }
-        return ObjectiveResult(combining: sums, configuration: c, epoch: 0)
+        return ObjectiveResult(validCombining: sums, configuration: c, epoch: 0)
     }
 
     #if compiler(>=6.2)

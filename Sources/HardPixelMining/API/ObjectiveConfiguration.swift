@@ -137,26 +137,30 @@ public struct ObjectiveConfiguration: Sendable, Hashable {
     /// accepted finite input yields an infinite value); the grid and binning as their own
     /// `validate` states.
     func validate(for shape: BatchShape, argument: @autoclosure () -> String = "configuration") throws {
+        try validateParameters(classCount: shape.classes, argument: argument())
+        if usesSegmentationError {
+            try grid.validate(
+                binning: depthBinning, height: shape.height, width: shape.width, argument: "\(argument()).grid")
+        }
+    }
+
+    /// Every check that needs no shape (with `classCount`, the class weights' and α's counts too).
+    func validateParameters(classCount: Int? = nil, argument: @autoclosure () -> String = "configuration") throws {
         try smoothing.validate(argument: "\(argument()).smoothing")
-        try validateClassWeights(classWeights, classCount: shape.classes, "\(argument()).classWeights")
+        try validateClassWeights(classWeights, classCount: classCount ?? classWeights?.count ?? 0, "\(argument()).classWeights")
         try Check.weight(depthWeight, "\(argument()).depthWeight")
         try Check.parameter(scaleInvariance, "\(argument()).scaleInvariance", "in 0...1", { (0...1).contains($0) })
         if case .silog(let silog) = depthTerm { try silog.validate(argument: "\(argument()).depthTerm") }
         try depthPredictionErrorWeight.validate(argument: "\(argument()).depthPredictionErrorWeight")
         try Check.weight(segmentationErrorWeight, "\(argument()).segmentationErrorWeight")
         try depthBinning.validate(argument: "\(argument()).depthBinning")
-        if usesSegmentationError {
-            try grid.validate(
-                binning: depthBinning, height: shape.height, width: shape.width, argument: "\(argument()).grid")
-        } else {
-            try grid.validate(argument: "\(argument()).grid")
-        }
+        try grid.validate(argument: "\(argument()).grid")
         try pacing?.validate(argument: "\(argument()).pacing")
         if pacesSegmentation && pacing == nil {
             throw HardPixelMiningError.invalidSetting(
                 argument: "\(argument()).pacesSegmentation", value: "true", requirement: "used together with pacing")
         }
-        try focal?.validate(classCount: shape.classes, argument: "\(argument()).focal")
+        try focal?.validate(classCount: classCount ?? focal?.classAlpha?.count ?? 0, argument: "\(argument()).focal")
         try FocalModulation.validate(polyEpsilon: polyEpsilon, argument: "\(argument()).polyEpsilon")
         if let term = pixelWeightMap {
             try Check.weight(term.coefficient, "\(argument()).pixelWeightMap.coefficient")

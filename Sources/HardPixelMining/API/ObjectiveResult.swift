@@ -50,6 +50,43 @@ public struct ImageSums: Sendable, Hashable {
 
     public init() {}
 
+    /// Throws for the first count or sum that no evaluation produces (see
+    /// ``ObjectiveResult/init(combining:configuration:epoch:)``).
+    func validate(argument: String) throws {
+        func count(_ value: Int, _ name: String, atMost bound: Int = .max) throws {
+            if value < 0 || value > bound {
+                throw HardPixelMiningError.invalidDimension(
+                    argument: "\(argument).\(name)", value: value, requirement: "in 0...\(bound)")
+            }
+        }
+        try count(labelledPixels, "labelledPixels")
+        try count(depthPixels, "depthPixels")
+        try count(eligiblePixels, "eligiblePixels", atMost: Swift.min(labelledPixels, depthPixels))
+        try count(countedDepthPredictionErrorPixels, "countedDepthPredictionErrorPixels", atMost: eligiblePixels)
+        try count(countedSegmentationErrorPixels, "countedSegmentationErrorPixels", atMost: eligiblePixels)
+        try count(countedPixelWeightMapPixels, "countedPixelWeightMapPixels", atMost: labelledPixels)
+        if let mined = minedPixels { try count(mined, "minedPixels", atMost: labelledPixels) }
+        let bound = 1e100
+        func sum(_ value: Double?, _ name: String, nonNegative: Bool = true) throws {
+            guard let value else { return }
+            try Check.parameter(
+                value, "\(argument).\(name)", nonNegative ? "finite, in 0...1e100" : "finite, in -1e100...1e100",
+                { abs($0) <= bound && (!nonNegative || $0 >= 0) })
+        }
+        try sum(labelWeightSum, "labelWeightSum")
+        try sum(crossEntropySum, "crossEntropySum")
+        try sum(pooledDivisor, "pooledDivisor")
+        try sum(residualSum, "residualSum", nonNegative: false)
+        try sum(squaredResidualSum, "squaredResidualSum")
+        try sum(depthPredictionErrorSum, "depthPredictionErrorSum")
+        try sum(segmentationErrorSum, "segmentationErrorSum")
+        try sum(pixelWeightMapSum, "pixelWeightMapSum")
+        try sum(depthPredictionErrorPace, "depthPredictionErrorPace", nonNegative: false)
+        try sum(segmentationErrorPace, "segmentationErrorPace", nonNegative: false)
+        try sum(segmentationPace, "segmentationPace", nonNegative: false)
+        try sum(pixelWeightMapPace, "pixelWeightMapPace", nonNegative: false)
+    }
+
     /// The divisor of the image's own segmentation terms: Σ w_label with class weights, else n.
     var segmentationCount: Double { labelWeightSum ?? Double(labelledPixels) }
 
@@ -82,8 +119,9 @@ public struct ObjectiveTerms: Sendable, Hashable {
 
     public init() {}
 
-    /// The terms of one image from its sums.
-    public init(_ s: ImageSums, configuration c: ObjectiveConfiguration, epoch: Double) {
+    /// The terms of one image from its sums (the engine's; public callers combine sums with
+    /// ``ObjectiveResult/init(combining:configuration:epoch:)``, which validates them).
+    package init(_ s: ImageSums, configuration c: ObjectiveConfiguration, epoch: Double) {
         if let divisor = s.pooledDivisor {
             segmentation = divisor > 0 ? s.crossEntropySum / divisor : 0
         } else if let mined = s.minedPixels {
@@ -142,7 +180,21 @@ public struct ObjectiveResult: Sendable, Hashable {
     /// Combines per-image sums, in image order, exactly as a single evaluation does. With
     /// ``Reduction/mean`` the batch's divisor is formed again from the gathered sums, so
     /// that workers may each report their own images.
-    public init(combining sums: [ImageSums], configuration: ObjectiveConfiguration, epoch: Double) {
+    ///
+    /// - Throws: ``HardPixelMiningError`` naming the first bad sum (`sums[k].field`): a count
+    ///   below 0 or inconsistent with the others (eligible or counted pixels above the labelled
+    ///   or valid-depth ones), a non-finite sum, or one beyond ±1e100 (the package's own sums
+    ///   stay below 1e96), so that every combined term is finite; or a configuration or epoch
+    ///   outside their ranges.
+    public init(combining sums: [ImageSums], configuration: ObjectiveConfiguration, epoch: Double) throws {
+        try configuration.validateParameters()
+        try Check.parameter(epoch, "epoch", "finite and >= 0", { $0 >= 0 })
+        for (k, s) in sums.enumerated() { try s.validate(argument: "sums[\(k)]") }
+        self.init(validCombining: sums, configuration: configuration, epoch: epoch)
+    }
+
+    /// ``init(combining:configuration:epoch:)`` for sums the engine produced.
+    init(validCombining sums: [ImageSums], configuration: ObjectiveConfiguration, epoch: Double) {
         var sums = sums
         if let divisor = Reduction.pooledDivisor(configuration.reduction, sums) {
             for k in sums.indices { sums[k].pooledDivisor = divisor }

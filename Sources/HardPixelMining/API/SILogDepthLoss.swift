@@ -38,7 +38,7 @@ public struct SILogDepthLoss: Sendable, Hashable {
             silog, predicted: predictedLogDepth.baseAddress!, groundTruth: groundTruthDepth.baseAddress!, shape: shape,
             binning: depthBinning, gradient: gradient?.baseAddress, factor: gradientOutput.scale,
             accumulates: gradientOutput.accumulates, workspace: workspace ?? ObjectiveWorkspace())
-        return ObjectiveResult(combining: sums, configuration: c, epoch: 0)
+        return ObjectiveResult(validCombining: sums, configuration: c, epoch: 0)
     }
 
     /// Evaluates SILog on arrays; `gradient` must have N·H·W elements.

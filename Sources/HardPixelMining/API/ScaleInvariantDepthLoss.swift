@@ -41,7 +41,7 @@ public struct ScaleInvariantDepthLoss: Sendable, Hashable {
             binning: depthBinning, scaleInvariance: scaleInvariance, gradient: gradient?.baseAddress,
             workspace: workspace ?? ObjectiveWorkspace())
         // With α = 1 and no segmentation terms, `value` is L_dep.
-        return ObjectiveResult(combining: sums, configuration: c, epoch: 0)
+        return ObjectiveResult(validCombining: sums, configuration: c, epoch: 0)
     }
 
     /// Evaluates L_dep on arrays; `gradient` must have N·H·W elements.
