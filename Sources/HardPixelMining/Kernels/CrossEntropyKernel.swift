@@ -19,7 +19,7 @@ extension Kernels {
         // One specialisation with the modulation and one without, so that the plain loss's
         // column sweep carries no trace of it.
         func run<M: ModulationSwitch>(_: M.Type) -> (sum: Double, finite: Bool) {
-            switch HPM_VECTOR_LANES {
+            switch Kernels.vectorLanes {
             case 16: crossEntropy(SIMD16<Float>.self, M.self, logits, labels, plane, range, targets, scale, pixelWeights, modulation, gradient, accumulating, pixelLosses, layout, scratch)
             case 4: crossEntropy(SIMD4<Float>.self, M.self, logits, labels, plane, range, targets, scale, pixelWeights, modulation, gradient, accumulating, pixelLosses, layout, scratch)
             default: crossEntropy(SIMD8<Float>.self, M.self, logits, labels, plane, range, targets, scale, pixelWeights, modulation, gradient, accumulating, pixelLosses, layout, scratch)

@@ -13,7 +13,7 @@ extension Kernels {
         coefficient: UnsafePointer<Float>, labelCoefficient: UnsafePointer<Float>? = nil, gradient: MutableLogitBuffer,
         accumulating: Bool, layout: TileLayout, scratch: UnsafeMutablePointer<Float>
     ) {
-        switch HPM_VECTOR_LANES {
+        switch Kernels.vectorLanes {
         case 16: self.gradient(SIMD16<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, labelCoefficient, gradient, accumulating, layout, scratch)
         case 4: self.gradient(SIMD4<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, labelCoefficient, gradient, accumulating, layout, scratch)
         default: self.gradient(SIMD8<Float>.self, logits, labels, plane, range, targets, maximum, logSum, coefficient, labelCoefficient, gradient, accumulating, layout, scratch)

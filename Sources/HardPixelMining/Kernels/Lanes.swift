@@ -7,6 +7,15 @@ import CHardPixelMiningSupport
 // Only the protocol's operations are used, so that the specialised code is the concrete SIMD
 // type's own vector instructions.
 
+extension Kernels {
+    /// The build's lane count (`HPM_VECTOR_LANES`), which every kernel's dispatch switches on.
+    /// A stored constant rather than the C macro itself, so that a debug build does not
+    /// report the other cases as never executed (an optimised build folds it all the same).
+    static let vectorLanes = Int(HPM_VECTOR_LANES)
+    /// Whether the build fuses multiply-adds (`HPM_FUSED_MULTIPLY_ADD`), stored for the same reason.
+    static let fusedMultiplyAdd = HPM_FUSED_MULTIPLY_ADD != 0
+}
+
 /// A vector of Float lanes with the operations the kernels need.
 protocol FloatLanes {
     /// The same-sized vector of Int32 lanes, for bit manipulation in exp and log.
@@ -89,7 +98,7 @@ extension FloatLanes {
     /// `a · b + self`, fused where the target has FMA (a per-lane `fmaf` call otherwise).
     @inline(__always)
     func plusProduct(_ a: Self, _ b: Self) -> Self {
-        HPM_FUSED_MULTIPLY_ADD != 0 ? addingProduct(a, b) : self + a * b
+        Kernels.fusedMultiplyAdd ? addingProduct(a, b) : self + a * b
     }
 
     /// `mask ? a : self` per lane: a compare and blend (`pointwiseMin`/`Max` stay

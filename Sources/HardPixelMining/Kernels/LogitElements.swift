@@ -194,7 +194,7 @@ extension FloatLanes {
 extension Kernels {
     /// Widens `count` elements into Floats.
     static func widen(_ source: LogitBuffer, count: Int, into destination: UnsafeMutablePointer<Float>) {
-        switch HPM_VECTOR_LANES {
+        switch Kernels.vectorLanes {
         case 16: widen(SIMD16<Float>.self, source, count, destination)
         case 4: widen(SIMD4<Float>.self, source, count, destination)
         default: widen(SIMD8<Float>.self, source, count, destination)
@@ -211,7 +211,7 @@ extension Kernels {
 
     /// Rounds `count` finite Floats into the destination's element type (saturating).
     static func round(_ source: UnsafePointer<Float>, count: Int, into destination: MutableLogitBuffer) {
-        switch HPM_VECTOR_LANES {
+        switch Kernels.vectorLanes {
         case 16: round(SIMD16<Float>.self, source, count, destination)
         case 4: round(SIMD4<Float>.self, source, count, destination)
         default: round(SIMD8<Float>.self, source, count, destination)

@@ -29,7 +29,7 @@ extension Kernels {
         logits: LogitBuffer, labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>,
         targets: Targets, layout: TileLayout, out: PixelStatistics, scratch: UnsafeMutablePointer<Float>
     ) -> Bool {
-        switch HPM_VECTOR_LANES {
+        switch Kernels.vectorLanes {
         case 16: statistics(SIMD16<Float>.self, logits, labels, plane, range, targets, layout, out, scratch)
         case 4: statistics(SIMD4<Float>.self, logits, labels, plane, range, targets, layout, out, scratch)
         default: statistics(SIMD8<Float>.self, logits, labels, plane, range, targets, layout, out, scratch)
@@ -86,7 +86,7 @@ extension Kernels {
         logits: LogitBuffer, plane: Int, range: Range<Int>, layout: TileLayout,
         out: UnsafeMutablePointer<Int32>, scratch: UnsafeMutablePointer<Float>
     ) -> Bool {
-        switch HPM_VECTOR_LANES {
+        switch Kernels.vectorLanes {
         case 16: predictedClasses(SIMD16<Float>.self, logits, plane, range, layout, out, scratch)
         case 4: predictedClasses(SIMD4<Float>.self, logits, plane, range, layout, out, scratch)
         default: predictedClasses(SIMD8<Float>.self, logits, plane, range, layout, out, scratch)
