@@ -43,6 +43,9 @@ public struct ImageSums: Sendable, Hashable {
     public var countedSegmentationErrorPixels = 0
     /// Σ map · loss over the labelled pixels where a caller's map term counts (paced or not).
     public var pixelWeightMapSum = 0.0
+    /// The largest valid ground-truth depth of the image, when the DSE term reads depth (nil
+    /// otherwise, or without a valid pixel); see ``ObjectiveResult/notices``.
+    public var largestValidDepth: Float? = nil
     /// The learning pace η of a caller's map, when that term is paced and the image has labelled pixels.
     public var pixelWeightMapPace: Double? = nil
     /// The labelled pixels whose caller's map counted.
@@ -162,6 +165,24 @@ public struct ObjectiveResult: Sendable, Hashable {
     /// The epoch the terms were combined at.
     public private(set) var epoch: Double
 
+    /// What the call could not see as an error but a trainer would want to know: a β switch
+    /// that never comes within the pacing's epochs, or depth whose every valid pixel lies in the
+    /// binning's first bin (depth in metres under the paper's 1...256 binning). Empty when
+    /// nothing is odd.
+    public var notices: [ObjectiveNotice] {
+        var out: [ObjectiveNotice] = []
+        let beta = configuration.depthPredictionErrorWeight
+        if let pacing = configuration.pacing, beta.initial == 0, beta.later != 0, beta.switchEpoch > pacing.totalEpochs {
+            out.append(.depthPredictionErrorNeverSwitchesOn(switchEpoch: beta.switchEpoch, totalEpochs: pacing.totalEpochs))
+        }
+        let binning = configuration.depthBinning
+        let largest = sums.compactMap(\.largestValidDepth).max()
+        if let largest, binning.binCount > 1, Double(largest) < Double(binning.minimum) + Double(binning.binWidth) {
+            out.append(.depthInFirstBin(largestValidDepth: largest, firstBinEnd: binning.minimum + binning.binWidth))
+        }
+        return out
+    }
+
     /// The images without any valid ground-truth depth (0 when the configuration reads no
     /// depth): their depth terms are 0, so a batch where this is N gets no depth signal — often
     /// a sign of depth in other units than the binning's (see ``DepthBinning``).
@@ -242,5 +263,26 @@ extension ObjectiveConfiguration {
             + segmentationErrorWeight * t.segmentationError
         if let map = pixelWeightMap { value += map.coefficient * t.pixelWeightMap }
         return value
+    }
+}
+
+/// Something odd about a call that is not an error (``ObjectiveResult/notices``).
+public enum ObjectiveNotice: Sendable, Hashable, CustomStringConvertible {
+    /// β is 0 before `switchEpoch`, which lies beyond the pacing's `totalEpochs`: L_R never
+    /// counts during the planned training.
+    case depthPredictionErrorNeverSwitchesOn(switchEpoch: Double, totalEpochs: Double)
+    /// Every valid ground-truth depth of the batch is below `firstBinEnd` (the binning's
+    /// minimum plus one bin width), so the DSE regions are grid cells alone: depth in metres
+    /// under the paper's binning for NYU-v2's raw scale (1...256) looks like this.
+    case depthInFirstBin(largestValidDepth: Float, firstBinEnd: Float)
+
+    public var description: String {
+        switch self {
+        case .depthPredictionErrorNeverSwitchesOn(let switchEpoch, let totalEpochs):
+            return "β switches on at epoch \(switchEpoch), after the pacing's \(totalEpochs) epochs: L_R never counts"
+        case .depthInFirstBin(let largest, let end):
+            return "every valid depth is below \(end) (largest \(largest)): all in the first depth bin; "
+                + "is the depth in other units than the binning's (see DepthBinning.metric)?"
+        }
     }
 }

@@ -6,6 +6,9 @@
 /// `η = u1 + e · (u2 - u1) / E`. A pixel counts iff `w_i < η` (strict), so the
 /// set grows from the easier half at `e = 0` to all but the hardest at `e = E`.
 /// The median is found by selection in O(n), not by sorting.
+///
+/// Past `E` (fine-tuning on, or training longer than planned) the pace holds at its last value,
+/// `η = u2`: an epoch `e > E` is read as `E`. Only a negative or non-finite epoch throws.
 public struct SelfPacedPacing: Sendable, Hashable {
     /// `E`, the epoch at which the pace reaches the largest weight. Must be positive.
     public var totalEpochs: Double
@@ -19,7 +22,7 @@ public struct SelfPacedPacing: Sendable, Hashable {
     }
 
     func validate(epoch: Double) throws {
-        try Check.parameter(epoch, "epoch", "in 0...\(totalEpochs)", { $0 >= 0 && $0 <= totalEpochs })
+        try Check.parameter(epoch, "epoch", "finite and >= 0", { $0 >= 0 })
     }
 
     /// `η` for the given median and maximum, as `u1 + (e/E)(u2 − u1)`: the same value as
@@ -27,7 +30,7 @@ public struct SelfPacedPacing: Sendable, Hashable {
     /// because `e/E` is in 0...1.
     @inline(__always)
     func pace(median: Double, maximum: Double, epoch: Double) -> Double {
-        median + (epoch / totalEpochs) * (maximum - median)
+        median + (Swift.min(epoch, totalEpochs) / totalEpochs) * (maximum - median)
     }
 
     /// The learning pace `η` of `weights` at `epoch`, or `nil` when `weights` is empty

@@ -114,6 +114,18 @@ enum DepthPass {
     /// The workspace's `residual` and `hasDepth` for NHW pixels `pixels` (reserved
     /// beforehand): R in Double where the depth is valid (0 elsewhere) when the predicted
     /// log-depth is given, else validity alone with R = 0.
+    /// The largest depth among `count` pixels where `hasDepth` is set, or nil without one: a
+    /// branch-free pass (invalid pixels count as 0, below any valid depth, which is > 0).
+    static func largestValidDepth(_ depth: UnsafePointer<Float>, hasDepth: UnsafePointer<UInt8>, count: Int) -> Float? {
+        var largest: Float = 0, i = 0
+        while i < count {
+            let d = hasDepth[i] != 0 ? depth[i] : 0
+            largest = d > largest ? d : largest
+            i &+= 1
+        }
+        return largest > 0 ? largest : nil
+    }
+
     static func prepare(
         predicted: UnsafePointer<Float>?, groundTruth: UnsafePointer<Float>, pixels: Range<Int>, binning: DepthBinning,
         workspace ws: ObjectiveWorkspace

@@ -18,6 +18,8 @@ enum WeighingPass {
         }
         let wZ = ws.segmentationError + base
         if plan.segmentationError != nil {
+            s.largestValidDepth = DepthPass.largestValidDepth(
+                groundTruthDepth! + base, hasDepth: ws.hasDepth + base, count: plane)
             let bins = plan.binning.binCount, grid = plan.grid
             RegionTable.weights(
                 image: k, shape: shape, grid: grid, binning: plan.binning, labels: labels,
