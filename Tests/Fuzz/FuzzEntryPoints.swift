@@ -80,22 +80,23 @@ func require(_ condition: Bool, _ message: @autoclosure () -> String) {
 }
 
 /// Runs `body`; on a HardPixelMiningError checks `outputs` still hold the sentinel — or,
-/// for a one-pass entry (`onePass`) that found a non-finite logit while writing, that each
-/// buffer is either untouched or wholly zero-filled (SPEC §5), never partly written.
-/// Any other error traps. Returns whether `body` succeeded.
+/// only where it is documented (the one-pass cross-entropy's gradient and per-pixel losses,
+/// `onePass` naming those buffers by index), that a buffer found a non-finite logit while
+/// writing is wholly zero-filled (SPEC §5), never partly written. Any other error traps.
+/// Returns whether `body` succeeded.
 func expectTypedOrSuccess(
-    _ outputs: [[Float]], onePass: Bool = false, _ body: () throws -> Void, _ after: () -> [[Float]]
+    _ outputs: [[Float]], onePass: Set<Int> = [], _ body: () throws -> Void, _ after: () -> [[Float]]
 ) -> Bool {
     do {
         try body()
         return true
     } catch let error as HardPixelMiningError {
         require(!error.argument.isEmpty && !error.description.isEmpty, "error without an argument")
-        var zeroFillAllowed = false
-        if onePass, case .nonFiniteValue(let argument, _, _) = error, argument == "logits" { zeroFillAllowed = true }
-        for buffer in after() {
+        var nonFiniteLogit = false
+        if case .nonFiniteValue(let argument, _, _) = error, argument == "logits" { nonFiniteLogit = true }
+        for (index, buffer) in after().enumerated() {
             let untouched = buffer.allSatisfy { $0.bitPattern == sentinel.bitPattern }
-            let zeroFilled = zeroFillAllowed && buffer.allSatisfy { $0 == 0 }
+            let zeroFilled = nonFiniteLogit && onePass.contains(index) && buffer.allSatisfy { $0 == 0 }
             require(untouched || zeroFilled, "partial write before \(error)")
         }
         return false
@@ -173,11 +174,15 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let finiteInputs = true
     let saneParameters = true
 
+    // Whether the objective takes the cross-entropy's one pass (L_seg alone, no map): only
+    // then may a non-finite logit leave the logit gradient zero-filled; never the depth gradient.
+    let objectiveOnePass: Set<Int> = c.needsGroundTruthDepth || c.pacesSegmentation || c.pixelWeightMap != nil ? [] : [0]
+
     // The objective, with both gradients.
     var gx = [Float](repeating: sentinel, count: r.count(logitCount))
     var gd = [Float](repeating: sentinel, count: r.count(pixels))
     var result: ObjectiveResult? = nil
-    let succeeded = expectTypedOrSuccess([gx, gd], onePass: true, {
+    let succeeded = expectTypedOrSuccess([gx, gd], onePass: objectiveOnePass, {
         result = try HardPixelMiningObjective(c, threadCount: threads).evaluate(
             logits: logits, labels: labels, predictedLogDepth: predicted, groundTruthDepth: depth, shape: shape,
             epoch: epoch, logitGradient: &gx, depthGradient: &gd, pixelWeightMap: pixelWeightMap)
@@ -197,7 +202,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     var px = [Float](repeating: sentinel, count: r.count(logitCount))
     var pd = [Float](repeating: sentinel, count: r.count(pixels))
     let objective = HardPixelMiningObjective(c, threadCount: threads)
-    _ = expectTypedOrSuccess([px, pd], onePass: true, {
+    _ = expectTypedOrSuccess([px, pd], onePass: objectiveOnePass, {
         try logits.withUnsafeBufferPointer { x in
             try labels.withUnsafeBufferPointer { y in
                 try predicted.withUnsafeBufferPointer { d in
@@ -219,7 +224,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     #if compiler(>=6.2)
     var sx = [Float](repeating: sentinel, count: r.count(logitCount))
     var sd = [Float](repeating: sentinel, count: r.count(pixels))
-    _ = expectTypedOrSuccess([sx, sd], onePass: true, {
+    _ = expectTypedOrSuccess([sx, sd], onePass: objectiveOnePass, {
         var gx = sx.mutableSpan
         var gd = sd.mutableSpan
         let result = try objective.evaluate(
@@ -246,7 +251,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     var sideX = sides.map { [Float](repeating: sentinel, count: r.count($0.logits.count)) }
     var sideD = sides.map { [Float](repeating: sentinel, count: r.count($0.predictedLogDepth.count)) }
-    _ = expectTypedOrSuccess(sideX + sideD, onePass: true, {
+    _ = expectTypedOrSuccess(sideX + sideD, onePass: objectiveOnePass.isEmpty ? [] : Set(sideX.indices), {
         let result = try MultiScaleObjective(c, threadCount: threads).evaluate(
             outputs: sides, labels: labels, groundTruthDepth: depth, shape: shape, epoch: epoch,
             logitGradients: &sideX, depthGradients: &sideD)
@@ -295,7 +300,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         smoothing: c.smoothing, ignoreLabel: c.ignoreLabel, classWeights: c.classWeights, reduction: c.reduction,
         focal: c.focal, polyEpsilon: c.polyEpsilon, threadCount: threads)
     var ceResult: ObjectiveResult? = nil
-    if expectTypedOrSuccess([g], onePass: true, { ceResult = try ce.evaluate(logits: logits, labels: labels, shape: shape, pixelWeights: weights, gradient: &g) }, { [g] }),
+    if expectTypedOrSuccess([g], onePass: [0], { ceResult = try ce.evaluate(logits: logits, labels: labels, shape: shape, pixelWeights: weights, gradient: &g) }, { [g] }),
         finiteInputs, let ceResult {
         require(ceResult.value.isFinite && g.allSatisfy(\.isFinite), "non-finite cross-entropy")
     }
@@ -315,7 +320,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let bSentinel = BFloat16(sentinel)
     var bx = [BFloat16](repeating: bSentinel, count: r.count(logitCount))
     var bd = [Float](repeating: sentinel, count: r.count(pixels))
-    if expectTypedOrSuccess([[Float](widening: bx), bd], onePass: true, {
+    if expectTypedOrSuccess([[Float](widening: bx), bd], onePass: objectiveOnePass, {
         _ = try objective.evaluate(
             logits: bLogits, labels: labels, predictedLogDepth: predicted, groundTruthDepth: depth, shape: shape,
             epoch: epoch, logitGradient: &bx, depthGradient: &bd)
@@ -333,7 +338,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
     let hLogits = logits.map(Float16.init)
     var hx = [Float16](repeating: Float16(sentinel), count: r.count(logitCount))
-    if expectTypedOrSuccess([[Float](widening: hx)], onePass: true, {
+    if expectTypedOrSuccess([[Float](widening: hx)], onePass: [0], {
         _ = try ce.evaluate(logits: hLogits, labels: labels, shape: shape, pixelWeights: weights, gradient: &hx,
                             gradientOutput: GradientOutput(mode: .overwrite, scale: accumulate.scale))
     }, { [[Float](widening: hx)] }) {
@@ -443,6 +448,194 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     if let pacing = c.pacing {
         if let eta = try? pacing.learningPace(of: weights, epoch: epoch) { require(eta.isFinite, "non-finite pace") }
         _ = try? pacing.mask(weights: weights, eligible: weights.map { $0 > 0 }, epoch: epoch)
+        _ = try? weights.withUnsafeBufferPointer { try pacing.learningPace(of: $0, epoch: epoch) }
     }
+    fuzzPointerForms(&r, shape: shape, c: c, logits: logits, labels: labels, predicted: predicted, depth: depth,
+                     weights: weights, pixelWeightMap: pixelWeightMap, epoch: epoch, threads: threads,
+                     objectiveOnePass: objectiveOnePass, pixels: pixels, logitCount: logitCount)
     return 0
+}
+
+/// The pointer and Span forms, the public helpers, workspace reuse across shapes and aliasing.
+func fuzzPointerForms(
+    _ r: inout ByteReader, shape: BatchShape, c: ObjectiveConfiguration, logits: [Float], labels: [Int32],
+    predicted: [Float], depth: [Float], weights: [Float], pixelWeightMap: [Float]?, epoch: Double, threads: Int,
+    objectiveOnePass: Set<Int>, pixels: Int, logitCount: Int
+) {
+    // The objective's pointer form with every map and a caller's map, then again on a workspace
+    // that served another shape.
+    let workspace = ObjectiveWorkspace()
+    for round in 0..<2 {
+        var gx = [Float](repeating: sentinel, count: r.count(logitCount)), gd = [Float](repeating: sentinel, count: r.count(pixels))
+        var w = [Float](repeating: sentinel, count: r.count(pixels)), l = w, mr = w, mz = w
+        _ = expectTypedOrSuccess([gx, gd, w, l, mr, mz], {
+            try logits.withUnsafeBufferPointer { x in
+                try labels.withUnsafeBufferPointer { y in
+                    try predicted.withUnsafeBufferPointer { d in
+                        try depth.withUnsafeBufferPointer { dStar in
+                            try gx.withUnsafeMutableBufferPointer { gx in
+                                try gd.withUnsafeMutableBufferPointer { gd in
+                                    try w.withUnsafeMutableBufferPointer { w in
+                                        try l.withUnsafeMutableBufferPointer { l in
+                                            try mr.withUnsafeMutableBufferPointer { mr in
+                                                try mz.withUnsafeMutableBufferPointer { mz in
+                                                    try (pixelWeightMap ?? []).withUnsafeBufferPointer { map in
+                                                        let result = try HardPixelMiningObjective(c, threadCount: threads).evaluate(
+                                                            logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar,
+                                                            shape: shape, epoch: epoch, logitGradient: gx, depthGradient: gd,
+                                                            maps: ObjectiveMaps(lossWeights: w, pixelLosses: l, depthPredictionError: mr, segmentationError: mz),
+                                                            pixelWeightMap: pixelWeightMap == nil ? nil : map, workspace: workspace)
+                                                        require(result.value.isFinite, "non-finite value (pointer form with maps)")
+                                                        _ = result.notices
+                                                    }
+                                                }
+                                            }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            require(([gx, gd, w, l, mr, mz] as [[Float]]).allSatisfy { $0.allSatisfy(\.isFinite) }, "non-finite map or gradient")
+        }, { [gx, gd, w, l, mr, mz] })
+        // A second, smaller shape on the same workspace.
+        if round == 0, shape.images > 1 {
+            let smaller = BatchShape(images: shape.images - 1, classes: shape.classes, height: shape.height, width: shape.width)
+            var sx = [Float](repeating: sentinel, count: Swift.min(smaller.logitCount, logitCount))
+            var sd = [Float](repeating: sentinel, count: Swift.min(smaller.pixelCount, pixels))
+            _ = expectTypedOrSuccess([sx, sd], onePass: objectiveOnePass, {
+                _ = try HardPixelMiningObjective(c, threadCount: threads).evaluate(
+                    logits: Array(logits.prefix(sx.count)), labels: Array(labels.prefix(sd.count)),
+                    predictedLogDepth: Array(predicted.prefix(sd.count)), groundTruthDepth: Array(depth.prefix(sd.count)),
+                    shape: smaller, epoch: epoch, logitGradient: &sx, depthGradient: &sd, workspace: workspace)
+                require(sx.allSatisfy(\.isFinite) && sd.allSatisfy(\.isFinite), "non-finite gradient on a reused workspace")
+            }, { [sx, sd] })
+        }
+    }
+
+    // The cross-entropy's pointer form with per-pixel losses, and its Span form.
+    let ce = LabelSmoothedCrossEntropy(
+        smoothing: c.smoothing, ignoreLabel: c.ignoreLabel, classWeights: c.classWeights, reduction: c.reduction,
+        focal: c.focal, polyEpsilon: c.polyEpsilon, threadCount: threads)
+    var g = [Float](repeating: sentinel, count: r.count(logitCount)), losses = [Float](repeating: sentinel, count: r.count(pixels))
+    _ = expectTypedOrSuccess([g, losses], onePass: [0, 1], {
+        try logits.withUnsafeBufferPointer { x in
+            try labels.withUnsafeBufferPointer { y in
+                try weights.withUnsafeBufferPointer { pw in
+                    try g.withUnsafeMutableBufferPointer { g in
+                        try losses.withUnsafeMutableBufferPointer { l in
+                            let result = try ce.evaluate(logits: x, labels: y, shape: shape, pixelWeights: pw, gradient: g, pixelLosses: l)
+                            require(result.value.isFinite, "non-finite cross-entropy (pointer form)")
+                        }
+                    }
+                }
+            }
+        }
+        require(g.allSatisfy(\.isFinite) && losses.allSatisfy(\.isFinite), "non-finite pointer-form outputs")
+    }, { [g, losses] })
+    #if compiler(>=6.2)
+    var sg = [Float](repeating: sentinel, count: r.count(logitCount))
+    _ = expectTypedOrSuccess([sg], onePass: [0], {
+        var span = sg.mutableSpan
+        let result = try ce.evaluate(logits: logits.span, labels: labels.span, shape: shape, gradient: &span)
+        require(result.value.isFinite, "non-finite cross-entropy (Span form)")
+    }, { [sg] })
+    #endif
+
+    // Aliasing: the gradient written over a copy of the logits it reads (the same values).
+    var aliased = logits
+    if aliased.count == shape.logitCount {
+        _ = try? aliased.withUnsafeMutableBufferPointer { buffer in
+            try labels.withUnsafeBufferPointer { y in
+                try ce.evaluate(logits: UnsafeBufferPointer(buffer), labels: y, shape: shape, gradient: buffer)
+            }
+        }
+    }
+
+    // The pointer forms of both depth losses, both weight maps; the array form of the Loss Weight Module.
+    var gdep = [Float](repeating: sentinel, count: r.count(pixels))
+    _ = expectTypedOrSuccess([gdep], {
+        try predicted.withUnsafeBufferPointer { d in
+            try depth.withUnsafeBufferPointer { dStar in
+                try gdep.withUnsafeMutableBufferPointer { g in
+                    _ = try ScaleInvariantDepthLoss(scaleInvariance: c.scaleInvariance, depthBinning: c.depthBinning).evaluate(
+                        predictedLogDepth: d, groundTruthDepth: dStar, shape: shape.pixelMap, gradient: g)
+                }
+            }
+        }
+        require(gdep.allSatisfy(\.isFinite), "non-finite depth gradient (pointer form)")
+    }, { [gdep] })
+    var gsil = [Float](repeating: sentinel, count: r.count(pixels))
+    _ = expectTypedOrSuccess([gsil], {
+        try predicted.withUnsafeBufferPointer { d in
+            try depth.withUnsafeBufferPointer { dStar in
+                try gsil.withUnsafeMutableBufferPointer { g in
+                    _ = try SILogDepthLoss(r.byte() % 2 == 0 ? .bts : .adaBins, depthBinning: c.depthBinning).evaluate(
+                        predictedLogDepth: d, groundTruthDepth: dStar, shape: shape.pixelMap, gradient: g,
+                        gradientOutput: .accumulate(scale: Float(r.parameter())))
+                }
+            }
+        }
+        require(gsil.allSatisfy(\.isFinite), "non-finite SILog gradient (pointer form)")
+    }, { [gsil] })
+    var dpe = [Float](repeating: sentinel, count: r.count(pixels)), dse = dpe
+    _ = expectTypedOrSuccess([dpe], {
+        try predicted.withUnsafeBufferPointer { d in
+            try depth.withUnsafeBufferPointer { dStar in
+                try labels.withUnsafeBufferPointer { y in
+                    try dpe.withUnsafeMutableBufferPointer { w in
+                        try DepthPredictionError(depthBinning: c.depthBinning, ignoreLabel: c.ignoreLabel).weights(
+                            predictedLogDepth: d, groundTruthDepth: dStar, labels: y, shape: shape, into: w)
+                    }
+                }
+            }
+        }
+    }, { [dpe] })
+    let predictions = labels.map { $0 == 255 ? 0 : $0 }
+    _ = expectTypedOrSuccess([dse], {
+        try predictions.withUnsafeBufferPointer { p in
+            try labels.withUnsafeBufferPointer { y in
+                try depth.withUnsafeBufferPointer { dStar in
+                    try dse.withUnsafeMutableBufferPointer { w in
+                        try DepthAwareSegmentationError(grid: c.grid, depthBinning: c.depthBinning, ignoreLabel: c.ignoreLabel).weights(
+                            predictions: p, labels: y, groundTruthDepth: dStar, shape: shape, into: w)
+                    }
+                }
+            }
+        }
+        require(dse.allSatisfy { $0 >= 0 && $0 <= 1 }, "Z outside 0...1 (pointer form)")
+    }, { [dse] })
+    if let tables = try? DepthAwareSegmentationError(grid: c.grid, depthBinning: c.depthBinning).tables(
+        predictions: predictions, labels: labels, groundTruthDepth: depth, shape: shape) {
+        for t in tables { _ = t.region(row: r.dimension(12) &- 1, column: r.dimension(12) &- 1, bin: r.dimension(30) &- 1) }
+    }
+    if let (w, _) = try? PixelLossWeights(c, threadCount: threads).weights(
+        predictions: predictions, labels: labels, predictedLogDepth: predicted, groundTruthDepth: depth, shape: shape,
+        epoch: epoch) {
+        require(w.allSatisfy { $0.isFinite && $0 >= 0 }, "bad loss weight (array form)")
+    }
+
+    // Helpers: rounding to half precision, bfloat16 scalars, rolled partners, combining sums.
+    if let rounded = try? [BFloat16](rounding: weights) { require(rounded.allSatisfy { $0.floatValue.isFinite }, "infinite rounded bfloat16") }
+    for x in weights.prefix(8) { let b = BFloat16(x); require(!x.isFinite || b.floatValue.isFinite, "BFloat16 of a finite value is infinite") }
+    let partners = HoyerDepthMix.rolledPartners(count: r.int(70) - 3)
+    require(partners.allSatisfy { $0 >= 0 && $0 < Swift.max(1, partners.count) }, "rolled partner out of range")
+    var sums = (0..<r.int(4)).map { _ -> ImageSums in
+        var s = ImageSums()
+        s.labelledPixels = r.int(40) - 2
+        s.depthPixels = r.int(40)
+        s.eligiblePixels = r.int(40)
+        s.crossEntropySum = r.byte() % 8 == 0 ? .greatestFiniteMagnitude : r.parameter()
+        s.residualSum = r.parameter() - 1
+        s.squaredResidualSum = r.byte() % 8 == 0 ? .greatestFiniteMagnitude : r.parameter()
+        s.depthPredictionErrorSum = r.parameter()
+        s.segmentationErrorSum = r.parameter()
+        return s
+    }
+    if r.byte() % 4 == 0, !sums.isEmpty { sums[0].crossEntropySum = .nan }
+    if let combined = try? ObjectiveResult(combining: sums, configuration: c, epoch: epoch) {
+        require(combined.value.isFinite && combined.images.allSatisfy { $0.objective.isFinite }, "non-finite combined sums")
+    }
 }

@@ -3,9 +3,9 @@ import HardPixelMining
 import HardPixelMiningTestSupport
 import Testing
 
-/// Swift examples of Docs pages, compiled and run here with the variables the pages assume
-/// (a small batch), and checked to stand in the page exactly as printed (between the
-/// `// --- Docs/…` and `// --- end` markers, indentation of eight spaces removed).
+/// The calls the Docs pages show, run on generated batches with their results checked against
+/// independent expectations. (The pages' blocks themselves are compiled and run alone, as
+/// printed, by Tests/DocsExamples/run.sh.)
 @Suite struct DocsExampleTests {
     static let shape = BatchShape(images: 2, classes: 3, height: 4, width: 5)
 
@@ -15,13 +15,11 @@ import Testing
         let b = random.batch(shape)
         let (labels, depth, logDepth) = (b.labels, b.depth, b.predicted)
         let predictions = try DepthAwareSegmentationError.predictedClasses(logits: b.logits, shape: shape)
-        // --- Docs/PixelLossWeights.md ---
         let module = PixelLossWeights(.paperPaced(totalEpochs: 40))
         let (weights, report) = try module.weights(
             predictions: predictions, labels: labels, predictedLogDepth: logDepth,
             groundTruthDepth: depth, shape: shape, epoch: 12)
         print(report.depthPredictionErrorWeight, report.images[0].depthPredictionErrorPace ?? .nan)
-        // --- end ---
         #expect(weights.count == shape.pixelCount && report.depthPredictionErrorWeight == 10)
     }
 
@@ -30,7 +28,6 @@ import Testing
         var random = TestRandom(seed: 7)
         let b = random.batch(shape)
         let (logits, labels, depth, logDepth) = (b.logits, b.labels, b.depth, b.predicted)
-        // --- Docs/PeerConventions.md ---
         let deepLab = LabelSmoothedCrossEntropy(smoothing: .none, mining: .batchTopFraction(0.2))
         let mmseg = LabelSmoothedCrossEntropy(
             smoothing: .none, mining: .ohem(threshold: 0.7, minimumKept: 100_000, averageNonIgnored: true))
@@ -38,9 +35,7 @@ import Testing
         let r = try mmseg.evaluate(logits: logits, labels: labels, shape: shape, gradient: &gradient)
         print(try deepLab.evaluate(logits: logits, labels: labels, shape: shape, gradient: &gradient).value,
               r.value, r.sums[0].pooledDivisor!)
-        // --- end ---
         #expect(r.sums[0].pooledDivisor == Double(labels.count { $0 != 255 }))
-        // --- Docs/PeerConventions.md ---
         let bts = SILogDepthLoss(.bts)
         var depthGradient = [Float](repeating: 0, count: shape.pixelCount)
         let silog = try bts.evaluate(predictedLogDepth: logDepth, groundTruthDepth: depth, shape: shape.pixelMap,
@@ -48,17 +43,14 @@ import Testing
         var configuration = ObjectiveConfiguration.paper
         configuration.depthTerm = .silog(.adaBins)
         print(silog.value, silog.images.map(\.depth), configuration.depthTerm)
-        // --- end ---
         #expect(silog.value > 0 && configuration.depthTerm == .silog(SILog(variance: .sample)))
         let disparity = depth.map { $0.isFinite && $0 > 0 ? 1 / $0 : 0 }
         let rgb = (0..<(shape.images * 3 * shape.pixelsPerImage)).map { _ in Float(random.uniform()) }
         let teacherProbabilities = [Float](repeating: 1 / Float(shape.classes), count: shape.logitCount)
-        // --- Docs/PeerConventions.md ---
         let mixer = HoyerDepthMix.paper                       // margin 0.03, foreground threshold 0
         let mixed = try mixer.mix(disparity: disparity, shape: shape.pixelMap, images: rgb, channels: 3,
                                   softTargets: teacherProbabilities, classes: shape.classes)
         print(mixed.masks.count, mixed.softTargetLabels!.count)
-        // --- end ---
         #expect(mixed.softTargetLabels!.allSatisfy { $0 == 0 })
     }
 
@@ -67,22 +59,18 @@ import Testing
         var random = TestRandom(seed: 11)
         let b = random.batch(shape)
         let (logits, labels) = (b.logits, b.labels)
-        // --- Docs/CrossEntropy.md ---
         let ce = LabelSmoothedCrossEntropy(smoothing: .pytorch(epsilon: 0.1))
         var gradient = [Float](repeating: 0, count: shape.logitCount)
         let result = try ce.evaluate(logits: logits, labels: labels, shape: shape, gradient: &gradient)
         print(result.value, result.images.map(\.segmentation))
         let perPixel = try ce.pixelLosses(logits: logits, labels: labels, shape: shape)   // 0 where ignored
-        // --- end ---
         #expect(perPixel.count == shape.pixelCount && result.value > 0)
-        // --- Docs/CrossEntropy.md ---
         var total = [Float](repeating: 0, count: shape.logitCount)
         for microBatch in 0..<4 {  // the same batch four times, as a stand-in
             _ = try ce.evaluate(logits: logits, labels: labels, shape: shape, gradient: &total,
                                 gradientOutput: .accumulate(scale: 0.25))
             _ = microBatch
         }
-        // --- end ---
         var once = [Float](repeating: 0, count: shape.logitCount)
         _ = try ce.evaluate(logits: logits, labels: labels, shape: shape, gradient: &once)
         #expect(zip(total, once).allSatisfy { abs($0 - $1) <= 1e-7 })
@@ -94,7 +82,6 @@ import Testing
         let b = random.batch(shape)
         let labels = b.labels
         let nhwcLogits = Layouts.channelsLast(b.logits, shape)
-        // --- Docs/CrossEntropy.md ---
         let torchLike = LabelSmoothedCrossEntropy(
             smoothing: .pytorch(epsilon: 0.1), classWeights: [0.5, 2, 1], reduction: .mean)
         let channelsLast = BatchShape(images: 2, classes: 3, height: 4, width: 5, logitLayout: .channelsLast)
@@ -102,7 +89,6 @@ import Testing
         let pooled = try torchLike.evaluate(logits: nhwcLogits, labels: labels, shape: channelsLast,
                                             gradient: &nhwcGradient)
         print(pooled.value, pooled.sums[0].pooledDivisor!)   // the batch's Σ c_label
-        // --- end ---
         let expected = labels.reduce(0.0) { $0 + ($1 == 255 ? 0 : Double([0.5, 2, 1][Int($1)])) }
         #expect(pooled.sums.allSatisfy { $0.pooledDivisor == expected })
     }
@@ -112,13 +98,11 @@ import Testing
         var random = TestRandom(seed: 12)
         let b = random.batch(shape)
         let (logits, labels, depth) = (b.logits, b.labels, b.depth)
-        // --- Docs/DepthAwareSegmentationError.md ---
         let dse = DepthAwareSegmentationError(grid: .paper, depthBinning: .paper)
         let predictions = try DepthAwareSegmentationError.predictedClasses(logits: logits, shape: shape)
         let wZ = try dse.weights(predictions: predictions, labels: labels, groundTruthDepth: depth, shape: shape)
         let tables = try dse.tables(predictions: predictions, labels: labels, groundTruthDepth: depth, shape: shape)
         print(tables[0].error(row: 3, column: 4, bin: 2) ?? 0) // Z of one region of image 0 (nil outside the table)
-        // --- end ---
         #expect(wZ.count == shape.pixelCount && wZ.allSatisfy { (0...1).contains($0) })
     }
 
@@ -127,13 +111,11 @@ import Testing
         var random = TestRandom(seed: 13)
         let b = random.batch(shape)
         let (logDepth, depth) = (b.predicted, b.depth)
-        // --- Docs/DepthLoss.md ---
         var gradient = [Float](repeating: 0, count: shape.pixelCount)
         let loss = ScaleInvariantDepthLoss(scaleInvariance: 0.5)
         let result = try loss.evaluate(predictedLogDepth: logDepth, groundTruthDepth: depth, shape: shape.pixelMap,
                                        gradient: &gradient)
         print(result.value)            // L_dep, mean over images
-        // --- end ---
         #expect(result.value >= 0 && gradient.contains { $0 != 0 })
     }
 
@@ -145,11 +127,9 @@ import Testing
         let rgb = (0..<(shape.images * 3 * shape.pixelsPerImage)).map { _ in Float(random.uniform()) }
         var trained = 0
         func train(on images: [Float], _ labels: [Int32], _ depth: [Float]) { trained = images.count + labels.count + depth.count }
-        // --- Docs/DepthMix.md ---
         let mixed = try DepthMix(margin: 0).mix(
             images: rgb, channels: 3, labels: labels, depth: depth, shape: shape.pixelMap, partners: [1, 2, 0])
         train(on: mixed.images, mixed.labels, mixed.depth)
-        // --- end ---
         #expect(trained == rgb.count + 2 * shape.pixelCount)
     }
 
@@ -158,10 +138,8 @@ import Testing
         var random = TestRandom(seed: 15)
         let b = random.batch(shape)
         let (logDepth, depth, labels) = (b.predicted, b.depth, b.labels)
-        // --- Docs/DepthPredictionError.md ---
         let wR = try DepthPredictionError().weights(
             predictedLogDepth: logDepth, groundTruthDepth: depth, labels: labels, shape: shape)
-        // --- end ---
         #expect(wR.count == shape.pixelCount && wR.allSatisfy { $0 >= 0 })
     }
 
@@ -172,7 +150,6 @@ import Testing
         let (x, y, detail) = (b.logits, b.labels, d.logits)
         let z = (0..<shape.pixelCount).map { _ in Float(random.uniform(-3...3)) }
         var dDetail = [Float](repeating: 0, count: shape.logitCount)
-        // --- Docs/ErrorPrediction.md ---
         let ep = ErrorPrediction()                          // ρ = 0.95, w1 = 1, w2 = 1.5, t = 0.7
         var dz = [Float](repeating: 0, count: shape.pixelCount)
         let lossEP = try ep.balancedLoss(errorLogits: z, segmentationLogits: x, labels: y, shape: shape, gradient: &dz)
@@ -181,7 +158,6 @@ import Testing
             logits: detail, labels: y, shape: shape, pixelWeights: weights, gradient: &dDetail)
         let fused = try ep.fuse(segmentationLogits: x, detailLogits: detail, errorLogits: z, shape: shape)
         let m = try ep.metrics(errorLogits: z, segmentationLogits: x, labels: y, shape: shape)
-        // --- end ---
         #expect(lossEP.value.isFinite && lossDB.value.isFinite && fused.count == shape.logitCount)
         _ = m
     }
@@ -200,7 +176,6 @@ import Testing
         _ full: [Float], _ fullDepth: [Float], _ half: [Float], _ halfDepth: [Float], _ labels: [Int32],
         _ depth: [Float], _ shape: BatchShape
     ) throws {
-        // --- Docs/MultiScale.md ---
         let outputs = [
             SideOutput(logits: full, predictedLogDepth: fullDepth, height: 480, width: 640, weight: 1),
             SideOutput(logits: half, predictedLogDepth: halfDepth, height: 240, width: 320, weight: 0.5),
@@ -211,7 +186,6 @@ import Testing
             outputs: outputs, labels: labels, groundTruthDepth: depth, shape: shape, epoch: 12,
             logitGradients: &dLogits, depthGradients: &dDepth)
         print(r.value, r.outputs.map(\.value))
-        // --- end ---
         #expect(r.outputs.count == 2 && r.value.isFinite)
     }
 
@@ -223,14 +197,12 @@ import Testing
         var dx = [Float](repeating: 0, count: shape.logitCount)
         var dd = [Float](repeating: 0, count: shape.pixelCount)
         let k = 1
-        // --- Docs/Objective.md ---
         let objective = HardPixelMiningObjective(.paperPaced(totalEpochs: 40), threadCount: 2)
         let workspace = try ObjectiveWorkspace(reservingFor: shape) // reuse: steady-state calls allocate nothing
         let r = try objective.evaluate(
             logits: logits, labels: labels, predictedLogDepth: logDepth, groundTruthDepth: depth,
             shape: shape, epoch: 12, logitGradient: &dx, depthGradient: &dd, workspace: workspace)
         print(r.value, r.batch.segmentation, r.images[k].depth, r.sums[k].depthPredictionErrorPace ?? .nan)
-        // --- end ---
         #expect(r.value.isFinite)
     }
 
@@ -239,12 +211,10 @@ import Testing
         var random = TestRandom(seed: 19)
         let b = random.batch(shape)
         let (logits, labels) = (b.logits, b.labels)
-        // --- Docs/PixelMining.md ---
         let ohem = LabelSmoothedCrossEntropy(smoothing: .none, mining: .topFraction(0.2))
         var gradient = [Float](repeating: 0, count: shape.logitCount)
         let r = try ohem.evaluate(logits: logits, labels: labels, shape: shape, gradient: &gradient)
         print(r.value, r.sums.map { $0.minedPixels! })
-        // --- end ---
         #expect(r.sums.allSatisfy { $0.minedPixels! > 0 })
     }
 
@@ -256,12 +226,10 @@ import Testing
             predictedLogDepth: b.predicted, groundTruthDepth: b.depth, labels: b.labels, shape: shape)
         let eligible = wR.map { $0 > 0 }
         let eligibleWeights = wR.filter { $0 > 0 }
-        // --- Docs/SelfPacedPacing.md ---
         let pacing = SelfPacedPacing(totalEpochs: 40)
         let eta = try pacing.learningPace(of: eligibleWeights, epoch: 12)      // nil when empty
         let mask = try pacing.mask(weights: wR, eligible: eligible, epoch: 12)
         let objective = HardPixelMiningObjective(.paperPaced(totalEpochs: 40))  // L_T
-        // --- end ---
         #expect(eta != nil && mask.count == wR.count && objective.configuration.pacing != nil)
     }
 }

@@ -66,7 +66,6 @@ import Testing
 
     /// Docs/FocalLoss.md's example, as printed, against the focal formula by hand.
     @Test func documentationExampleRuns() throws {
-        // --- Docs/FocalLoss.md ---
         let shape = BatchShape(images: 1, classes: 3, height: 2, width: 2)
         let logits: [Float] = [2, -1, 0.5, 0, 0, 1, -2, 3, 1, 0, 0, -1]  // NCHW
         let labels: [Int32] = [0, 1, 255, 2]                              // 255 = ignore
@@ -80,7 +79,6 @@ import Testing
         var configuration = ObjectiveConfiguration.paperPaced(totalEpochs: 40)
         configuration.focal = FocalModulation(focusing: 2)
         configuration.polyEpsilon = 1
-        // --- end ---
         var expected = 0.0
         for (i, label) in labels.enumerated() where label != 255 {
             let column = (0..<3).map { Double(logits[$0 * 4 + i]) }

@@ -335,7 +335,6 @@ struct HalfFormat<Scalar: LogitScalar> {
         var random = TestRandom(seed: 9)
         let b = random.batch(shape)
         let (logits, labels, depth, logDepth) = (b.logits, b.labels, b.depth, b.predicted)
-        // --- Docs/HalfPrecision.md ---
         // A mixed-precision model's bfloat16 logits (here rounded from Float logits):
         let halves = try [BFloat16](rounding: logits)
         var gradient = [BFloat16](repeating: BFloat16(0), count: shape.logitCount)
@@ -344,13 +343,11 @@ struct HalfFormat<Scalar: LogitScalar> {
             gradientOutput: .overwrite(scale: 1024))          // loss scaling
         let unscaled = [Float](widening: gradient).map { $0 / 1024 }
         print(result.value, unscaled[0])
-        // --- end ---
         var reference = [Float](repeating: 0, count: shape.logitCount)
         _ = try LabelSmoothedCrossEntropy().evaluate(
             logits: [Float](widening: halves), labels: labels, shape: shape, gradient: &reference)
         #expect(zip(unscaled, reference).allSatisfy { abs($0 - $1) <= 0x1p-8 * abs($1) })
         #if !((os(macOS) || targetEnvironment(macCatalyst)) && arch(x86_64))
-        // --- Docs/HalfPrecision.md ---
         let logits16 = logits.map { Float16($0) }
         var dLogits16 = [Float16](repeating: 0, count: shape.logitCount)
         var dLogDepth = [Float](repeating: 0, count: shape.pixelCount)
@@ -358,7 +355,6 @@ struct HalfFormat<Scalar: LogitScalar> {
             logits: logits16, labels: labels, predictedLogDepth: logDepth, groundTruthDepth: depth,
             shape: shape, epoch: 12, logitGradient: &dLogits16, depthGradient: &dLogDepth)
         print(lt.value, lt.batch.segmentation)
-        // --- end ---
         #expect(lt.value.isFinite && dLogits16.allSatisfy(\.isFinite))
         #endif
     }

@@ -97,7 +97,6 @@ import Testing
 
     /// Docs/Objective.md's example of a caller's map, as printed; L_M by hand.
     @Test func documentationExampleRuns() throws {
-        // --- Docs/Objective.md ---
         let shape = BatchShape(images: 1, classes: 2, height: 2, width: 3)
         let logits: [Float] = [1, 0, -1, 2, 0.5, 0, 0, 1, 1, -1, 0.5, 2]  // NCHW
         let labels: [Int32] = [0, 1, 1, 0, 255, 1]
@@ -113,7 +112,6 @@ import Testing
             logits: logits, labels: labels, predictedLogDepth: logDepth, groundTruthDepth: depth,
             shape: shape, epoch: 12, logitGradient: &dx, depthGradient: &dd, pixelWeightMap: boundary)
         print(r.value, r.batch.pixelWeightMap)
-        // --- end ---
         let reference = ScalarReference.evaluate(
             logits: logits.map(Double.init), labels: labels, predictedLogDepth: logDepth.map(Double.init),
             groundTruthDepth: depth.map(Double.init), shape: shape, configuration: configuration, epoch: 12,

@@ -6,7 +6,6 @@ import Testing
 /// The README's usage example, compiled and run (DocsCoverageTests checks that README shows it).
 @Suite struct ReadmeExampleTests {
     @Test func usageExampleRuns() throws {
-        // --- README.md ---
         let shape = BatchShape(images: 2, classes: 3, height: 4, width: 5)
         let logits = (0..<shape.logitCount).map { Float($0 % 7) * 0.5 - 1 }       // NCHW
         let labels = (0..<shape.pixelCount).map { Int32($0 % 4 == 3 ? 255 : $0 % 3) } // 255 = ignore
@@ -21,7 +20,6 @@ import Testing
             logits: logits, labels: labels, predictedLogDepth: logDepth, groundTruthDepth: depth,
             shape: shape, epoch: 12, logitGradient: &logitGradient, depthGradient: &depthGradient)
         print(result.value, result.batch.segmentation, result.images[0].depthPredictionError)
-        // --- end ---
         #expect(result.value.isFinite && result.value > 0)
         #expect(abs(result.batch.depth - 0.005) < 1e-6, "R = 0.1 on every valid pixel: 0.01 − 0.5 · 0.1²")
         #expect(logitGradient.contains { $0 != 0 } && depthGradient.contains { $0 != 0 })

@@ -23,7 +23,6 @@ import Testing
             return random.uniform() < 0.03 ? 0 : 2.5 + 2 * rgb[(k * 3 + 2) * HW + p]
         }
         var losses: [Double] = []
-        // --- Docs/Trainer.md ---
 
         /// Per pixel: logits_j = Σ_ch A[j][ch] · rgb_ch + a_j, and log-depth = Σ_ch b_ch · rgb_ch + c.
         struct ToyModel {
@@ -100,7 +99,6 @@ import Testing
             losses.append(t.segmentation)
             model.step(rgb, shape, dLogits: dLogits, dLogDepth: dLogDepth, rate: 1)    // 4. backward, update
         }
-        // --- end ---
         #expect(losses.count == 12)
         #expect(losses.last! < 0.8 * losses.first!, "L_seg \(losses.first!) → \(losses.last!)")
         #expect(configuration.depthBinning == .metric)

@@ -26,8 +26,8 @@ extension Kernels {
     /// exact derivative has no bound) Float's largest finite value: `labelFactor` is finite for
     /// every finite input, and the callers saturate what they multiply it by.
     ///
-    /// Float arithmetic with the vector exp and log (relative error about 2e-7 each): q^γ is
-    /// `exp(γ log q)`, within about `γ |log q| · 1.2e-7` relative.
+    /// Float arithmetic: for a whole γ, q^γ by products; otherwise `exp(γ log q)` with the vector
+    /// exp and log (relative error about 2e-7 each), within about `γ |log q| · 1.2e-7` relative.
     @inline(__always)
     static func modulate<V: FloatLanes>(
         loss ce: V, labelLogProbability lp: V, alpha a: V, _ m: Modulation
@@ -49,12 +49,22 @@ extension Kernels {
             return (a * base, a, labelFactor)
         }
         let gamma = V(repeating: m.focusing)
-        let positive = q .> zero
-        let safeQ = one.with(q, where: positive)
-        let powered = zero.with(VectorMath.exp(gamma * VectorMath.log(safeQ)), where: positive)
-        // q^(γ − 1) where q = 0: see above.
-        let atZero: Float = m.focusing > 1 ? 0 : (m.focusing == 1 ? 1 : .greatestFiniteMagnitude)
-        let reduced = V(repeating: atZero).with(powered / safeQ, where: positive)
+        var powered: V, reduced: V
+        let whole = Int(exactly: m.focusing) ?? 0
+        if whole >= 1 {
+            // A whole γ (2, the focal paper's, the common case): q^(γ−1) and q^γ by products,
+            // exact to rounding and without the exp and log (q^0 = 1 where q = 0, as above).
+            reduced = one
+            for _ in 1..<whole { reduced = reduced * q }
+            powered = reduced * q
+        } else {
+            let positive = q .> zero
+            let safeQ = one.with(q, where: positive)
+            powered = zero.with(VectorMath.exp(gamma * VectorMath.log(safeQ)), where: positive)
+            // q^(γ − 1) where q = 0: see above.
+            let atZero: Float = m.focusing > 1 ? 0 : .greatestFiniteMagnitude
+            reduced = V(repeating: atZero).with(powered / safeQ, where: positive)
+        }
         let factor = a * powered
         var labelFactor = m.polyEpsilon == 0 ? zero : factor * V(repeating: m.polyEpsilon)
         if m.throughFactor {
