@@ -16,7 +16,7 @@ support="$root/Sources/CHardPixelMiningSupport"
 printf 'module CHardPixelMiningSupport {\n  header "%s"\n  export *\n}\n' \
   "$support/include/HardPixelMiningSupport.h" > "$out/module.modulemap"
 clang -O2 -fsanitize=address -I "$support/include" -c "$support/HardPixelMiningSupport.c" -o "$out/support.o"
-swiftc -sanitize=fuzzer,address -parse-as-library -module-name HardPixelMining -O \
+swiftc -sanitize=fuzzer,address -parse-as-library -module-name HardPixelMining -package-name HardPixelMining -O \
   -Xcc -fmodule-map-file="$out/module.modulemap" \
   $(find "$root/Sources/HardPixelMining" -name '*.swift') "$here/FuzzEntryPoints.swift" "$out/support.o" \
   -o "$out/fuzz-hardpixelmining"
