@@ -1,5 +1,6 @@
 import Foundation
 import HardPixelMining
+import HardPixelMiningReference
 
 /// One golden case written by Tests/Reference/generate_fixtures.py (float64 NumPy).
 public struct GoldenCase: Decodable, Sendable {
@@ -176,5 +177,17 @@ public enum Fixtures {
 
     public static func halfPrecisionCase(_ name: String) -> GoldenCase {
         halfPrecisionCases.first { $0.name == name }!
+    }
+}
+
+extension GoldenCase {
+    /// The Float64 scalar reference on this case's inputs (its pixel weights and caller's map
+    /// included), to set beside the NumPy reference's expectations.
+    public func scalarReference() -> ScalarReference.Output<Double> {
+        ScalarReference.evaluate(
+            logits: logitValues.map(Double.init), labels: labelValues,
+            predictedLogDepth: predictedLogDepth.map(Double.init), groundTruthDepth: groundTruthDepth.map(Double.init),
+            shape: batchShape, configuration: configuration, epoch: epoch, pixelWeights: pixelWeights?.map(Double.init),
+            pixelWeightMap: pixelWeightMap?.map(Double.init))
     }
 }

@@ -53,5 +53,30 @@ for t in "${targets[@]}"; do
     [ -f "$out/$t.log" ] && tail -5 "$out/$t.log"
   fi
 done
+
+# What must not compile, with the message a user should read: Float16 logits with a Float
+# gradient buffer (the diagnostic names the gradient and the pairs, not `logits`).
+negative="$out/negative"
+mkdir -p "$negative/Sources/Mismatch"
+cat > "$negative/Package.swift" <<PACKAGE
+// swift-tools-version: 6.1
+import PackageDescription
+let package = Package(name: "Negative", dependencies: [.package(path: "$root")],
+    targets: [.executableTarget(name: "Mismatch", dependencies: [.product(name: "HardPixelMining", package: "$library")])])
+PACKAGE
+cat > "$negative/Sources/Mismatch/main.swift" <<'SWIFT'
+import HardPixelMining
+let shape = BatchShape(images: 1, classes: 2, height: 1, width: 1)
+let logits: [Float16] = [0, 1]
+var gradient = [Float](repeating: 0, count: 2)
+_ = try LabelSmoothedCrossEntropy().evaluate(logits: logits, labels: [0], shape: shape, gradient: &gradient)
+SWIFT
+if swift build --package-path "$negative" --scratch-path "$negative/.build" > "$out/negative.log" 2>&1; then
+  failed=$((failed + 1)); echo "FAILED: mismatched logit and gradient types compiled"
+elif grep -q "the gradient has the logits' element type" "$out/negative.log"; then
+  passed=$((passed + 1))
+else
+  failed=$((failed + 1)); echo "FAILED: mismatched types rejected without the message"; grep error "$out/negative.log" | head -3
+fi
 echo "Docs examples: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

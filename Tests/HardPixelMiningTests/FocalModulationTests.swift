@@ -95,10 +95,7 @@ import Testing
     @Test(arguments: names)
     func scalarReferenceMatchesNumPy(name: String) {
         let g = Fixtures.weightingCase(name)
-        let r = ScalarReference.evaluate(
-            logits: g.logitValues.map(Double.init), labels: g.labelValues,
-            predictedLogDepth: g.predictedLogDepth.map(Double.init), groundTruthDepth: g.groundTruthDepth.map(Double.init),
-            shape: g.batchShape, configuration: g.configuration, epoch: g.epoch, pixelWeights: g.pixelWeights?.map(Double.init))
+        let r = g.scalarReference()
         expectTerms(r.batch, g.batch, "\(name) reference batch")
         #expect(Tolerance.firstGradientMismatch(r.logitGradient, g.expectedLogitGradient) == nil)
         #expect(Tolerance.firstGradientMismatch(r.depthGradient, g.expectedDepthGradient) == nil)

@@ -42,11 +42,7 @@ import Testing
     @Test(arguments: names)
     func scalarReferenceMatchesNumPy(name: String) {
         let g = Fixtures.weightingCase(name)
-        let r = ScalarReference.evaluate(
-            logits: g.logitValues.map(Double.init), labels: g.labelValues,
-            predictedLogDepth: g.predictedLogDepth.map(Double.init), groundTruthDepth: g.groundTruthDepth.map(Double.init),
-            shape: g.batchShape, configuration: g.configuration, epoch: g.epoch,
-            pixelWeightMap: g.pixelWeightMap!.map(Double.init))
+        let r = g.scalarReference()
         expectTerms(r.batch, g.batch, "\(name) reference batch")
         #expect(Tolerance.lossMatches(r.batch.pixelWeightMap, g.batch.map!))
         #expect(Tolerance.firstGradientMismatch(r.logitGradient, g.expectedLogitGradient) == nil)
