@@ -1,7 +1,7 @@
 import Foundation
 import HardPixelMining
 
-/// Golden cases of the issue-5 losses (Tests/Fixtures/extensions.json).
+/// Golden cases of the mining and DepthMix losses (Tests/Fixtures/extensions.json).
 public struct MinedCase: Decodable, Sendable {
     public struct Mining: Decodable, Sendable { public var kind: String; public var value: Double; public var minimum_kept: Int }
     public struct Image: Decodable, Sendable { public var loss: Double; public var selected: Int }

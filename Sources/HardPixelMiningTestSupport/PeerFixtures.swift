@@ -1,7 +1,7 @@
 import Foundation
 import HardPixelMining
 
-/// Golden cases of issue 12's peer conventions (Tests/Fixtures/peer_conventions.json,
+/// Golden cases of the peer conventions (Tests/Fixtures/peer_conventions.json,
 /// written by Tests/Reference/peer_reference.py through generate_fixtures.py).
 public struct BatchMiningCase: Decodable, Sendable {
     public var name: String

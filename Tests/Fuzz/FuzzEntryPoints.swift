@@ -1,4 +1,4 @@
-// libFuzzer harness for every public entry point (issue #6). Compiled together with the
+// libFuzzer harness for every public entry point. Compiled together with the
 // library's sources as one module by Tests/Fuzz/run.sh; not part of the SwiftPM package.
 //
 // The input bytes choose a shape (sometimes invalid), hyper-parameters (sometimes
@@ -169,7 +169,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let epoch = r.parameter()
     let threads = r.int(4)
 
-    // Issue 10: whatever is accepted gives finite outputs (non-finite logits, log-depths and
+    // Whatever is accepted gives finite outputs (non-finite logits, log-depths and
     // weights are rejected, and every weight is bounded), so no gating on the parameters.
     let finiteInputs = true
     let saneParameters = true

@@ -1,7 +1,7 @@
 import HPMReferenceNetwork
 import Testing
 
-/// Issue 13: the pieces the main job reports with — its PNG writer, checked against
+/// The pieces the main job reports with — its PNG writer, checked against
 /// published check values, and its confidence intervals, against hand-computed ones.
 @Suite struct AblationReportTests {
     @Test func checksumsMatchTheirPublishedCheckValues() {

@@ -4,7 +4,7 @@ import HardPixelMiningReference
 import HardPixelMiningTestSupport
 import Testing
 
-/// Issue 5: loss-rank hard mining and DepthMix against the float64 reference, finite
+/// Loss-rank hard mining and DepthMix against the float64 reference, finite
 /// differences, and bad input.
 @Suite struct MinedCrossEntropyTests {
     static let names = Fixtures.minedCases.map(\.name)

@@ -2,7 +2,7 @@ import HPMReferenceNetwork
 import HardPixelMining
 import Testing
 
-/// Issue 4: the losses end to end through the reference network, on generated scenes.
+/// The losses end to end through the reference network, on generated scenes.
 @Suite struct NetworkTests {
     static let scenes = SceneGenerator(height: 8, width: 12)
 

@@ -4,7 +4,7 @@ import HardPixelMiningReference
 import HardPixelMiningTestSupport
 import Testing
 
-/// Issue 12: DeepLab's batch top-k, mmsegmentation's OHEM, BTS/AdaBins SILog and Hoyer's
+/// DeepLab's batch top-k, mmsegmentation's OHEM, BTS/AdaBins SILog and Hoyer's
 /// DepthMix against the float64 reference written from their code, finite differences, and
 /// bad input.
 @Suite struct BatchMiningTests {

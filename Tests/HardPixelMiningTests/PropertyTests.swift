@@ -2,7 +2,7 @@ import HardPixelMining
 import HardPixelMiningTestSupport
 import Testing
 
-/// Properties the losses must have whatever the input (issue #6), each on several seeds.
+/// Properties the losses must have whatever the input, each on several seeds.
 @Suite struct PropertyTests {
     static let shape = BatchShape(images: 3, classes: 7, height: 11, width: 13)
     static let seeds: [UInt64] = [1, 2, 3, 4, 5]

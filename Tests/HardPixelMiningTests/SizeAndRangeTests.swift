@@ -8,7 +8,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Issue 10: sizes that overflow or cannot be allocated, and hyper-parameters outside their
+/// Sizes that overflow or cannot be allocated, and hyper-parameters outside their
 /// stated ranges, throw a typed error that names the argument (and the dimensions, never a
 /// wrapped product); nothing traps; every accepted finite input gives finite outputs.
 @Suite struct SizeAndRangeTests {

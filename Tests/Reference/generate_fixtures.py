@@ -140,7 +140,7 @@ def main():
 
 
 def small_residual_cases(cases):
-    """Issue 10: residuals R = log D - log D* of about 1e-3 and 1e-4 on small images, where a
+    """Residuals R = log D - log D* of about 1e-3 and 1e-4 on small images, where a
     Float log's error (about 2.6e-7 per residual) would dominate; and subnormal depths with a
     subnormal minimum depth. A generator of its own, so the earlier cases stay bit for bit."""
     rng = np.random.default_rng(1010)
@@ -165,7 +165,7 @@ def small_residual_cases(cases):
 
 
 def class_weight_cases(cases):
-    """Issue 11: class weights (PyTorch's weight=, with label smoothing as F.cross_entropy
+    """Class weights (PyTorch's weight=, with label smoothing as F.cross_entropy
     weighs it) and the pooled mean and sum reductions, on L_seg alone and on every segmentation
     term of the objective. A generator of its own, so the earlier cases stay bit for bit."""
     rng = np.random.default_rng(1111)
@@ -208,7 +208,7 @@ def to_bfloat16(x):
 
 
 def half_precision_cases():
-    """Issue 11: half-precision logits. The logits are rounded to float16 or bfloat16 here and
+    """Half-precision logits. The logits are rounded to float16 or bfloat16 here and
     the float64 reference is evaluated on the rounded values, so a test compares the package's
     half-precision path with the exact result on the very inputs it reads; the gradient it
     writes is then off by at most its format's rounding. Written to half_precision.json."""
@@ -242,7 +242,7 @@ def half_precision_cases():
 
 
 def extension_cases():
-    """Fixtures for the issue-5 losses: mined cross-entropy and DepthMix."""
+    """Fixtures for the mining and DepthMix losses: mined cross-entropy and DepthMix."""
     from hpm_reference import depth_mix, mined_cross_entropy
     rng = np.random.default_rng(5)
     mined = []
@@ -331,7 +331,7 @@ def extension_cases():
 
 
 def peer_cases():
-    """Fixtures for issue 12: the conventions of DeepLab, mmsegmentation, BTS/AdaBins and Hoyer et al."""
+    """Fixtures of the conventions of DeepLab, mmsegmentation, BTS/AdaBins and Hoyer et al."""
     from peer_reference import deeplab_top_k, hoyer_depth_mix, mmseg_ohem, silog
     rng = np.random.default_rng(12)
     top_k, ohem = [], []

@@ -1,4 +1,4 @@
-"""Float64 NumPy reference of the conventions of the systems users come from (issue 12).
+"""Float64 NumPy reference of the conventions of the systems users come from.
 
 Written from the cited public code's semantics, not from this package's Swift code:
 

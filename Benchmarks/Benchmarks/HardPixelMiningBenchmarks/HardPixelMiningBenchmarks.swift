@@ -176,10 +176,10 @@ let benchmarks: @Sendable () -> Void = {
         // Composable terms: focal CE (γ = 2, through the factor) and L_T with a caller's map.
         crossEntropyBenchmark("CE focal fwd+grad NYUv2 8x40x480x640 t\(threads)", nyu, threads: threads, focal: FocalModulation())
         objectiveBenchmark("L_T + map fwd+grad NYUv2 8x40x480x640 t\(threads)", nyu, pacedWithMap, threads: threads)
-        // Channels-last logits (issue 11): the same bytes, so the same floors.
+        // Channels-last logits: the same bytes, so the same floors.
         crossEntropyBenchmark("CE fwd+grad NYUv2 NHWC 8x480x640x40 t\(threads)", nyuChannelsLast, threads: threads)
         objectiveBenchmark("L_T fwd+grad NYUv2 NHWC 8x480x640x40 t\(threads)", nyuChannelsLast, paced, threads: threads)
-        // Half-precision logits and gradient (issue 11): half the bytes, so floors over half
+        // Half-precision logits and gradient: half the bytes, so floors over half
         // as many floats (the same bytes as the half-precision logits).
         floorBenchmark("floor 1R+1W NYUv2 half-size t\(threads)", count: nyu.logitCount / 2, threads: threads, reads: 1)
         floorBenchmark("floor 2R+1W NYUv2 half-size t\(threads)", count: nyu.logitCount / 2, threads: threads, reads: 2)
