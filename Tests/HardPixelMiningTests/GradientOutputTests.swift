@@ -21,6 +21,27 @@ import Testing
         return (gx, gd)
     }
 
+    /// The depth loss takes a gradient output too: scaled, and added to what the buffer holds.
+    @Test func depthLossTakesAGradientOutput() throws {
+        var random = TestRandom(seed: 33)
+        let b = random.batch(Self.shape)
+        let maps = Self.shape.pixelMap
+        let loss = ScaleInvariantDepthLoss()
+        var plain = [Float](repeating: 0, count: maps.pixelCount)
+        _ = try loss.evaluate(predictedLogDepth: b.predicted, groundTruthDepth: b.depth, shape: maps, gradient: &plain)
+        var scaled = [Float](repeating: 7, count: maps.pixelCount)
+        _ = try loss.evaluate(
+            predictedLogDepth: b.predicted, groundTruthDepth: b.depth, shape: maps, gradient: &scaled,
+            gradientOutput: .overwrite(scale: 4))
+        #expect(scaled == plain.map { $0 * 4 })
+        var accumulated = [Float](repeating: 1, count: maps.pixelCount)
+        _ = try loss.evaluate(
+            predictedLogDepth: b.predicted, groundTruthDepth: b.depth, shape: maps, gradient: &accumulated,
+            gradientOutput: .accumulate(scale: 0.5))
+        #expect(accumulated == plain.map { 1 + $0 * 0.5 })
+        #expect(plain.contains { $0 != 0 })
+    }
+
     /// The scale is a Double; a Float from a trainer's loop (`1 / m`) is accepted and widened exactly.
     @Test func scaleAcceptsAnyBinaryFloatingPoint() throws {
         let m: Float = 3

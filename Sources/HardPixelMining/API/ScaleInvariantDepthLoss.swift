@@ -24,9 +24,11 @@ public struct ScaleInvariantDepthLoss: Sendable, Hashable {
     /// `shape` is the maps' N·H·W. `gradient`, when given, receives ∂L/∂logD (N·H·W).
     public func evaluate(
         predictedLogDepth: UnsafeBufferPointer<Float>, groundTruthDepth: UnsafeBufferPointer<Float>,
-        shape: PixelMapShape, gradient: UnsafeMutableBufferPointer<Float>? = nil, workspace: ObjectiveWorkspace? = nil
+        shape: PixelMapShape, gradient: UnsafeMutableBufferPointer<Float>? = nil,
+        gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
     ) throws -> ObjectiveResult {
         try shape.validate()
+        try gradientOutput.validate()
         try Check.parameter(scaleInvariance, "scaleInvariance", "in 0...1", { (0...1).contains($0) })
         try depthBinning.validate()
         try Check.depthInputs(
@@ -39,19 +41,20 @@ public struct ScaleInvariantDepthLoss: Sendable, Hashable {
         let sums = try DepthPass.scaleInvariant(
             predicted: predictedLogDepth.baseAddress!, groundTruth: groundTruthDepth.baseAddress!, shape: shape,
             binning: depthBinning, scaleInvariance: scaleInvariance, gradient: gradient?.baseAddress,
-            workspace: workspace ?? ObjectiveWorkspace())
+            factor: gradientOutput.scale, accumulates: gradientOutput.accumulates, workspace: workspace ?? ObjectiveWorkspace())
         // With α = 1 and no segmentation terms, `value` is L_dep.
         return ObjectiveResult(validCombining: sums, configuration: c, epoch: 0)
     }
 
     /// Evaluates L_dep on arrays; `gradient` must have N·H·W elements.
     public func evaluate(
-        predictedLogDepth: [Float], groundTruthDepth: [Float], shape: PixelMapShape, gradient: inout [Float]
+        predictedLogDepth: [Float], groundTruthDepth: [Float], shape: PixelMapShape, gradient: inout [Float],
+        gradientOutput: GradientOutput = .overwrite
     ) throws -> ObjectiveResult {
         try predictedLogDepth.withUnsafeBufferPointer { d in
             try groundTruthDepth.withUnsafeBufferPointer { dStar in
                 try gradient.withUnsafeMutableBufferPointer { g in
-                    try evaluate(predictedLogDepth: d, groundTruthDepth: dStar, shape: shape, gradient: g)
+                    try evaluate(predictedLogDepth: d, groundTruthDepth: dStar, shape: shape, gradient: g, gradientOutput: gradientOutput)
                 }
             }
         }

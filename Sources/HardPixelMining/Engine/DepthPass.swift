@@ -66,10 +66,12 @@ enum DepthPass {
     }
 
     /// Per image: nd, Σ R, Σ R²; and, when `gradient` is given,
-    /// `∂L/∂logD_i = (1/N)(2/nd)(R_i − ρ mean(R))` on valid depth, 0 elsewhere.
+    /// `∂L/∂logD_i = factor · (1/N)(2/nd)(R_i − ρ mean(R))` on valid depth, 0 elsewhere, written
+    /// or (`accumulates`) added.
     static func scaleInvariant(
         predicted: UnsafePointer<Float>, groundTruth: UnsafePointer<Float>, shape: PixelMapShape, binning: DepthBinning,
-        scaleInvariance: Double, gradient: UnsafeMutablePointer<Float>?, workspace ws: ObjectiveWorkspace
+        scaleInvariance: Double, gradient: UnsafeMutablePointer<Float>?, factor: Double = 1, accumulates: Bool = false,
+        workspace ws: ObjectiveWorkspace
     ) throws -> [ImageSums] {
         try residuals(predicted: predicted, groundTruth: groundTruth, shape: shape, binning: binning, workspace: ws)
         let plane = shape.pixelsPerImage
@@ -80,10 +82,11 @@ enum DepthPass {
             imageSums(&s, from: base, count: plane, ws)
             if let gradient {
                 let nd = Double(s.depthPixels)
-                let scale = s.depthPixels > 0 ? 2 / (Double(shape.images) * nd) : 0
+                let scale = s.depthPixels > 0 ? factor * (2 / (Double(shape.images) * nd)) : 0
                 let mean = s.depthPixels > 0 ? s.residualSum / nd : 0
                 for i in base..<(base + plane) {
-                    gradient[i] = ws.hasDepth[i] != 0 ? saturatingFloat(scale * (ws.residual[i] - scaleInvariance * mean)) : 0
+                    let value = ws.hasDepth[i] != 0 ? saturatingFloat(scale * (ws.residual[i] - scaleInvariance * mean)) : 0
+                    if accumulates { gradient[i] = saturatingFloat(Double(gradient[i]) + Double(value)) } else { gradient[i] = value }
                 }
             }
             ws.imageSums.append(s)
@@ -111,9 +114,6 @@ enum DepthPass {
         prepare(predicted: predicted, groundTruth: groundTruth, pixels: 0..<shape.pixelCount, binning: binning, workspace: ws)
     }
 
-    /// The workspace's `residual` and `hasDepth` for NHW pixels `pixels` (reserved
-    /// beforehand): R in Double where the depth is valid (0 elsewhere) when the predicted
-    /// log-depth is given, else validity alone with R = 0.
     /// The largest depth among `count` pixels where `hasDepth` is set, or nil without one: a
     /// branch-free pass (invalid pixels count as 0, below any valid depth, which is > 0).
     static func largestValidDepth(_ depth: UnsafePointer<Float>, hasDepth: UnsafePointer<UInt8>, count: Int) -> Float? {
@@ -126,6 +126,9 @@ enum DepthPass {
         return largest > 0 ? largest : nil
     }
 
+    /// The workspace's `residual` and `hasDepth` for NHW pixels `pixels` (reserved
+    /// beforehand): R in Double where the depth is valid (0 elsewhere) when the predicted
+    /// log-depth is given, else validity alone with R = 0.
     static func prepare(
         predicted: UnsafePointer<Float>?, groundTruth: UnsafePointer<Float>, pixels: Range<Int>, binning: DepthBinning,
         workspace ws: ObjectiveWorkspace
