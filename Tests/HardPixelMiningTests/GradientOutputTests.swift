@@ -42,6 +42,42 @@ import Testing
         #expect(plain.contains { $0 != 0 })
     }
 
+    /// The multi-scale objective takes a gradient output and a caller's map (resampled per side
+    /// output): accumulating twice half the gradient onto zeros is the gradient; a map of zeros
+    /// changes no bit.
+    @Test func multiScaleTakesAGradientOutputAndAMap() throws {
+        let shape = BatchShape(images: 2, classes: 4, height: 8, width: 10)
+        var random = TestRandom(seed: 35)
+        let b = random.batch(shape)
+        let half = BatchShape(images: 2, classes: 4, height: 4, width: 5)
+        let small = random.batch(half)
+        let outputs = [
+            SideOutput(logits: b.logits, predictedLogDepth: b.predicted, height: 8, width: 10, weight: 1),
+            SideOutput(logits: small.logits, predictedLogDepth: small.predicted, height: 4, width: 5, weight: 0.5),
+        ]
+        func run(_ c: ObjectiveConfiguration, _ output: GradientOutput, map: [Float]?, times: Int = 1) throws -> ([[Float]], [[Float]], Double) {
+            var gx = outputs.map { [Float](repeating: 0, count: $0.logits.count) }
+            var gd = outputs.map { [Float](repeating: 0, count: $0.predictedLogDepth.count) }
+            var value = 0.0
+            for _ in 0..<times {
+                value = try MultiScaleObjective(c).evaluate(
+                    outputs: outputs, labels: b.labels, groundTruthDepth: b.depth, shape: shape, epoch: 12,
+                    logitGradients: &gx, depthGradients: &gd, gradientOutput: output, pixelWeightMap: map).value
+            }
+            return (gx, gd, value)
+        }
+        let plain = try run(.paper, .overwrite, map: nil)
+        let twice = try run(.paper, .accumulate(scale: 0.5), map: nil, times: 2)
+        #expect(twice.0 == plain.0 && twice.1 == plain.1)
+        var withMap = ObjectiveConfiguration.paper
+        withMap.pixelWeightMap = PixelWeightMapTerm(coefficient: 2)
+        let zeros = try run(withMap, .overwrite, map: [Float](repeating: 0, count: shape.pixelCount))
+        #expect(zeros.0 == plain.0 && zeros.1 == plain.1 && zeros.2 == plain.2)
+        let ones = try run(withMap, .overwrite, map: [Float](repeating: 1, count: shape.pixelCount))
+        #expect(ones.2 > plain.2)
+        #expect(throws: HardPixelMiningError.self) { _ = try run(withMap, .overwrite, map: nil) }
+    }
+
     /// The scale is a Double; a Float from a trainer's loop (`1 / m`) is accepted and widened exactly.
     @Test func scaleAcceptsAnyBinaryFloatingPoint() throws {
         let m: Float = 3

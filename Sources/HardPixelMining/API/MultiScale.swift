@@ -80,10 +80,14 @@ public struct MultiScaleObjective: Sendable, Hashable {
     /// - Throws: before writing any gradient: every output's sizes and logits are checked first.
     public func evaluate(
         outputs: [SideOutput], labels: [Int32], groundTruthDepth: [Float], shape: BatchShape, epoch: Double,
-        logitGradients: inout [[Float]], depthGradients: inout [[Float]], workspace: ObjectiveWorkspace? = nil
+        logitGradients: inout [[Float]], depthGradients: inout [[Float]], gradientOutput: GradientOutput = .overwrite,
+        pixelWeightMap: [Float]? = nil, workspace: ObjectiveWorkspace? = nil
     ) throws -> Result {
         try shape.validate()
+        try gradientOutput.validate()
         try configuration.validate(for: shape)
+        try pixelWeightMap.map { try $0.withUnsafeBufferPointer { try configuration.validatePixelWeightMap($0, shape) } }
+            ?? configuration.validatePixelWeightMap(nil, shape)
         try Check.count(labels.count, shape.pixelCount, "labels")
         try labels.withUnsafeBufferPointer {
             try Check.labels($0, classCount: shape.classes, ignoreLabel: configuration.ignoreLabel, "labels")
@@ -120,6 +124,10 @@ public struct MultiScaleObjective: Sendable, Hashable {
             let sideLabels = try SideOutputResampling.labels(labels, shape: shape.pixelMap, height: o.height, width: o.width)
             let sideDepth = groundTruthDepth.isEmpty ? [] : try SideOutputResampling.depth(
                 groundTruthDepth, shape: shape.pixelMap, height: o.height, width: o.width, binning: configuration.depthBinning)
+            // A caller's map is resampled as the weight maps are (block means, nearest neighbours).
+            let sideMap = try pixelWeightMap.map {
+                try SideOutputResampling.weights($0, shape: shape.pixelMap, height: o.height, width: o.width)
+            }
             // λ_s scales the per-pixel gradient coefficients, so the gradient is still written once.
             let r = try o.logits.withUnsafeBufferPointer { x in
                 try sideLabels.withUnsafeBufferPointer { y in
@@ -127,10 +135,12 @@ public struct MultiScaleObjective: Sendable, Hashable {
                         try sideDepth.withUnsafeBufferPointer { dStar in
                             try logitGradients[s].withUnsafeMutableBufferPointer { gx in
                                 try depthGradients[s].withUnsafeMutableBufferPointer { gd in
-                                    try objective.evaluate(
-                                        logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar, shape: side,
-                                        epoch: epoch, logitGradient: gx, depthGradient: gd, workspace: ws,
-                                        gradientScale: o.weight)
+                                    try withOptionalBuffer(sideMap) { map in
+                                        try objective.evaluate(
+                                            logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar, shape: side,
+                                            epoch: epoch, logitGradient: gx, depthGradient: gd, workspace: ws,
+                                            gradientScale: o.weight, gradientOutput: gradientOutput, pixelWeightMap: map)
+                                    }
                                 }
                             }
                         }
