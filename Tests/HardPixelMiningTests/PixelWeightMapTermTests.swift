@@ -71,6 +71,28 @@ import Testing
         }
     }
 
+    #if compiler(>=6.2)
+    /// The Span form takes the map too, with the same result as the array form.
+    @Test func spanFormTakesTheMap() throws {
+        let g = Fixtures.weightingCase("hpm_map")
+        let shape = g.batchShape
+        var ax = [Float](repeating: 0, count: shape.logitCount), ad = [Float](repeating: 0, count: shape.pixelCount)
+        let array = try HardPixelMiningObjective(g.configuration).evaluate(
+            logits: g.logitValues, labels: g.labelValues, predictedLogDepth: g.predictedLogDepth,
+            groundTruthDepth: g.groundTruthDepth, shape: shape, epoch: g.epoch, logitGradient: &ax, depthGradient: &ad,
+            pixelWeightMap: g.pixelWeightMap)
+        var sx = [Float](repeating: 0, count: shape.logitCount), sd = [Float](repeating: 0, count: shape.pixelCount)
+        var gx = sx.mutableSpan, gd = sd.mutableSpan
+        let (logits, labels, predicted, depth, map) = (g.logitValues, g.labelValues, g.predictedLogDepth, g.groundTruthDepth, g.pixelWeightMap!)
+        let span = try HardPixelMiningObjective(g.configuration).evaluate(
+            logits: logits.span, labels: labels.span, predictedLogDepth: predicted.span, groundTruthDepth: depth.span,
+            shape: shape, epoch: g.epoch, logitGradient: &gx, depthGradient: &gd, pixelWeightMap: map.span)
+        _ = consume gx
+        _ = consume gd
+        #expect(span.value == array.value && sx == ax && sd == ad)
+    }
+    #endif
+
     /// A map of zeros adds nothing: the objective is bitwise the one without the term.
     @Test func zeroMapChangesNoBit() throws {
         let shape = BatchShape(images: 2, classes: 6, height: 9, width: 10)

@@ -139,6 +139,34 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
             }
         }
     }
+
+    /// The `Span` form with a caller's map for ``ObjectiveConfiguration/pixelWeightMap`` (N·H·W).
+    @available(macOS 10.14.4, iOS 12.2, watchOS 5.2, tvOS 12.2, visionOS 1.0, *)
+    public func evaluate(
+        logits: Span<Float>, labels: Span<Int32>, predictedLogDepth: Span<Float>, groundTruthDepth: Span<Float>,
+        shape: BatchShape, epoch: Double, logitGradient: inout MutableSpan<Float>,
+        depthGradient: inout MutableSpan<Float>, pixelWeightMap: Span<Float>, gradientOutput: GradientOutput = .overwrite,
+        workspace: ObjectiveWorkspace? = nil
+    ) throws -> ObjectiveResult {
+        try pixelWeightMap.withUnsafeBufferPointer { map in
+            try logits.withUnsafeBufferPointer { x in
+                try labels.withUnsafeBufferPointer { y in
+                    try predictedLogDepth.withUnsafeBufferPointer { d in
+                        try groundTruthDepth.withUnsafeBufferPointer { dStar in
+                            try logitGradient.withUnsafeMutableBufferPointer { gx in
+                                try depthGradient.withUnsafeMutableBufferPointer { gd in
+                                    try evaluate(
+                                        logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar,
+                                        shape: shape, epoch: epoch, logitGradient: gx, depthGradient: gd,
+                                        gradientOutput: gradientOutput, pixelWeightMap: map, workspace: workspace)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
     #endif
 
     /// Evaluates the objective on arrays, writing both gradients (which must already
