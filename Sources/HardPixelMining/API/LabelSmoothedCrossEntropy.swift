@@ -62,7 +62,8 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
     ///     (see ``LogitPrecision`` for the accuracy of half precision).
     ///   - pixelWeights: optional N·H·W finite weights `w_i`.
     ///   - gradient: receives ∂L/∂logits (N·C·H·W, the logits' type), or nil.
-    ///   - pixelLosses: receives `ce_i` (N·H·W, 0 on ignored pixels), or nil.
+    ///   - pixelLosses: receives each pixel's loss, `ce_i` or with ``focal``/``polyEpsilon`` the
+    ///     modulated `α (1 − p_t)^γ (ce_i + ε (1 − p_t))` (N·H·W, 0 on ignored pixels), or nil.
     ///   - gradientOutput: overwrite (default) or accumulate into `gradient`, with a scale.
     ///     Accumulating checks the logits' finiteness before the pass (one extra read), so
     ///     that an error leaves `gradient` untouched.

@@ -10,7 +10,8 @@
 public struct ObjectiveMaps {
     /// `W_i`, each pixel's loss weight (as ``PixelLossWeights`` computes it), 0 where ignored.
     public var lossWeights: UnsafeMutableBufferPointer<Float>?
-    /// `ce_i`, the label-smoothed cross-entropy, 0 where ignored.
+    /// `ce_i`, the label-smoothed cross-entropy, 0 where ignored; with focal or PolyLoss-1 the
+    /// modulated loss `α (1 − p_t)^γ (ce_i + ε (1 − p_t))`.
     public var pixelLosses: UnsafeMutableBufferPointer<Float>?
     /// `wR_i = |R_i|` on eligible pixels, 0 elsewhere (and everywhere when L_R is off).
     public var depthPredictionError: UnsafeMutableBufferPointer<Float>?
