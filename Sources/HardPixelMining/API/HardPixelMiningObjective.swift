@@ -122,22 +122,10 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
         depthGradient: inout MutableSpan<Float>, gradientOutput: GradientOutput = .overwrite,
         workspace: ObjectiveWorkspace? = nil
     ) throws -> ObjectiveResult {
-        try logits.withUnsafeBufferPointer { x in
-            try labels.withUnsafeBufferPointer { y in
-                try predictedLogDepth.withUnsafeBufferPointer { d in
-                    try groundTruthDepth.withUnsafeBufferPointer { dStar in
-                        try logitGradient.withUnsafeMutableBufferPointer { gx in
-                            try depthGradient.withUnsafeMutableBufferPointer { gd in
-                                try evaluate(
-                                    logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar,
-                                    shape: shape, epoch: epoch, logitGradient: gx, depthGradient: gd,
-                                    gradientOutput: gradientOutput, workspace: workspace)
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        try evaluateSpans(
+            logits: logits, labels: labels, predictedLogDepth: predictedLogDepth, groundTruthDepth: groundTruthDepth,
+            shape: shape, epoch: epoch, logitGradient: &logitGradient, depthGradient: &depthGradient,
+            pixelWeightMap: nil, gradientOutput: gradientOutput, workspace: workspace)
     }
 
     /// The `Span` form with a caller's map for ``ObjectiveConfiguration/pixelWeightMap`` (N·H·W).
@@ -149,17 +137,31 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
         workspace: ObjectiveWorkspace? = nil
     ) throws -> ObjectiveResult {
         try pixelWeightMap.withUnsafeBufferPointer { map in
-            try logits.withUnsafeBufferPointer { x in
-                try labels.withUnsafeBufferPointer { y in
-                    try predictedLogDepth.withUnsafeBufferPointer { d in
-                        try groundTruthDepth.withUnsafeBufferPointer { dStar in
-                            try logitGradient.withUnsafeMutableBufferPointer { gx in
-                                try depthGradient.withUnsafeMutableBufferPointer { gd in
-                                    try evaluate(
-                                        logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar,
-                                        shape: shape, epoch: epoch, logitGradient: gx, depthGradient: gd,
-                                        gradientOutput: gradientOutput, pixelWeightMap: map, workspace: workspace)
-                                }
+            try evaluateSpans(
+                logits: logits, labels: labels, predictedLogDepth: predictedLogDepth, groundTruthDepth: groundTruthDepth,
+                shape: shape, epoch: epoch, logitGradient: &logitGradient, depthGradient: &depthGradient,
+                pixelWeightMap: map, gradientOutput: gradientOutput, workspace: workspace)
+        }
+    }
+
+    /// Both Span forms: the views borrowed as buffers for the pointer form.
+    @available(macOS 10.14.4, iOS 12.2, watchOS 5.2, tvOS 12.2, visionOS 1.0, *)
+    private func evaluateSpans(
+        logits: Span<Float>, labels: Span<Int32>, predictedLogDepth: Span<Float>, groundTruthDepth: Span<Float>,
+        shape: BatchShape, epoch: Double, logitGradient: inout MutableSpan<Float>,
+        depthGradient: inout MutableSpan<Float>, pixelWeightMap: UnsafeBufferPointer<Float>?,
+        gradientOutput: GradientOutput, workspace: ObjectiveWorkspace?
+    ) throws -> ObjectiveResult {
+        try logits.withUnsafeBufferPointer { x in
+            try labels.withUnsafeBufferPointer { y in
+                try predictedLogDepth.withUnsafeBufferPointer { d in
+                    try groundTruthDepth.withUnsafeBufferPointer { dStar in
+                        try logitGradient.withUnsafeMutableBufferPointer { gx in
+                            try depthGradient.withUnsafeMutableBufferPointer { gd in
+                                try evaluate(
+                                    logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar,
+                                    shape: shape, epoch: epoch, logitGradient: gx, depthGradient: gd,
+                                    gradientOutput: gradientOutput, pixelWeightMap: pixelWeightMap, workspace: workspace)
                             }
                         }
                     }
