@@ -109,6 +109,8 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
         c.ignoreLabel = ignoreLabel
         c.classWeights = classWeights
         c.reduction = reduction
+        c.focal = focal
+        c.polyEpsilon = polyEpsilon
         let weights = pixelWeights?.baseAddress
         let sums = try c.withTargets(classCount: shape.classes) { targets in
             try focal.withModulation(polyEpsilon: polyEpsilon) { modulation in
