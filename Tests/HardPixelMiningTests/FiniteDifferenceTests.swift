@@ -70,22 +70,28 @@ import Testing
         return (numeric, logits ? r.logitGradient : r.depthGradient)
     }
 
+    /// Each central difference within 1e-7 of its analytic partial.
+    static func expectClose(
+        _ numeric: [Double], _ analytic: [Double], _ context: String, sourceLocation: SourceLocation = #_sourceLocation
+    ) {
+        for i in numeric.indices {
+            #expect(abs(numeric[i] - analytic[i]) <= 1e-7, "\(context) \(i): \(numeric[i]) vs \(analytic[i])",
+                    sourceLocation: sourceLocation)
+        }
+    }
+
     @Test(arguments: configurations.indices)
     func logitGradientMatchesFiniteDifferences(index: Int) {
         let (name, c) = Self.configurations[index]
         let (numeric, analytic) = Self.gradients(c, seed: 7, logits: true)
-        for i in numeric.indices {
-            #expect(abs(numeric[i] - analytic[i]) <= 1e-7, "\(name) logit \(i): \(numeric[i]) vs \(analytic[i])")
-        }
+        Self.expectClose(numeric, analytic, "\(name) logit")
     }
 
     @Test(arguments: configurations.indices.filter { configurations[$0].1.needsPredictedDepth })
     func depthGradientMatchesFiniteDifferences(index: Int) {
         let (name, c) = Self.configurations[index]
         let (numeric, analytic) = Self.gradients(c, seed: 11, logits: false)
-        for i in numeric.indices {
-            #expect(abs(numeric[i] - analytic[i]) <= 1e-7, "\(name) depth \(i): \(numeric[i]) vs \(analytic[i])")
-        }
+        Self.expectClose(numeric, analytic, "\(name) depth")
     }
 
     /// Finite differences do see the weights move: without propagation, the paper's

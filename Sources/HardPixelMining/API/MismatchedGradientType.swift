@@ -3,18 +3,12 @@
 // names the gradient and says which types pair. Each is more general than the real entry point
 // (two element types instead of one), so it is chosen only when the types differ.
 
-private let pairing = """
-    the logit gradient has the logits' element type: Float logits write a [Float] gradient, \
-    Float16 logits a [Float16] one, BFloat16 logits a [BFloat16] one (convert with \
-    Array(widening:) or Array(rounding:))
-    """
-
 extension LabelSmoothedCrossEntropy {
     @available(*, unavailable, message: "the gradient has the logits' element type: Float logits write a [Float] gradient, Float16 logits a [Float16] one, BFloat16 logits a [BFloat16] one (convert with Array(widening:) or Array(rounding:))")
     public func evaluate<Logit: LogitScalar, Gradient: LogitScalar>(
         logits: [Logit], labels: [Int32], shape: BatchShape, pixelWeights: [Float]? = nil,
         gradient: inout [Gradient], gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
-    ) throws -> ObjectiveResult { fatalError(pairing) }
+    ) throws -> ObjectiveResult { fatalError("unavailable") }
 
     @available(*, unavailable, message: "the gradient has the logits' element type: Float logits write a Float gradient, Float16 logits a Float16 one, BFloat16 logits a BFloat16 one")
     public func evaluate<Logit: LogitScalar, Gradient: LogitScalar>(
@@ -22,7 +16,7 @@ extension LabelSmoothedCrossEntropy {
         pixelWeights: UnsafeBufferPointer<Float>? = nil, gradient: UnsafeMutableBufferPointer<Gradient>?,
         pixelLosses: UnsafeMutableBufferPointer<Float>? = nil, gradientOutput: GradientOutput = .overwrite,
         workspace: ObjectiveWorkspace? = nil
-    ) throws -> ObjectiveResult { fatalError(pairing) }
+    ) throws -> ObjectiveResult { fatalError("unavailable") }
 }
 
 extension HardPixelMiningObjective {
@@ -31,5 +25,5 @@ extension HardPixelMiningObjective {
         logits: [Logit], labels: [Int32], predictedLogDepth: [Float] = [], groundTruthDepth: [Float] = [],
         shape: BatchShape, epoch: Double = 0, logitGradient: inout [Gradient], depthGradient: inout [Float],
         gradientOutput: GradientOutput = .overwrite, pixelWeightMap: [Float]? = nil, workspace: ObjectiveWorkspace? = nil
-    ) throws -> ObjectiveResult { fatalError(pairing) }
+    ) throws -> ObjectiveResult { fatalError("unavailable") }
 }

@@ -101,7 +101,7 @@ extension Kernels {
         let usesDSE = Mask(repeating: k.usesSegmentationError)
         let usesMap = Mask(repeating: k.usesPixelWeightMap)
         let propagates = Mask(repeating: k.propagatesDepthPredictionError)
-        let quarterRange = k.coefficientLimit, floatRange = Double(Float.greatestFiniteMagnitude)
+        let coefficientLimit = k.coefficientLimit, floatRange = Double(Float.greatestFiniteMagnitude)
         @inline(__always) func kept(_ v: D, _ keep: Mask) -> D { v.replacing(with: 0, where: .!keep) }
         @inline(__always) func saturated(_ v: D, _ limit: Double) -> SIMD8<Float> {
             narrowed(v.replacing(with: -limit, where: v .< -limit).replacing(with: limit, where: v .> limit))
@@ -137,7 +137,7 @@ extension Kernels {
                 ce = widened(lanes(x.modulatedLoss + p, n, padding: 0))
                 w = additive * widened(lanes(x.factor + p, n, padding: 0))
                 let labelFactor = widened(lanes(x.labelFactor + p, n, padding: 0))
-                store(saturated(additive * labelFactor * k.logitScale, quarterRange), y.labelCoefficient + p, n)
+                store(saturated(additive * labelFactor * k.logitScale, coefficientLimit), y.labelCoefficient + p, n)
             }
             crossEntropySum += kept(ce, countsSegmentation)
             depthPredictionErrorSum += kept(wr * ce, countsDPE)
@@ -146,7 +146,7 @@ extension Kernels {
             countedDPE &+= SIMD8<Int64>().replacing(with: 1, where: countsDPE)
             countedDSE &+= SIMD8<Int64>().replacing(with: 1, where: countsDSE)
             countedMap &+= SIMD8<Int64>().replacing(with: 1, where: countsMap)
-            store(saturated(w * k.logitScale, quarterRange), y.coefficient + p, n)
+            store(saturated(w * k.logitScale, coefficientLimit), y.coefficient + p, n)
             if let lossWeights = y.lossWeights { store(saturated(w, floatRange), lossWeights + p, n) }
             if let map = y.depthPredictionErrorMap {
                 store(narrowed(kept(wr, eligible .& usesDPE)), map + p, n)
