@@ -12,9 +12,12 @@ let package = Package(
         .library(name: "HardPixelMining", targets: ["HardPixelMining"]),
     ],
     targets: [
-        // The API layer (validation, shapes, configuration) and the SIMD kernels.
+        // The API layer (types, validation, docs) and the engine (passes, workspace, threads).
         // Depends on nothing but the Swift toolchain.
-        .target(name: "HardPixelMining", dependencies: ["CHardPixelMiningSupport"]),
+        .target(name: "HardPixelMining", dependencies: ["HardPixelMiningKernels", "CHardPixelMiningSupport"]),
+        // The unsafe SIMD loops, behind `package` access: the engine calls them, the API
+        // cannot see past them to anything but what they export to the package.
+        .target(name: "HardPixelMiningKernels", dependencies: ["CHardPixelMiningSupport"]),
         // A few lines of C for what Swift cannot express: non-temporal stores, and the
         // target's vector width and FMA as compile-time constants.
         .target(name: "CHardPixelMiningSupport"),

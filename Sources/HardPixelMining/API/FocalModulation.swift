@@ -49,19 +49,3 @@ public struct FocalModulation: Sendable, Hashable {
         try Check.parameter(polyEpsilon, argument(), "finite, in 0...1000", { (0...maximumPolyEpsilon).contains($0) })
     }
 }
-
-extension Optional where Wrapped == FocalModulation {
-    /// Calls `body` with the kernels' view of focal and PolyLoss-1 (the α borrowed for the
-    /// call), or nil when neither is used.
-    func withModulation<R>(polyEpsilon: Double, _ body: (Modulation?) throws -> R) rethrows -> R {
-        guard self != nil || polyEpsilon != 0 else { return try body(nil) }
-        var m = Modulation(
-            focusing: Float(self?.focusing ?? 0), throughFactor: self?.gradient != .factorHeldConstant,
-            polyEpsilon: Float(polyEpsilon))
-        guard let alpha = self?.classAlpha else { return try body(m) }
-        return try alpha.withUnsafeBufferPointer { a in
-            m.classAlpha = a.baseAddress
-            return try body(m)
-        }
-    }
-}

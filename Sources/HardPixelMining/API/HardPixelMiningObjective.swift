@@ -92,11 +92,11 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
         try c.validatePixelWeightMap(pixelWeightMap, shape)
 
         let inputs = EngineInputs(
-            logits: LogitBuffer(logits), labels: labels.baseAddress!,
+            logits: logits, labels: labels.baseAddress!,
             predictedLogDepth: c.needsPredictedDepth ? predictedLogDepth.baseAddress : nil,
             groundTruthDepth: c.needsGroundTruthDepth ? groundTruthDepth.baseAddress : nil)
         let outputs = EngineOutputs(
-            logitGradient: logitGradient.map(MutableLogitBuffer.init), depthGradient: depthGradient?.baseAddress,
+            logitGradient: logitGradient, depthGradient: depthGradient?.baseAddress,
             pixelLosses: maps.pixelLosses?.baseAddress, gradientScale: gradientScale * gradientOutput.scale,
             accumulates: gradientOutput.accumulates, lossWeights: maps.lossWeights?.baseAddress,
             depthPredictionErrorMap: maps.depthPredictionError?.baseAddress,

@@ -194,7 +194,7 @@ public struct DepthAwareSegmentationError: Sendable, Hashable {
         try logits.withUnsafeBufferPointer { x in
             try out.withUnsafeMutableBufferPointer { o in
                 try StatisticsPass.predictedClasses(
-                    logits: LogitBuffer(x), shape: shape, into: o.baseAddress!, workspace: ObjectiveWorkspace(),
+                    logits: x, shape: shape, into: o.baseAddress!, workspace: ObjectiveWorkspace(),
                     threads: threadCount)
             }
         }

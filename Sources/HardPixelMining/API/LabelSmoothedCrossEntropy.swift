@@ -118,9 +118,9 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
                 mining.map { .mined($0, pixelWeights: weights) }
                     ?? .plain(pixelWeights: weights, reduction: reduction, modulation: modulation),
                 targets: targets, shape: shape,
-                inputs: EngineInputs(logits: LogitBuffer(logits), labels: labels.baseAddress!),
+                inputs: EngineInputs(logits: logits, labels: labels.baseAddress!),
                 outputs: EngineOutputs(
-                    logitGradient: gradient.map(MutableLogitBuffer.init), pixelLosses: pixelLosses?.baseAddress,
+                    logitGradient: gradient, pixelLosses: pixelLosses?.baseAddress,
                     gradientScale: gradientOutput.scale, accumulates: gradientOutput.accumulates),
                 workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
             }
@@ -180,20 +180,6 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
             }
         }
         return out
-    }
-}
-
-extension LogitBuffer {
-    /// A view of validated, non-empty logits.
-    init<Scalar: LogitScalar>(_ logits: UnsafeBufferPointer<Scalar>) {
-        self.init(UnsafeRawPointer(logits.baseAddress!), Scalar.logitPrecision)
-    }
-}
-
-extension MutableLogitBuffer {
-    /// A view of a validated, non-empty gradient.
-    init<Scalar: LogitScalar>(_ gradient: UnsafeMutableBufferPointer<Scalar>) {
-        self.init(UnsafeMutableRawPointer(gradient.baseAddress!), Scalar.logitPrecision)
     }
 }
 

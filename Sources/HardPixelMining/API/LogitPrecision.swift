@@ -103,7 +103,7 @@ extension Array where Element == Float {
         self.init(unsafeUninitializedCapacity: values.count) { out, initialized in
             values.withUnsafeBufferPointer { v in
                 if let base = v.baseAddress, let o = out.baseAddress {
-                    Kernels.widen(LogitBuffer(UnsafeRawPointer(base), Scalar.logitPrecision), count: v.count, into: o)
+                    ElementConversion.widen(base, count: v.count, into: o)
                 }
             }
             initialized = values.count
@@ -123,7 +123,7 @@ extension Array where Element: LogitScalar {
         self = Array(unsafeUninitializedCapacity: values.count) { out, initialized in
             values.withUnsafeBufferPointer { v in
                 if let base = v.baseAddress, let o = out.baseAddress {
-                    Kernels.round(base, count: v.count, into: MutableLogitBuffer(UnsafeMutableRawPointer(o), Element.logitPrecision))
+                    ElementConversion.round(base, count: v.count, into: o)
                 }
             }
             initialized = values.count

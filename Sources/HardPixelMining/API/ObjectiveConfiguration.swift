@@ -99,21 +99,6 @@ public struct ObjectiveConfiguration: Sendable, Hashable {
         return c
     }
 
-    /// Calls `body` with the kernels' view of the cross-entropy targets (the class weights
-    /// borrowed for the call).
-    func withTargets<R>(classCount: Int, _ body: (Targets) throws -> R) rethrows -> R {
-        let (on, off) = smoothing.targets(classCount: classCount)
-        var t = Targets(on: Float(on), off: Float(off), ignoreLabel: ignoreLabel)
-        guard let classWeights else { return try body(t) }
-        return try classWeights.withUnsafeBufferPointer { w in
-            t.classWeights = w.baseAddress
-            t.classWeightSum = Float(w.reduce(0.0) { $0 + Double($1) })
-            let bound = Swift.max(1, Double(t.classWeightSum) + Double(w.max() ?? 0))
-            t.coefficientLimit = Float(Double(Float.greatestFiniteMagnitude / 4) / bound)
-            return try body(t)
-        }
-    }
-
     /// Whether the depth loss is computed.
     var usesDepthLoss: Bool { depthWeight != 0 }
     /// SILog's parameters when the depth term is pooled SILog and computed.

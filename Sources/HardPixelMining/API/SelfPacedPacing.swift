@@ -42,12 +42,7 @@ public struct SelfPacedPacing: Sendable, Hashable {
         try validate(epoch: epoch)
         try Check.allFinite(weights, "weights")
         guard !weights.isEmpty else { return nil }
-        let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: weights.count)
-        defer { scratch.deallocate() }
-        _ = scratch.initialize(fromContentsOf: weights)
-        let histogram = UnsafeMutablePointer<Int>.allocate(capacity: Selection.histogramCount)
-        defer { histogram.deallocate() }
-        let (median, maximum) = Selection.lowerMedianAndMaximum(scratch, histogram: histogram)
+        let (median, maximum) = PaceStatistics.lowerMedianAndMaximum(of: weights)
         return pace(median: Double(median), maximum: Double(maximum), epoch: epoch)
     }
 
@@ -60,16 +55,12 @@ public struct SelfPacedPacing: Sendable, Hashable {
     /// `weights[i] < η`, with `η` taken over the eligible weights only.
     public func mask(weights: [Float], eligible: [Bool], epoch: Double) throws -> [Bool] {
         try Check.count(eligible.count, weights.count, "eligible")
-        var chosen: [Float] = []
-        chosen.reserveCapacity(weights.count)
-        for i in weights.indices where eligible[i] {
-            chosen.append(weights[i])
-        }
+        let chosen = PaceStatistics.eligibleValues(weights, eligible: eligible)
         guard let eta = try learningPace(of: chosen, epoch: epoch) else {
             try validate(epoch: epoch)
             return Array(repeating: false, count: weights.count)
         }
-        return weights.indices.map { eligible[$0] && Double(weights[$0]) < eta }
+        return PaceStatistics.mask(weights, eligible: eligible, below: eta)
     }
 }
 

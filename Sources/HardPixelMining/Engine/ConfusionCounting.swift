@@ -1,3 +1,4 @@
+import HardPixelMiningKernels
 /// The loops behind ``ConfusionMatrix``: validation of a batch, counting, and the totals the
 /// scores need. `counts` is row-major, `counts[truth · classes + prediction]`.
 enum ConfusionCounting {

@@ -1,3 +1,4 @@
+import HardPixelMiningKernels
 /// Label-smoothed cross-entropy in one pass over the logits (after a cheap pass over the
 /// labels that counts each image's labelled pixels): statistics and gradient per tile, the
 /// gradient streamed out. Work items are fixed chunks of pixels and every sum runs in chunk

@@ -1,3 +1,4 @@
+import HardPixelMiningKernels
 /// The loops of the mixing augmentations (``DepthMix``, ``HoyerDepthMix``), on validated input.
 enum DepthMixPass {
     /// Hoyer's masks: per image min–max normalised disparity (Double), then

@@ -1,3 +1,4 @@
+import HardPixelMiningKernels
 /// The depth terms on their own: L_dep's per-image sums and gradient, and the DPE weight map,
 /// from residuals in the workspace (`Kernels.depthResiduals`, R in Double).
 enum DepthPass {

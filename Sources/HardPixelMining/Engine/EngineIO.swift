@@ -1,3 +1,4 @@
+import HardPixelMiningKernels
 /// `x` as a Float, saturated at ±`limit` so that finite inputs, however extreme, give
 /// finite outputs (an exact Double such as β · |R| / (N n) may exceed Float's range).
 @inline(__always)

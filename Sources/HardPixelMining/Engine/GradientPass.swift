@@ -1,3 +1,4 @@
+import HardPixelMiningKernels
 /// The gradient pass: reads the logits a second time and streams
 /// `g_ij = coefficient_i · (p_ij − y_ij)` out once, from the statistics and the per-pixel
 /// coefficients the weighing left in the workspace.

@@ -1,3 +1,4 @@
+import HardPixelMiningKernels
 /// The per-pixel loss weights from predicted classes instead of logits (the journal
 /// version's Loss Weight Module, for trainers whose logits stay on an accelerator): Δ from
 /// the predictions, R from the depths, then the objective's own weighing per image, which

@@ -1,3 +1,4 @@
+import HardPixelMiningKernels
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Musl)

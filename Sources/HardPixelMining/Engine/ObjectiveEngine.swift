@@ -1,3 +1,4 @@
+import HardPixelMiningKernels
 /// The passes over a batch, for every kind of ``SegmentationTerm``:
 /// - `.plain`: a label pass, then one pass over the logits (``CrossEntropyPass``);
 /// - `.mined` and `.hardPixel`: the statistics pass (reads the logits once; parallel over
@@ -7,7 +8,7 @@
 /// bitwise identical for any thread count.
 enum ObjectiveEngine {
     /// Pixels per work item of the pixel passes.
-    static let chunkPixels = 8192
+    static let chunkPixels = TileLayout.maximumPixels
 
     /// The work items of the pixel passes: each image cut into chunks of `chunkPixels` pixels.
     struct WorkItems {

@@ -1,3 +1,4 @@
+import HardPixelMiningKernels
 import CHardPixelMiningSupport
 import Dispatch
 

@@ -1,3 +1,4 @@
+import HardPixelMiningKernels
 /// The Depth-aware Segmentation Error of the paper's Eq. 5.
 ///
 /// Regions are (grid cell, depth bin) pairs. The table is built one band of grid

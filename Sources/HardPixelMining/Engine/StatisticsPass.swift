@@ -1,3 +1,4 @@
+import HardPixelMiningKernels
 /// The statistics pass: per-pixel max, log-sum-exp, ce, Δ and log p_label into the
 /// workspace (and depth residuals when a binning is given), after which the logits are known
 /// finite. Shared by mining, the hard-pixel objective and the error-prediction losses.

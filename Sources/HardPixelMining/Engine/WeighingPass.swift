@@ -1,3 +1,4 @@
+import HardPixelMiningKernels
 /// The weighing of one image for the hard-pixel objective, from its label counts and a
 /// ``WeightingPlan``: its sums (nd, Σ R, Σ R²), the DSE weights, the learning paces, the
 /// modulated losses, and per pixel the gradient coefficients `W_i · λ / (N n)` (with

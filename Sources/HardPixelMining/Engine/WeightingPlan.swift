@@ -1,3 +1,4 @@
+import HardPixelMiningKernels
 /// One additive term of a pixel's weight: `coefficient · w_i` wherever the term counts — every
 /// pixel it lives on, or, `paced`, those whose `w_i` is below the image's learning pace.
 struct AdditiveTerm {

@@ -1,72 +1,116 @@
 /// The per-image constants of the hard-pixel objective's per-pixel weighing (see
 /// ``Kernels/weighPixels(count:constants:inputs:outputs:)``).
-struct WeighingConstants {
-    var ignoreLabel: Int32
+package struct WeighingConstants {
+    package var ignoreLabel: Int32
     /// Whether depth is given (else hasDepth and the residuals are not read).
-    var usesDepth: Bool
-    var usesDepthPredictionError: Bool
-    var usesSegmentationError: Bool
+    package var usesDepth: Bool
+    package var usesDepthPredictionError: Bool
+    package var usesSegmentationError: Bool
     /// Whether a caller's map is an additive term (read from ``WeighingInputs/pixelWeightMap``).
-    var usesPixelWeightMap: Bool
+    package var usesPixelWeightMap: Bool
     /// Whether the losses are modulated (focal, PolyLoss-1): the modulated loss, its factor and
     /// label factor are read, and the label coefficient written.
-    var modulated: Bool
+    package var modulated: Bool
     /// Whether the DPE term's gradient flows to the predicted depth.
-    var propagatesDepthPredictionError: Bool
+    package var propagatesDepthPredictionError: Bool
     /// A pixel's term counts where its value is below its limit (±∞ for all or none).
-    var segmentationLimit: Double
-    var depthPredictionErrorLimit: Double
-    var segmentationErrorLimit: Double
-    var pixelWeightMapLimit: Double
+    package var segmentationLimit: Double
+    package var depthPredictionErrorLimit: Double
+    package var segmentationErrorLimit: Double
+    package var pixelWeightMapLimit: Double
     /// β, γ and c, the DPE, DSE and map coefficients.
-    var beta: Double
-    var gamma: Double
-    var mapCoefficient: Double
+    package var beta: Double
+    package var gamma: Double
+    package var mapCoefficient: Double
     /// The logit gradient's coefficient is `W_i · logitScale`, saturated at `coefficientLimit`.
-    var logitScale: Double
-    var coefficientLimit: Double
+    package var logitScale: Double
+    package var coefficientLimit: Double
     /// ∂(α L_dep)/∂logD_i = depthScale · (R_i − shift) + offset where depth is valid.
-    var depthScale: Double
-    var shift: Double
-    var offset: Double
+    package var depthScale: Double
+    package var shift: Double
+    package var offset: Double
+
+    package init(ignoreLabel: Int32, usesDepth: Bool, usesDepthPredictionError: Bool, usesSegmentationError: Bool, usesPixelWeightMap: Bool, modulated: Bool, propagatesDepthPredictionError: Bool, segmentationLimit: Double, depthPredictionErrorLimit: Double, segmentationErrorLimit: Double, pixelWeightMapLimit: Double, beta: Double, gamma: Double, mapCoefficient: Double, logitScale: Double, coefficientLimit: Double, depthScale: Double, shift: Double, offset: Double) {
+        self.ignoreLabel = ignoreLabel
+        self.usesDepth = usesDepth
+        self.usesDepthPredictionError = usesDepthPredictionError
+        self.usesSegmentationError = usesSegmentationError
+        self.usesPixelWeightMap = usesPixelWeightMap
+        self.modulated = modulated
+        self.propagatesDepthPredictionError = propagatesDepthPredictionError
+        self.segmentationLimit = segmentationLimit
+        self.depthPredictionErrorLimit = depthPredictionErrorLimit
+        self.segmentationErrorLimit = segmentationErrorLimit
+        self.pixelWeightMapLimit = pixelWeightMapLimit
+        self.beta = beta
+        self.gamma = gamma
+        self.mapCoefficient = mapCoefficient
+        self.logitScale = logitScale
+        self.coefficientLimit = coefficientLimit
+        self.depthScale = depthScale
+        self.shift = shift
+        self.offset = offset
+    }
 }
 
 /// The per-pixel inputs of one image's weighing (each of the image's length): its labels,
 /// valid-depth flags and residuals R (read only with depth), wZ (read only when the term uses
 /// it), ce (0 on ignored pixels), the caller's map, and when modulated the modulated loss, its
 /// factor and its label factor (``Kernels/modulate(loss:labelLogProbability:alpha:_:)``).
-struct WeighingInputs {
-    var labels: UnsafePointer<Int32>, hasDepth: UnsafePointer<UInt8>, residual: UnsafePointer<Double>
-    var segmentationError: UnsafePointer<Float>, loss: UnsafePointer<Float>
-    var pixelWeightMap: UnsafePointer<Float>?
-    var modulatedLoss: UnsafePointer<Float>, factor: UnsafePointer<Float>, labelFactor: UnsafePointer<Float>
+package struct WeighingInputs {
+    package var labels: UnsafePointer<Int32>, hasDepth: UnsafePointer<UInt8>, residual: UnsafePointer<Double>
+    package var segmentationError: UnsafePointer<Float>, loss: UnsafePointer<Float>
+    package var pixelWeightMap: UnsafePointer<Float>?
+    package var modulatedLoss: UnsafePointer<Float>, factor: UnsafePointer<Float>, labelFactor: UnsafePointer<Float>
+
+    package init(labels: UnsafePointer<Int32>, hasDepth: UnsafePointer<UInt8>, residual: UnsafePointer<Double>, segmentationError: UnsafePointer<Float>, loss: UnsafePointer<Float>, pixelWeightMap: UnsafePointer<Float>?, modulatedLoss: UnsafePointer<Float>, factor: UnsafePointer<Float>, labelFactor: UnsafePointer<Float>) {
+        self.labels = labels
+        self.hasDepth = hasDepth
+        self.residual = residual
+        self.segmentationError = segmentationError
+        self.loss = loss
+        self.pixelWeightMap = pixelWeightMap
+        self.modulatedLoss = modulatedLoss
+        self.factor = factor
+        self.labelFactor = labelFactor
+    }
 }
 
 /// Where one image's weighing writes (each of the image's length).
-struct WeighingOutputs {
-    var coefficient: UnsafeMutablePointer<Float>
+package struct WeighingOutputs {
+    package var coefficient: UnsafeMutablePointer<Float>
     /// Written when modulated: the coefficient of `(p_j − [j = label])`.
-    var labelCoefficient: UnsafeMutablePointer<Float>
-    var depthGradient: UnsafeMutablePointer<Float>?
+    package var labelCoefficient: UnsafeMutablePointer<Float>
+    package var depthGradient: UnsafeMutablePointer<Float>?
     /// Whether the depth gradient is added to (else overwritten).
-    var accumulates: Bool
-    var lossWeights: UnsafeMutablePointer<Float>?
-    var depthPredictionErrorMap: UnsafeMutablePointer<Float>?
-    var segmentationErrorMap: UnsafeMutablePointer<Float>?
+    package var accumulates: Bool
+    package var lossWeights: UnsafeMutablePointer<Float>?
+    package var depthPredictionErrorMap: UnsafeMutablePointer<Float>?
+    package var segmentationErrorMap: UnsafeMutablePointer<Float>?
+
+    package init(coefficient: UnsafeMutablePointer<Float>, labelCoefficient: UnsafeMutablePointer<Float>, depthGradient: UnsafeMutablePointer<Float>?, accumulates: Bool, lossWeights: UnsafeMutablePointer<Float>?, depthPredictionErrorMap: UnsafeMutablePointer<Float>?, segmentationErrorMap: UnsafeMutablePointer<Float>?) {
+        self.coefficient = coefficient
+        self.labelCoefficient = labelCoefficient
+        self.depthGradient = depthGradient
+        self.accumulates = accumulates
+        self.lossWeights = lossWeights
+        self.depthPredictionErrorMap = depthPredictionErrorMap
+        self.segmentationErrorMap = segmentationErrorMap
+    }
 }
 
 /// One image's sums from its weighing.
-struct WeighingSums {
+package struct WeighingSums {
     /// Σ ce over the pixels whose segmentation term counts.
-    var crossEntropy = 0.0
+    package var crossEntropy = 0.0
     /// Σ wR · ce and Σ wZ · ce over the pixels whose DPE and DSE terms count.
-    var depthPredictionError = 0.0
-    var segmentationError = 0.0
+    package var depthPredictionError = 0.0
+    package var segmentationError = 0.0
     /// Σ map · loss over the pixels whose map term counts.
-    var pixelWeightMap = 0.0
-    var countedDepthPredictionErrorPixels = 0
-    var countedSegmentationErrorPixels = 0
-    var countedPixelWeightMapPixels = 0
+    package var pixelWeightMap = 0.0
+    package var countedDepthPredictionErrorPixels = 0
+    package var countedSegmentationErrorPixels = 0
+    package var countedPixelWeightMapPixels = 0
 }
 
 extension Kernels {
@@ -91,7 +135,7 @@ extension Kernels {
     /// per-pixel value is bitwise what the scalar formula gives. The sums are kept in eight
     /// lanes (lane `l` adds pixels `l, l + 8, …` in order) and the lanes added pairwise at the
     /// end, in a fixed order: the same for any thread count and any build.
-    static func weighPixels(
+    package static func weighPixels(
         count: Int, constants k: WeighingConstants, inputs x: WeighingInputs, outputs y: WeighingOutputs
     ) -> WeighingSums {
         typealias D = SIMD8<Double>

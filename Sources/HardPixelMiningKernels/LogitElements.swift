@@ -5,25 +5,34 @@ import CHardPixelMiningSupport
 // gradient out. Both switch once per tile to a loop specialised for one `LogitCodec`; every
 // other sweep works on Float tiles and knows nothing of the element type.
 
-/// A read-only view of logits of any ``LogitPrecision``.
-struct LogitBuffer {
-    let base: UnsafeRawPointer
-    let precision: LogitPrecision
+/// The element type of logits and of their gradient, as the kernels see it (the API's
+/// `LogitPrecision` maps onto it one to one).
+package enum ElementFormat: Sendable {
+    case float32, float16, bfloat16
 
-    init(_ base: UnsafeRawPointer, _ precision: LogitPrecision) {
+    /// Bytes per element.
+    var byteCount: Int { self == .float32 ? 4 : 2 }
+}
+
+/// A read-only view of logits of any ``ElementFormat``.
+package struct LogitBuffer {
+    package let base: UnsafeRawPointer
+    package let precision: ElementFormat
+
+    package init(_ base: UnsafeRawPointer, _ precision: ElementFormat) {
         self.base = base
         self.precision = precision
     }
 
-    init(_ floats: UnsafePointer<Float>) { self.init(UnsafeRawPointer(floats), .float32) }
+    package init(_ floats: UnsafePointer<Float>) { self.init(UnsafeRawPointer(floats), .float32) }
 
     /// The view `elements` elements further on.
-    static func + (buffer: LogitBuffer, elements: Int) -> LogitBuffer {
+    package static func + (buffer: LogitBuffer, elements: Int) -> LogitBuffer {
         LogitBuffer(buffer.base + elements * buffer.precision.byteCount, buffer.precision)
     }
 
     /// Element `i`, widened to Float (exactly).
-    func float(at i: Int) -> Float {
+    package func float(at i: Int) -> Float {
         switch precision {
         case .float32: Float32Codec.scalar(base + 4 * i)
         case .float16: Float16Codec.scalar(base + 2 * i)
@@ -32,24 +41,24 @@ struct LogitBuffer {
     }
 }
 
-/// A writable view of a logit gradient of any ``LogitPrecision``.
-struct MutableLogitBuffer {
-    let base: UnsafeMutableRawPointer
-    let precision: LogitPrecision
+/// A writable view of a logit gradient of any ``ElementFormat``.
+package struct MutableLogitBuffer {
+    package let base: UnsafeMutableRawPointer
+    package let precision: ElementFormat
 
-    init(_ base: UnsafeMutableRawPointer, _ precision: LogitPrecision) {
+    package init(_ base: UnsafeMutableRawPointer, _ precision: ElementFormat) {
         self.base = base
         self.precision = precision
     }
 
-    init(_ floats: UnsafeMutablePointer<Float>) { self.init(UnsafeMutableRawPointer(floats), .float32) }
+    package init(_ floats: UnsafeMutablePointer<Float>) { self.init(UnsafeMutableRawPointer(floats), .float32) }
 
-    static func + (buffer: MutableLogitBuffer, elements: Int) -> MutableLogitBuffer {
+    package static func + (buffer: MutableLogitBuffer, elements: Int) -> MutableLogitBuffer {
         MutableLogitBuffer(buffer.base + elements * buffer.precision.byteCount, buffer.precision)
     }
 
     /// Sets `count` elements to +0 (all bits zero in every precision).
-    func zero(count: Int) {
+    package func zero(count: Int) {
         base.initializeMemory(as: UInt8.self, repeating: 0, count: count * precision.byteCount)
     }
 }
@@ -193,7 +202,7 @@ extension FloatLanes {
 
 extension Kernels {
     /// Widens `count` elements into Floats.
-    static func widen(_ source: LogitBuffer, count: Int, into destination: UnsafeMutablePointer<Float>) {
+    package static func widen(_ source: LogitBuffer, count: Int, into destination: UnsafeMutablePointer<Float>) {
         switch Kernels.vectorLanes {
         case 16: widen(SIMD16<Float>.self, source, count, destination)
         case 4: widen(SIMD4<Float>.self, source, count, destination)
@@ -210,7 +219,7 @@ extension Kernels {
     }
 
     /// Rounds `count` finite Floats into the destination's element type (saturating).
-    static func round(_ source: UnsafePointer<Float>, count: Int, into destination: MutableLogitBuffer) {
+    package static func round(_ source: UnsafePointer<Float>, count: Int, into destination: MutableLogitBuffer) {
         switch Kernels.vectorLanes {
         case 16: round(SIMD16<Float>.self, source, count, destination)
         case 4: round(SIMD4<Float>.self, source, count, destination)

@@ -1,14 +1,21 @@
 /// The per-pixel modulators of a labelled pixel's loss, as the kernels read them: focal's
 /// `α_label (1 − p_t)^γ` and PolyLoss-1's `ε (1 − p_t)` (see ``Kernels/modulate(loss:labelLogProbability:alpha:_:)``).
-struct Modulation {
+package struct Modulation {
     /// γ, focal's focusing parameter (0: no focusing).
-    var focusing: Float = 0
+    package var focusing: Float = 0
     /// Whether the gradient goes through `(1 − p_t)^γ` (else the factor is held constant).
-    var throughFactor = true
+    package var throughFactor = true
     /// ε, PolyLoss-1's coefficient (0: none).
-    var polyEpsilon: Float = 0
+    package var polyEpsilon: Float = 0
     /// Focal's per-class α (C values), or nil for 1.
-    var classAlpha: UnsafePointer<Float>? = nil
+    package var classAlpha: UnsafePointer<Float>? = nil
+
+    package init(focusing: Float = 0, throughFactor: Bool = true, polyEpsilon: Float = 0, classAlpha: UnsafePointer<Float>? = nil) {
+        self.focusing = focusing
+        self.throughFactor = throughFactor
+        self.polyEpsilon = polyEpsilon
+        self.classAlpha = classAlpha
+    }
 }
 
 extension Kernels {
@@ -91,7 +98,7 @@ extension Kernels {
     /// ``modulate(loss:labelLogProbability:alpha:_:)`` over `count` pixels of one image (the
     /// objective's weighing): the modulated loss, its factor and its label factor, each 0 where
     /// the label is `ignoreLabel`.
-    static func modulatePixels(
+    package static func modulatePixels(
         count: Int, labels: UnsafePointer<Int32>, ignoreLabel: Int32, loss: UnsafePointer<Float>,
         labelLogProbability: UnsafePointer<Float>, modulation: Modulation,
         modulatedLoss: UnsafeMutablePointer<Float>, factor: UnsafeMutablePointer<Float>,

@@ -19,16 +19,16 @@ import CHardPixelMiningSupport
 // transposed gradient is streamed out.
 
 /// The layout of one worker's scratch for a given class count.
-struct TileLayout {
+package struct TileLayout {
     /// T, pixels per tile: a multiple of 16 (every lane count), 16...8192.
-    let pixels: Int
+    package let pixels: Int
     /// Floats from one row of the tile to the next: T and one cache line more, so that the
     /// rows of a column (one pixel's classes) do not all fall in one L1 set when 4·T is a
     /// multiple of 4 KiB.
-    let stride: Int
-    let classes: Int
+    package let stride: Int
+    package let classes: Int
     /// Whether the logits are NHWC (each pixel's classes contiguous).
-    let channelsLast: Bool
+    package let channelsLast: Bool
 
     /// Rows of per-pixel state after the tile's C rows.
     static let stateRows = 9
@@ -38,23 +38,22 @@ struct TileLayout {
     /// for runs of about 16 KiB (measured in Docs/Performance.md).
     static let budgetFloats = 163_840
 
+    /// The most pixels a tile holds: the engine's chunk of an image (one work item).
+    package static let maximumPixels = 8192
+
     /// Floats of the NHWC staging buffer (16 KiB, in L1).
     static let stagingFloats = 4096
 
-    init(classes: Int, channelsLast: Bool = false) {
+    package init(classes: Int, channelsLast: Bool = false) {
         self.classes = classes
         self.channelsLast = channelsLast
         let budget = Self.budgetFloats
-        pixels = Swift.min(ObjectiveEngine.chunkPixels, Swift.max(16, budget / Swift.max(classes, 1) / 16 * 16))
+        pixels = Swift.min(Self.maximumPixels, Swift.max(16, budget / Swift.max(classes, 1) / 16 * 16))
         stride = pixels + 16
     }
 
-    init(_ shape: BatchShape) {
-        self.init(classes: shape.classes, channelsLast: shape.logitLayout == .channelsLast)
-    }
-
     /// Floats of scratch one worker needs.
-    var scratchFloats: Int {
+    package var scratchFloats: Int {
         (classes + Self.stateRows) * stride + Self.columnFloats(classes) + (channelsLast ? Self.stagingFloats : 0)
     }
 
@@ -83,7 +82,7 @@ struct TileLayout {
 
     /// Where pixel `p`'s class-`c` element of an image lies, from the image's first element.
     @inline(__always)
-    func offset(pixel p: Int, class c: Int, plane: Int) -> Int {
+    package func offset(pixel p: Int, class c: Int, plane: Int) -> Int {
         channelsLast ? p * classes + c : c * plane + p
     }
 
@@ -102,22 +101,31 @@ struct TileLayout {
 }
 
 /// The cross-entropy target of one configuration, as the kernels use it.
-struct Targets {
+package struct Targets {
     /// The target of the true class.
-    var on: Float
+    package var on: Float
     /// The target of every other class.
-    var off: Float
+    package var off: Float
     /// The ignore label.
-    var ignoreLabel: Int32
+    package var ignoreLabel: Int32
     /// Class weights `w_j` (C of them), or nil for `w_j = 1`; valid for the call.
-    var classWeights: UnsafePointer<Float>? = nil
+    package var classWeights: UnsafePointer<Float>? = nil
     /// Σ_j w_j (C without class weights).
-    var classWeightSum: Float = 0
+    package var classWeightSum: Float = 0
     /// The largest gradient coefficient: a quarter of Float's range, divided by
     /// `max(1, Σ_j w_j + max_j w_j)` with class weights, so that every term of
     /// `coef · (A p_j − a_j)` (and a modulated loss's `c2 (p_j − [j = label])`) stays within a
     /// quarter of the range and their sum is finite, whatever the finite input.
-    var coefficientLimit: Float = .greatestFiniteMagnitude / 4
+    package var coefficientLimit: Float = .greatestFiniteMagnitude / 4
+
+    package init(on: Float, off: Float, ignoreLabel: Int32, classWeights: UnsafePointer<Float>? = nil, classWeightSum: Float = 0, coefficientLimit: Float = .greatestFiniteMagnitude / 4) {
+        self.on = on
+        self.off = off
+        self.ignoreLabel = ignoreLabel
+        self.classWeights = classWeights
+        self.classWeightSum = classWeightSum
+        self.coefficientLimit = coefficientLimit
+    }
 }
 
 /// Where a column sweep reads a tile's logits: class c of the tile's pixel i at
@@ -203,7 +211,7 @@ struct TilePrefetch {
     }
 }
 
-enum Kernels {
+package enum Kernels {
     /// The smallest term kept in Σ(x - m): very negative logit gaps are clamped here so
     /// that sums over classes stay finite for any finite input.
     static let gapFloor: Float = -1e30
@@ -670,7 +678,7 @@ enum Kernels {
     }
 
     /// The index of the first NaN or infinite element, or nil.
-    static func firstNonFiniteIndex(_ values: LogitBuffer, count: Int) -> Int? {
+    package static func firstNonFiniteIndex(_ values: LogitBuffer, count: Int) -> Int? {
         if values.precision == .float32 {
             return firstNonFiniteIndex(UnsafeBufferPointer(start: values.base.assumingMemoryBound(to: Float.self), count: count))
         }

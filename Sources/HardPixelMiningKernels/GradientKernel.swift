@@ -7,7 +7,7 @@ extension Kernels {
     /// (``forEachColumn(count:lanes:alignedFrom:_:)``) with the column's per-pixel terms in
     /// registers, and its gradient vectors streamed out with non-temporal stores.
     /// `coefficient` is 0 on ignored pixels, which then get a zero gradient.
-    static func gradient(
+    package static func gradient(
         logits: LogitBuffer, labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>,
         targets: Targets, maximum: UnsafePointer<Float>, logSum: UnsafePointer<Float>,
         coefficient: UnsafePointer<Float>, labelCoefficient: UnsafePointer<Float>? = nil, gradient: MutableLogitBuffer,

@@ -40,6 +40,10 @@ protocol FloatLanes {
     /// aligned to ``streamAlignment``; the caller orders them with `hpm_stream_fence` before
     /// returning.
     func streamNonTemporal(to p: UnsafeMutablePointer<Float>)
+    /// Loads all lanes from an address of any alignment (one vector move).
+    static func loadUnaligned(_ p: UnsafePointer<Float>) -> Self
+    /// Stores all lanes to an address of any alignment (one vector move).
+    func storeUnaligned(to p: UnsafeMutablePointer<Float>)
 }
 
 extension SIMD4: FloatLanes where Scalar == Float {
@@ -48,6 +52,10 @@ extension SIMD4: FloatLanes where Scalar == Float {
     static var streamAlignment: Int { 16 }
     @inline(__always)
     func streamNonTemporal(to p: UnsafeMutablePointer<Float>) { hpm_stream4(p, self) }
+    @inline(__always)
+    static func loadUnaligned(_ p: UnsafePointer<Float>) -> Self { hpm_load4(p) }
+    @inline(__always)
+    func storeUnaligned(to p: UnsafeMutablePointer<Float>) { hpm_store4(p, self) }
 }
 
 extension SIMD8: FloatLanes where Scalar == Float {
@@ -56,6 +64,10 @@ extension SIMD8: FloatLanes where Scalar == Float {
     static var streamAlignment: Int { 16 }
     @inline(__always)
     func streamNonTemporal(to p: UnsafeMutablePointer<Float>) { hpm_stream8(p, self) }
+    @inline(__always)
+    static func loadUnaligned(_ p: UnsafePointer<Float>) -> Self { hpm_load8(p) }
+    @inline(__always)
+    func storeUnaligned(to p: UnsafeMutablePointer<Float>) { hpm_store8(p, self) }
 }
 
 extension SIMD16: FloatLanes where Scalar == Float {
@@ -64,19 +76,23 @@ extension SIMD16: FloatLanes where Scalar == Float {
     static var streamAlignment: Int { 64 }
     @inline(__always)
     func streamNonTemporal(to p: UnsafeMutablePointer<Float>) { hpm_stream16(p, self) }
+    @inline(__always)
+    static func loadUnaligned(_ p: UnsafePointer<Float>) -> Self { hpm_load16(p) }
+    @inline(__always)
+    func storeUnaligned(to p: UnsafeMutablePointer<Float>) { hpm_store16(p, self) }
 }
 
 extension FloatLanes {
     /// Loads `laneCount` floats from an address of any alignment.
     @inline(__always)
     static func load(_ p: UnsafePointer<Float>) -> Self {
-        UnsafeRawPointer(p).loadUnaligned(as: Self.self)
+        loadUnaligned(p)
     }
 
     /// Stores all lanes to an address of any alignment.
     @inline(__always)
     func store(to p: UnsafeMutablePointer<Float>) {
-        UnsafeMutableRawPointer(p).storeBytes(of: self, as: Self.self)
+        storeUnaligned(to: p)
     }
 
     /// Loads `count` (< laneCount) floats, the other lanes `padding`.

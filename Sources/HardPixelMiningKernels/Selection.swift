@@ -1,10 +1,10 @@
 /// Order statistics in O(n) for self-paced pacing.
-enum Selection {
+package enum Selection {
     /// The lower median (element `(n - 1) / 2` of the sorted order, as `torch.median`)
     /// and the maximum of `values`, which must be non-empty. Reorders `values`.
     ///
     /// ``smallest(_:_:)`` is a radix select: O(n) in every case.
-    static func lowerMedianAndMaximum(
+    package static func lowerMedianAndMaximum(
         _ values: UnsafeMutableBufferPointer<Float>, histogram: UnsafeMutablePointer<Int>
     ) -> (median: Float, maximum: Float) {
         precondition(!values.isEmpty)
@@ -14,7 +14,7 @@ enum Selection {
     }
 
     /// Ints of scratch ``smallest(_:_:histogram:)`` needs: four histograms of 2^11 buckets.
-    static let histogramCount = 4 * 2048
+    package static let histogramCount = 4 * 2048
 
     /// The element of rank `k` (0-based) in ascending order of non-empty `values`, NaN-free.
     ///
@@ -25,7 +25,7 @@ enum Selection {
     /// `values` is left as it was. Each pass counts into four histograms in turn, summed at the
     /// end: weights bunched in a few buckets (wZ in [0, 1], say) would otherwise make every
     /// increment wait for the previous one's store.
-    static func smallest(_ values: UnsafeMutableBufferPointer<Float>, _ k: Int, histogram: UnsafeMutablePointer<Int>) -> Float {
+    package static func smallest(_ values: UnsafeMutableBufferPointer<Float>, _ k: Int, histogram: UnsafeMutablePointer<Int>) -> Float {
         precondition(k >= 0 && k < values.count)
         @inline(__always) func key(_ v: Float) -> UInt32 {
             let bits = v.bitPattern

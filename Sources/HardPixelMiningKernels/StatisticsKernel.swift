@@ -1,22 +1,30 @@
 import CHardPixelMiningSupport
 
 /// Where the statistics pass leaves its per-pixel results (all of one length).
-struct PixelStatistics {
+package struct PixelStatistics {
     /// m, the largest logit of the pixel.
-    var maximum: UnsafeMutablePointer<Float>
+    package var maximum: UnsafeMutablePointer<Float>
     /// log Σ_j exp(x_j - m); the log-sum-exp is `maximum + logSum`.
-    var logSum: UnsafeMutablePointer<Float>
+    package var logSum: UnsafeMutablePointer<Float>
     /// ce, the label-smoothed cross-entropy (0 on ignored pixels).
-    var loss: UnsafeMutablePointer<Float>
+    package var loss: UnsafeMutablePointer<Float>
     /// Δ: 1 where the first largest logit's class differs from a valid label, else 0.
-    var wrong: UnsafeMutablePointer<UInt8>
+    package var wrong: UnsafeMutablePointer<UInt8>
     /// log p_label, the log-probability of the true class (0 on ignored pixels).
-    var labelLogProbability: UnsafeMutablePointer<Float>
+    package var labelLogProbability: UnsafeMutablePointer<Float>
 
-    func advanced(by offset: Int) -> PixelStatistics {
+    package func advanced(by offset: Int) -> PixelStatistics {
         PixelStatistics(
             maximum: maximum + offset, logSum: logSum + offset, loss: loss + offset, wrong: wrong + offset,
             labelLogProbability: labelLogProbability + offset)
+    }
+
+    package init(maximum: UnsafeMutablePointer<Float>, logSum: UnsafeMutablePointer<Float>, loss: UnsafeMutablePointer<Float>, wrong: UnsafeMutablePointer<UInt8>, labelLogProbability: UnsafeMutablePointer<Float>) {
+        self.maximum = maximum
+        self.logSum = logSum
+        self.loss = loss
+        self.wrong = wrong
+        self.labelLogProbability = labelLogProbability
     }
 }
 
@@ -25,7 +33,7 @@ extension Kernels {
     /// and computes one exp per logit. `logits` is the image's first logit (class `c` of pixel
     /// `p` at `c · plane + p`), `labels` and `out` are indexed by the image's pixel.
     /// - Returns: false if any logit in the range is NaN or infinite (then `out` is meaningless).
-    static func statistics(
+    package static func statistics(
         logits: LogitBuffer, labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>,
         targets: Targets, layout: TileLayout, out: PixelStatistics, scratch: UnsafeMutablePointer<Float>
     ) -> Bool {
@@ -82,7 +90,7 @@ extension Kernels {
     /// The first class of the largest logit for pixels `range` of one image — the same
     /// ``columnMaximum`` the statistics use, so the package has one argmax.
     /// - Returns: false if any logit in the range is NaN or infinite.
-    static func predictedClasses(
+    package static func predictedClasses(
         logits: LogitBuffer, plane: Int, range: Range<Int>, layout: TileLayout,
         out: UnsafeMutablePointer<Int32>, scratch: UnsafeMutablePointer<Float>
     ) -> Bool {

@@ -4,7 +4,7 @@ extension Kernels {
     /// in Double (a Float log's error of about 2.6e-7 would dominate residuals of 1e-3 and
     /// below); it is per pixel, not per class, so it costs little. Subnormal Float depths are
     /// normal Doubles, so they get their exact log too.
-    static func depthResiduals(
+    package static func depthResiduals(
         predicted: UnsafePointer<Float>, depth: UnsafePointer<Float>, count: Int,
         minimum: Float, maximum: Float, residual: UnsafeMutablePointer<Double>, hasDepth: UnsafeMutablePointer<UInt8>
     ) {

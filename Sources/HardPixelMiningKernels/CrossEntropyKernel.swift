@@ -10,7 +10,7 @@ extension Kernels {
     ///
     /// - Returns: Σ w_i · ce_i over the range in pixel order (Double), and whether every logit
     ///   of the range was finite (if not, the gradient and losses of the range are meaningless).
-    static func crossEntropy(
+    package static func crossEntropy(
         logits: LogitBuffer, labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>,
         targets: Targets, scale: Float, pixelWeights: UnsafePointer<Float>?, modulation: Modulation? = nil,
         gradient: MutableLogitBuffer?, accumulating: Bool, pixelLosses: UnsafeMutablePointer<Float>?, layout: TileLayout,
