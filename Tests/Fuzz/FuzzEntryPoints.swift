@@ -299,7 +299,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let ce = LabelSmoothedCrossEntropy(
         smoothing: c.smoothing, ignoreLabel: c.ignoreLabel, classWeights: c.classWeights, reduction: c.reduction,
         focal: c.focal, polyEpsilon: c.polyEpsilon, threadCount: threads)
-    var ceResult: ObjectiveResult? = nil
+    var ceResult: CrossEntropyResult? = nil
     if expectTypedOrSuccess([g], onePass: [0], { ceResult = try ce.evaluate(logits: logits, labels: labels, shape: shape, pixelWeights: weights, gradient: &g) }, { [g] }),
         finiteInputs, let ceResult {
         require(ceResult.value.isFinite && g.allSatisfy(\.isFinite), "non-finite cross-entropy")
@@ -360,7 +360,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             threshold: r.byte() % 2 == 0 ? nil : r.parameter() / 8,
             minimumKept: r.byte() % 8 == 0 ? Int.max - r.int(3) : r.int(40) - 3, averageNonIgnored: r.byte() % 2 == 0)
     }
-    var minedResult: ObjectiveResult? = nil
+    var minedResult: CrossEntropyResult? = nil
     if expectTypedOrSuccess([gm], {
         minedResult = try LabelSmoothedCrossEntropy(
             smoothing: c.smoothing, ignoreLabel: c.ignoreLabel, mining: mining, classWeights: c.classWeights,
@@ -410,7 +410,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
     // The depth loss.
     var gdepth = [Float](repeating: sentinel, count: r.count(pixels))
-    var depthResult: ObjectiveResult? = nil
+    var depthResult: DepthLossResult? = nil
     let depthLoss = ScaleInvariantDepthLoss(scaleInvariance: c.scaleInvariance, depthBinning: c.depthBinning)
     if expectTypedOrSuccess([gdepth], { depthResult = try depthLoss.evaluate(predictedLogDepth: predicted, groundTruthDepth: depth, shape: shape.pixelMap, gradient: &gdepth) }, { [gdepth] }),
         finiteInputs && saneParameters, let depthResult {
@@ -419,7 +419,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
 
     // SILog (BTS / AdaBins) over the batch.
     var gsilog = [Float](repeating: sentinel, count: r.count(pixels))
-    var silogResult: ObjectiveResult? = nil
+    var silogResult: DepthLossResult? = nil
     let silog = SILogDepthLoss(
         SILog(varianceFocus: r.parameter(), scale: r.parameter(), variance: r.byte() % 2 == 0 ? .population : .sample),
         depthBinning: c.depthBinning)
@@ -637,5 +637,16 @@ func fuzzPointerForms(
     if r.byte() % 4 == 0, !sums.isEmpty { sums[0].crossEntropySum = .nan }
     if let combined = try? ObjectiveResult(combining: sums, configuration: c, epoch: epoch) {
         require(combined.value.isFinite && combined.images.allSatisfy { $0.objective.isFinite }, "non-finite combined sums")
+    }
+    // Each loss combines its own part of the sums.
+    let crossEntropy = LabelSmoothedCrossEntropy(classWeights: c.classWeights, reduction: c.reduction)
+    if let combined = try? crossEntropy.result(combining: sums.map(\.crossEntropy)) {
+        require(combined.value.isFinite && combined.images.allSatisfy { $0.isFinite }, "non-finite combined cross-entropy sums")
+    }
+    if let combined = try? ScaleInvariantDepthLoss(scaleInvariance: c.scaleInvariance).result(combining: sums.map(\.depth)) {
+        require(combined.value.isFinite && combined.images.allSatisfy { $0.isFinite }, "non-finite combined depth sums")
+    }
+    if let combined = try? SILogDepthLoss().result(combining: sums.map(\.depth)) {
+        require(combined.value.isFinite && combined.images.allSatisfy { $0.isFinite }, "non-finite combined SILog sums")
     }
 }

@@ -42,7 +42,7 @@ import Testing
                                      gradient: &depthGradient)
         var configuration = ObjectiveConfiguration.paper
         configuration.depthTerm = .silog(.adaBins)
-        print(silog.value, silog.images.map(\.depth), configuration.depthTerm)
+        print(silog.value, silog.images, configuration.depthTerm)
         #expect(silog.value > 0 && configuration.depthTerm == .silog(SILog(variance: .sample)))
         let disparity = depth.map { $0.isFinite && $0 > 0 ? 1 / $0 : 0 }
         let rgb = (0..<(shape.images * 3 * shape.pixelsPerImage)).map { _ in Float(random.uniform()) }
@@ -62,7 +62,7 @@ import Testing
         let ce = LabelSmoothedCrossEntropy(smoothing: .pytorch(epsilon: 0.1))
         var gradient = [Float](repeating: 0, count: shape.logitCount)
         let result = try ce.evaluate(logits: logits, labels: labels, shape: shape, gradient: &gradient)
-        print(result.value, result.images.map(\.segmentation))
+        print(result.value, result.images)
         let perPixel = try ce.pixelLosses(logits: logits, labels: labels, shape: shape)   // 0 where ignored
         #expect(perPixel.count == shape.pixelCount && result.value > 0)
         var total = [Float](repeating: 0, count: shape.logitCount)

@@ -18,7 +18,7 @@ import Testing
         #expect(Tolerance.lossMatches(r.value, g.batch), "\(r.value) vs \(g.batch)")
         for (k, image) in g.images.enumerated() {
             #expect(r.sums[k].minedPixels == image.selected)
-            #expect(Tolerance.lossMatches(r.images[k].segmentation, image.loss))
+            #expect(Tolerance.lossMatches(r.images[k], image.loss))
         }
         #expect(Tolerance.firstGradientMismatch(gradient, g.expectedGradient) == nil)
         // The Float64 scalar reference (selection by sorting) agrees too.

@@ -17,7 +17,7 @@ import Testing
         let result = try ce.evaluate(logits: g.logitValues, labels: g.labelValues, shape: g.batchShape, gradient: &gradient)
         #expect(Tolerance.lossMatches(result.value, g.batch.segmentation))
         for (k, image) in result.images.enumerated() {
-            #expect(Tolerance.lossMatches(image.segmentation, g.images[k].segmentation))
+            #expect(Tolerance.lossMatches(image, g.images[k].segmentation))
         }
     }
 
@@ -31,7 +31,7 @@ import Testing
             gradient: &gradient)
         #expect(Tolerance.lossMatches(result.value, g.batch.depth))
         for (k, image) in result.images.enumerated() {
-            #expect(Tolerance.lossMatches(image.depth, g.images[k].depth))
+            #expect(Tolerance.lossMatches(image, g.images[k].depth))
         }
         // With α = 1 and no weight-propagation the objective's depth gradient is L_dep's.
         if g.configuration.depthWeight == 1 && !g.configuration.propagatesDepthPredictionErrorToDepth {

@@ -14,22 +14,22 @@ import Testing
         var logitGradient = [Float](repeating: .nan, count: shape.logitCount)
         var depthGradient = [Float](repeating: .nan, count: shape.pixelCount)
         let objective = HardPixelMiningObjective(g.configuration)
-        let result: ObjectiveResult
         if let weights = g.pixelWeights {
             // Pixel weights belong to the cross-entropy entry point.
             let c = g.configuration
-            result = try LabelSmoothedCrossEntropy(
+            let result = try LabelSmoothedCrossEntropy(
                 smoothing: c.smoothing, classWeights: c.classWeights, reduction: c.reduction
             ).evaluate(
                 logits: g.logitValues, labels: g.labelValues, shape: shape, pixelWeights: weights,
                 gradient: &logitGradient)
-            depthGradient = depthGradient.map { _ in 0 }
-        } else {
-            result = try objective.evaluate(
-                logits: g.logitValues, labels: g.labelValues, predictedLogDepth: g.predictedLogDepth,
-                groundTruthDepth: g.groundTruthDepth, shape: shape, epoch: g.epoch,
-                logitGradient: &logitGradient, depthGradient: &depthGradient)
+            expectCrossEntropyTerms(result, g, name)
+            #expect(Tolerance.firstGradientMismatch(logitGradient, g.expectedLogitGradient) == nil, "\(name) gradient")
+            return
         }
+        let result = try objective.evaluate(
+            logits: g.logitValues, labels: g.labelValues, predictedLogDepth: g.predictedLogDepth,
+            groundTruthDepth: g.groundTruthDepth, shape: shape, epoch: g.epoch,
+            logitGradient: &logitGradient, depthGradient: &depthGradient)
         expectTerms(result.batch, g.batch, "\(name) batch")
         for (k, (actual, expected)) in zip(result.images, g.images).enumerated() {
             expectTerms(actual, expected, "\(name) image \(k)")
@@ -66,6 +66,24 @@ import Testing
         let r = expectScalarReferenceMatches(g)
         #expect(Tolerance.firstGradientMismatch(r.depthGradient, g.expectedDepthGradient) == nil)
         #expect(Tolerance.firstGradientMismatch(r.segmentationErrorWeights, g.expectedSegmentationErrorWeights) == nil)
+    }
+}
+
+/// The cross-entropy's result against a segmentation-only golden case: L_seg of the batch and
+/// of each image (the objective is L_seg there), and each image's counts and sums.
+func expectCrossEntropyTerms(_ r: CrossEntropyResult, _ g: GoldenCase, _ context: String,
+                             sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(Tolerance.lossMatches(r.value, g.batch.segmentation), "\(context) L_seg \(r.value) vs \(g.batch.segmentation)", sourceLocation: sourceLocation)
+    #expect(Tolerance.lossMatches(r.value, g.batch.objective), "\(context) L", sourceLocation: sourceLocation)
+    #expect(r.images.count == g.images.count, sourceLocation: sourceLocation)
+    for (k, (actual, expected)) in zip(r.images, g.images).enumerated() {
+        #expect(Tolerance.lossMatches(actual, expected.segmentation), "\(context) image \(k) L_seg", sourceLocation: sourceLocation)
+        guard let e = expected.sums else { continue }
+        #expect(r.sums[k].labelledPixels == e.n, "\(context) image \(k) n", sourceLocation: sourceLocation)
+        #expect(Tolerance.lossMatches(r.sums[k].crossEntropySum, e.ce_sum), "\(context) image \(k) Σ loss", sourceLocation: sourceLocation)
+        if let w = e.label_weight_sum, g.configuration.classWeights != nil {
+            #expect(r.sums[k].labelWeightSum.map { Tolerance.lossMatches($0, w) } == true, sourceLocation: sourceLocation)
+        }
     }
 }
 

@@ -23,7 +23,7 @@ import Testing
         let shifted = b.predicted.map { $0 + 0.75 }
         let after = try loss.evaluate(predictedLogDepth: shifted, groundTruthDepth: b.depth, shape: Self.shape.pixelMap, gradient: &g)
         for (x, y) in zip(before.images, after.images) {
-            #expect(abs(x.depth - y.depth) <= 1e-5 * Swift.max(1, abs(x.depth)), "\(x.depth) vs \(y.depth)")
+            #expect(abs(x - y) <= 1e-5 * Swift.max(1, abs(x)), "\(x) vs \(y)")
         }
         // And with ρ = 0.5 it does change (the property is not vacuous).
         let half = ScaleInvariantDepthLoss(scaleInvariance: 0.5)

@@ -48,7 +48,7 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
         self.threadCount = threadCount
     }
 
-    /// Evaluates the loss; `value` and `batch.segmentation` of the result are L_seg.
+    /// Evaluates the loss; the result's `value` is L_seg.
     ///
     /// Without mining this is one pass over the logits (a pass over the labels first):
     /// statistics and gradient per tile. Every input but the logits' finiteness is validated
@@ -74,7 +74,7 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
         pixelLosses: UnsafeMutableBufferPointer<Float>? = nil,
         gradientOutput: GradientOutput = .overwrite,
         workspace: ObjectiveWorkspace? = nil
-    ) throws -> ObjectiveResult {
+    ) throws -> CrossEntropyResult {
         try shape.validate()
         try gradientOutput.validate()
         try smoothing.validate()
@@ -104,15 +104,10 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
         if let l = pixelLosses { try Check.count(l.count, shape.pixelCount, "pixelLosses") }
         try Check.labels(labels, classCount: shape.classes, ignoreLabel: ignoreLabel, "labels")
 
-        var c = ObjectiveConfiguration.segmentationOnly
-        c.smoothing = smoothing
-        c.ignoreLabel = ignoreLabel
-        c.classWeights = classWeights
-        c.reduction = reduction
-        c.focal = focal
-        c.polyEpsilon = polyEpsilon
         let weights = pixelWeights?.baseAddress
-        let sums = try c.withTargets(classCount: shape.classes) { targets in
+        let sums = try ObjectiveEngine.withTargets(
+            smoothing: smoothing, ignoreLabel: ignoreLabel, classWeights: classWeights, classCount: shape.classes
+        ) { targets in
             try focal.withModulation(polyEpsilon: polyEpsilon) { modulation in
             try ObjectiveEngine.run(
                 mining.map { .mined($0, pixelWeights: weights) }
@@ -125,7 +120,7 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
                 workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
             }
         }
-        return ObjectiveResult(validCombining: sums, configuration: c, epoch: 0)
+        return CrossEntropyResult(validCombining: sums.map { $0.crossEntropy })
     }
 
     #if compiler(>=6.2)
@@ -135,7 +130,7 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
     public func evaluate(
         logits: Span<Float>, labels: Span<Int32>, shape: BatchShape, gradient: inout MutableSpan<Float>,
         gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
-    ) throws -> ObjectiveResult {
+    ) throws -> CrossEntropyResult {
         try logits.withUnsafeBufferPointer { x in
             try labels.withUnsafeBufferPointer { y in
                 try gradient.withUnsafeMutableBufferPointer { g in
@@ -152,7 +147,7 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
     public func evaluate<Scalar: LogitScalar>(
         logits: [Scalar], labels: [Int32], shape: BatchShape, pixelWeights: [Float]? = nil,
         gradient: inout [Scalar], gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
-    ) throws -> ObjectiveResult {
+    ) throws -> CrossEntropyResult {
         try logits.withUnsafeBufferPointer { x in
             try labels.withUnsafeBufferPointer { y in
                 try withOptionalBuffer(pixelWeights) { w in

@@ -8,7 +8,7 @@ extension LabelSmoothedCrossEntropy {
     public func evaluate<Logit: LogitScalar, Gradient: LogitScalar>(
         logits: [Logit], labels: [Int32], shape: BatchShape, pixelWeights: [Float]? = nil,
         gradient: inout [Gradient], gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
-    ) throws -> ObjectiveResult { fatalError("unavailable") }
+    ) throws -> CrossEntropyResult { fatalError("unavailable") }
 
     @available(*, unavailable, message: "the gradient has the logits' element type: Float logits write a Float gradient, Float16 logits a Float16 one, BFloat16 logits a BFloat16 one")
     public func evaluate<Logit: LogitScalar, Gradient: LogitScalar>(
@@ -16,7 +16,7 @@ extension LabelSmoothedCrossEntropy {
         pixelWeights: UnsafeBufferPointer<Float>? = nil, gradient: UnsafeMutableBufferPointer<Gradient>?,
         pixelLosses: UnsafeMutableBufferPointer<Float>? = nil, gradientOutput: GradientOutput = .overwrite,
         workspace: ObjectiveWorkspace? = nil
-    ) throws -> ObjectiveResult { fatalError("unavailable") }
+    ) throws -> CrossEntropyResult { fatalError("unavailable") }
 }
 
 extension HardPixelMiningObjective {

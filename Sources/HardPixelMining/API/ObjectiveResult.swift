@@ -91,17 +91,26 @@ public struct ImageSums: Sendable, Hashable {
     }
 
     /// The divisor of the image's own segmentation terms: Σ w_label with class weights, else n.
-    var segmentationCount: Double { labelWeightSum ?? Double(labelledPixels) }
+    var segmentationCount: Double { crossEntropy.divisor }
 
-    /// The batch's nd, Σ R and Σ R², added over `sums` in order (for a pooled depth term).
-    static func pooledDepth<S: Sequence<ImageSums>>(_ sums: S) -> (pixels: Int, sum: Double, squaredSum: Double) {
-        var pixels = 0, sum = 0.0, squaredSum = 0.0
-        for s in sums {
-            pixels += s.depthPixels
-            sum += s.residualSum
-            squaredSum += s.squaredResidualSum
-        }
-        return (pixels, sum, squaredSum)
+    /// The cross-entropy's part of the sums.
+    var crossEntropy: CrossEntropySums {
+        var s = CrossEntropySums()
+        s.labelledPixels = labelledPixels
+        s.labelWeightSum = labelWeightSum
+        s.crossEntropySum = crossEntropySum
+        s.minedPixels = minedPixels
+        s.pooledDivisor = pooledDivisor
+        return s
+    }
+
+    /// The depth loss's part of the sums.
+    var depth: DepthSums {
+        var s = DepthSums()
+        s.depthPixels = depthPixels
+        s.residualSum = residualSum
+        s.squaredResidualSum = squaredResidualSum
+        return s
     }
 }
 
@@ -125,13 +134,7 @@ public struct ObjectiveTerms: Sendable, Hashable {
     /// The terms of one image from its sums (the engine's; public callers combine sums with
     /// ``ObjectiveResult/init(combining:configuration:epoch:)``, which validates them).
     package init(_ s: ImageSums, configuration c: ObjectiveConfiguration, epoch: Double) {
-        if let divisor = s.pooledDivisor {
-            segmentation = divisor > 0 ? s.crossEntropySum / divisor : 0
-        } else if let mined = s.minedPixels {
-            segmentation = mined > 0 ? s.crossEntropySum / Double(mined) : 0
-        } else if s.segmentationCount > 0 {
-            segmentation = s.crossEntropySum / s.segmentationCount
-        }
+        segmentation = s.crossEntropy.loss
         let n = s.pooledDivisor ?? s.segmentationCount
         if n > 0 {
             depthPredictionError = s.depthPredictionErrorSum / n
@@ -140,10 +143,8 @@ public struct ObjectiveTerms: Sendable, Hashable {
         }
         if let silog = c.pooledDepthTerm {
             depth = silog.value(pixels: s.depthPixels, sum: s.residualSum, squaredSum: s.squaredResidualSum)
-        } else if s.depthPixels > 0 && c.usesDepthLoss {
-            let nd = Double(s.depthPixels)
-            let mean = s.residualSum / nd
-            depth = s.squaredResidualSum / nd - c.scaleInvariance * mean * mean
+        } else if c.usesDepthLoss {
+            depth = ScaleInvariantDepthLoss.value(s.depth, scaleInvariance: c.scaleInvariance)
         }
         objective = c.combine(self, epoch: epoch)
     }
@@ -217,7 +218,7 @@ public struct ObjectiveResult: Sendable, Hashable {
     /// ``init(combining:configuration:epoch:)`` for sums the engine produced.
     init(validCombining sums: [ImageSums], configuration: ObjectiveConfiguration, epoch: Double) {
         var sums = sums
-        if let divisor = Reduction.pooledDivisor(configuration.reduction, sums) {
+        if let divisor = Reduction.pooledDivisor(configuration.reduction, sums.lazy.map(\.segmentationCount)) {
             for k in sums.indices { sums[k].pooledDivisor = divisor }
         }
         self.sums = sums
@@ -245,8 +246,8 @@ public struct ObjectiveResult: Sendable, Hashable {
         batch.objective /= n
         let silog = configuration.pooledDepthTerm
         if let silog {
-            let pooled = ImageSums.pooledDepth(sums)
-            batch.depth = silog.value(pixels: pooled.pixels, sum: pooled.sum, squaredSum: pooled.squaredSum)
+            let pooled = DepthSums.pooled(sums.lazy.map(\.depth))
+            batch.depth = silog.value(pixels: pooled.depthPixels, sum: pooled.residualSum, squaredSum: pooled.squaredResidualSum)
         }
         if pooledSegmentation || silog != nil {
             batch.objective = configuration.combine(batch, epoch: epoch)

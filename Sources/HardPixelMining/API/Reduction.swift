@@ -23,11 +23,11 @@ public enum Reduction: String, Sendable, Hashable, CaseIterable {
 extension Reduction {
     /// The batch's divisor of the segmentation terms for a pooled reduction (nil for the
     /// per-image mean): Σ over images of Σ w_label (or n) for `mean`, 1 for `sum`.
-    static func pooledDivisor<S: Sequence<ImageSums>>(_ reduction: Reduction, _ sums: S) -> Double? {
+    static func pooledDivisor<S: Sequence<Double>>(_ reduction: Reduction, _ divisors: S) -> Double? {
         switch reduction {
         case .perImageMean: return nil
         case .sum: return 1
-        case .mean: return sums.reduce(0.0) { $0 + $1.segmentationCount }
+        case .mean: return divisors.reduce(0.0, +)
         }
     }
 }

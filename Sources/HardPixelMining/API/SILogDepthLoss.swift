@@ -12,8 +12,8 @@ public struct SILogDepthLoss: Sendable, Hashable {
         self.depthBinning = depthBinning
     }
 
-    /// Evaluates SILog; `value` and `batch.depth` of the result are the pooled SILog, and each
-    /// image's `depth` is the SILog of that image alone.
+    /// Evaluates SILog; the result's `value` is the pooled SILog, and each of its `images` the
+    /// SILog of that image alone.
     ///
     /// `shape` is the maps' N·H·W. `gradient`, when given, receives ∂SILog/∂logD (N·H·W),
     /// overwritten or accumulated as `gradientOutput` says. On any error every output stays
@@ -22,7 +22,7 @@ public struct SILogDepthLoss: Sendable, Hashable {
         predictedLogDepth: UnsafeBufferPointer<Float>, groundTruthDepth: UnsafeBufferPointer<Float>,
         shape: PixelMapShape, gradient: UnsafeMutableBufferPointer<Float>? = nil,
         gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
-    ) throws -> ObjectiveResult {
+    ) throws -> DepthLossResult {
         try shape.validate()
         try silog.validate(argument: "silog")
         try gradientOutput.validate()
@@ -30,22 +30,20 @@ public struct SILogDepthLoss: Sendable, Hashable {
         try Check.depthInputs(
             predicted: predictedLogDepth, groundTruth: groundTruthDepth, gradient: gradient, shape: shape)
 
-        var c = ObjectiveConfiguration.segmentationOnly
-        c.depthWeight = 1
-        c.depthTerm = .silog(silog)
-        c.depthBinning = depthBinning
         let sums = try DepthPass.silog(
             silog, predicted: predictedLogDepth.baseAddress!, groundTruth: groundTruthDepth.baseAddress!, shape: shape,
             binning: depthBinning, gradient: gradient?.baseAddress, factor: gradientOutput.scale,
             accumulates: gradientOutput.accumulates, workspace: workspace ?? ObjectiveWorkspace())
-        return ObjectiveResult(validCombining: sums, configuration: c, epoch: 0)
+        return DepthLossResult(validCombining: sums.map(\.depth), pooled: true) {
+            silog.value(pixels: $0.depthPixels, sum: $0.residualSum, squaredSum: $0.squaredResidualSum)
+        }
     }
 
     /// Evaluates SILog on arrays; `gradient` must have N·H·W elements.
     public func evaluate(
         predictedLogDepth: [Float], groundTruthDepth: [Float], shape: PixelMapShape, gradient: inout [Float],
         gradientOutput: GradientOutput = .overwrite
-    ) throws -> ObjectiveResult {
+    ) throws -> DepthLossResult {
         try predictedLogDepth.withUnsafeBufferPointer { d in
             try groundTruthDepth.withUnsafeBufferPointer { dStar in
                 try gradient.withUnsafeMutableBufferPointer { g in

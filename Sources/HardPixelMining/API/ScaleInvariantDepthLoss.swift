@@ -19,14 +19,14 @@ public struct ScaleInvariantDepthLoss: Sendable, Hashable {
         self.depthBinning = depthBinning
     }
 
-    /// Evaluates L_dep per image and for the batch (`value`, the mean over images).
+    /// Evaluates L_dep per image (the result's `images`) and for the batch (`value`, their mean).
     ///
     /// `shape` is the maps' N·H·W. `gradient`, when given, receives ∂L/∂logD (N·H·W).
     public func evaluate(
         predictedLogDepth: UnsafeBufferPointer<Float>, groundTruthDepth: UnsafeBufferPointer<Float>,
         shape: PixelMapShape, gradient: UnsafeMutableBufferPointer<Float>? = nil,
         gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
-    ) throws -> ObjectiveResult {
+    ) throws -> DepthLossResult {
         try shape.validate()
         try gradientOutput.validate()
         try Check.parameter(scaleInvariance, "scaleInvariance", "in 0...1", { (0...1).contains($0) })
@@ -34,23 +34,20 @@ public struct ScaleInvariantDepthLoss: Sendable, Hashable {
         try Check.depthInputs(
             predicted: predictedLogDepth, groundTruth: groundTruthDepth, gradient: gradient, shape: shape)
 
-        var c = ObjectiveConfiguration.segmentationOnly
-        c.depthWeight = 1
-        c.scaleInvariance = scaleInvariance
-        c.depthBinning = depthBinning
         let sums = try DepthPass.scaleInvariant(
             predicted: predictedLogDepth.baseAddress!, groundTruth: groundTruthDepth.baseAddress!, shape: shape,
             binning: depthBinning, scaleInvariance: scaleInvariance, gradient: gradient?.baseAddress,
             factor: gradientOutput.scale, accumulates: gradientOutput.accumulates, workspace: workspace ?? ObjectiveWorkspace())
-        // With α = 1 and no segmentation terms, `value` is L_dep.
-        return ObjectiveResult(validCombining: sums, configuration: c, epoch: 0)
+        return DepthLossResult(validCombining: sums.map(\.depth), pooled: false) {
+            Self.value($0, scaleInvariance: scaleInvariance)
+        }
     }
 
     /// Evaluates L_dep on arrays; `gradient` must have N·H·W elements.
     public func evaluate(
         predictedLogDepth: [Float], groundTruthDepth: [Float], shape: PixelMapShape, gradient: inout [Float],
         gradientOutput: GradientOutput = .overwrite
-    ) throws -> ObjectiveResult {
+    ) throws -> DepthLossResult {
         try predictedLogDepth.withUnsafeBufferPointer { d in
             try groundTruthDepth.withUnsafeBufferPointer { dStar in
                 try gradient.withUnsafeMutableBufferPointer { g in

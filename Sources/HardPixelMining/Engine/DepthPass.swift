@@ -9,11 +9,12 @@ enum DepthPass {
     /// then over images in order (as ``ObjectiveResult`` combines them).
     static func pooledSums(shape: PixelMapShape, workspace ws: ObjectiveWorkspace) -> (pixels: Int, sum: Double, squaredSum: Double) {
         let plane = shape.pixelsPerImage
-        return ImageSums.pooledDepth((0..<shape.images).lazy.map { k in
+        let pooled = DepthSums.pooled((0..<shape.images).lazy.map { k in
             var s = ImageSums()
             imageSums(&s, from: k * plane, count: plane, ws)
-            return s
+            return s.depth
         })
+        return (pooled.depthPixels, pooled.residualSum, pooled.squaredResidualSum)
     }
 
     /// nd, Σ R, Σ R² of `count` pixels from `first`, in pixel order; with `labels` (of those
@@ -55,9 +56,9 @@ enum DepthPass {
             ws.imageSums.append(s)
         }
         if let gradient {
-            let pooled = ImageSums.pooledDepth(ws.imageSums)
+            let pooled = DepthSums.pooled(ws.imageSums.lazy.map(\.depth))
             let g = silog.gradientCoefficients(
-                pixels: pooled.pixels, sum: pooled.sum, squaredSum: pooled.squaredSum, factor: factor)
+                pixels: pooled.depthPixels, sum: pooled.residualSum, squaredSum: pooled.squaredResidualSum, factor: factor)
             for i in 0..<shape.pixelCount {
                 let value = ws.hasDepth[i] != 0 ? saturatingFloat(g.slope * (ws.residual[i] - g.shift) + g.offset) : 0
                 if accumulates { gradient[i] += value } else { gradient[i] = value }

@@ -43,10 +43,13 @@ extension MutableLogitBuffer {
     }
 }
 
-extension ObjectiveConfiguration {
-    /// Calls `body` with the kernels' view of the cross-entropy targets (the class weights
+extension ObjectiveEngine {
+    /// Calls `body` with the kernels' view of the cross-entropy's targets (the class weights
     /// borrowed for the call).
-    func withTargets<R>(classCount: Int, _ body: (Targets) throws -> R) rethrows -> R {
+    static func withTargets<R>(
+        smoothing: LabelSmoothing, ignoreLabel: Int32, classWeights: [Float]?, classCount: Int,
+        _ body: (Targets) throws -> R
+    ) rethrows -> R {
         let (on, off) = smoothing.targets(classCount: classCount)
         var t = Targets(on: Float(on), off: Float(off), ignoreLabel: ignoreLabel)
         guard let classWeights else { return try body(t) }
@@ -57,6 +60,14 @@ extension ObjectiveConfiguration {
             t.coefficientLimit = Float(Double(Float.greatestFiniteMagnitude / 4) / bound)
             return try body(t)
         }
+    }
+}
+
+extension ObjectiveConfiguration {
+    /// Calls `body` with the kernels' view of the cross-entropy targets.
+    func withTargets<R>(classCount: Int, _ body: (Targets) throws -> R) rethrows -> R {
+        try ObjectiveEngine.withTargets(
+            smoothing: smoothing, ignoreLabel: ignoreLabel, classWeights: classWeights, classCount: classCount, body)
     }
 }
 

@@ -182,7 +182,7 @@ enum ObjectiveEngine {
             countLabels(&s, labels + k * plane, count: plane, targets: targets)
             ws.imageSums.append(s)
         }
-        if let divisor = Reduction.pooledDivisor(reduction, ws.imageSums) {
+        if let divisor = Reduction.pooledDivisor(reduction, ws.imageSums.lazy.map(\.segmentationCount)) {
             for k in 0..<shape.images { ws.imageSums[k].pooledDivisor = divisor }
         }
     }
