@@ -242,7 +242,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
 
     // Multi-scale side outputs of any size (up to and beyond 16× the input).
-    let sides = (0..<(1 + r.int(2))).map { _ -> SideOutput in
+    let sides = (0..<(1 + r.int(2))).map { _ -> SideOutput<Float> in
         let (h, w) = (r.dimension(12), r.dimension(12))
         let n = Swift.min(BatchShape(images: shape.images, classes: shape.classes, height: h, width: w).logitCount, 4096)
         let m = Swift.min(BatchShape(images: shape.images, classes: 1, height: h, width: w).pixelCount, 4096)

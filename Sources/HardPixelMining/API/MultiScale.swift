@@ -35,16 +35,16 @@ public enum SideOutputResampling {
     }
 }
 
-/// One side output of the network: its logits and predicted log-depth at its own resolution,
-/// and its weight λ in the total.
-public struct SideOutput: Sendable {
-    public var logits: [Float]
+/// One side output of the network: its logits (`Float`, `Float16` or ``BFloat16``) and
+/// predicted log-depth at its own resolution, and its weight λ in the total.
+public struct SideOutput<Scalar: LogitScalar>: Sendable {
+    public var logits: [Scalar]
     public var predictedLogDepth: [Float]
     public var height: Int
     public var width: Int
     public var weight: Double
 
-    public init(logits: [Float], predictedLogDepth: [Float] = [], height: Int, width: Int, weight: Double = 1) {
+    public init(logits: [Scalar], predictedLogDepth: [Float] = [], height: Int, width: Int, weight: Double = 1) {
         self.logits = logits
         self.predictedLogDepth = predictedLogDepth
         self.height = height
@@ -75,14 +75,17 @@ public struct MultiScaleObjective: Sendable, Hashable {
     }
 
     /// - Parameters:
+    ///   - outputs: the side outputs; their logits and gradients are `Float`, `Float16` or ``BFloat16``.
     ///   - shape: the full-resolution batch (N, C, H, W) of `labels` and `groundTruthDepth`.
     ///   - logitGradients, depthGradients: one buffer per output, of its N·C·h·w and N·h·w elements.
+    ///   - maps: none, or one ``ObjectiveMaps`` per output (views of its N·h·w maps).
     /// - Throws: before writing any gradient: every output's sizes and logits are checked first.
-    public func evaluate(
-        outputs: [SideOutput], labels: [Int32], groundTruthDepth: [Float], shape: BatchShape, epoch: Double,
-        logitGradients: inout [[Float]], depthGradients: inout [[Float]], gradientOutput: GradientOutput = .overwrite,
-        pixelWeightMap: [Float]? = nil, workspace: ObjectiveWorkspace? = nil
+    public func evaluate<Scalar: LogitScalar>(
+        outputs: [SideOutput<Scalar>], labels: [Int32], groundTruthDepth: [Float], shape: BatchShape, epoch: Double,
+        logitGradients: inout [[Scalar]], depthGradients: inout [[Float]], gradientOutput: GradientOutput = .overwrite,
+        maps: [ObjectiveMaps] = [], pixelWeightMap: [Float]? = nil, workspace: ObjectiveWorkspace? = nil
     ) throws -> Result {
+        try Scalar.validateLayout("outputs")
         try shape.validate()
         try gradientOutput.validate()
         try configuration.validate(for: shape)
@@ -98,6 +101,7 @@ public struct MultiScaleObjective: Sendable, Hashable {
         if outputs.isEmpty {
             throw HardPixelMiningError.invalidDimension(argument: "outputs", value: 0, requirement: "at least one output")
         }
+        if !maps.isEmpty { try Check.count(maps.count, outputs.count, "maps") }
         for (s, o) in outputs.enumerated() {
             let side = BatchShape(
                 images: shape.images, classes: shape.classes, height: o.height, width: o.width, logitLayout: shape.logitLayout)
@@ -110,6 +114,7 @@ public struct MultiScaleObjective: Sendable, Hashable {
             try validateOptionalArray(o.predictedLogDepth, configuration.needsPredictedDepth, side, "outputs[\(s)].predictedLogDepth")
             try Check.count(logitGradients[s].count, side.logitCount, "logitGradients[\(s)]")
             try Check.count(depthGradients[s].count, side.pixelCount, "depthGradients[\(s)]")
+            if !maps.isEmpty { try maps[s].validate(side, argument: "maps[\(s)]") }
             try o.logits.withUnsafeBufferPointer { try Check.allFinite($0, "outputs[\(s)].logits") }
             if configuration.needsPredictedDepth {
                 try o.predictedLogDepth.withUnsafeBufferPointer { try Check.allFinite($0, "outputs[\(s)].predictedLogDepth") }
@@ -139,7 +144,8 @@ public struct MultiScaleObjective: Sendable, Hashable {
                                         try objective.evaluate(
                                             logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar, shape: side,
                                             epoch: epoch, logitGradient: gx, depthGradient: gd, workspace: ws,
-                                            gradientScale: o.weight, gradientOutput: gradientOutput, pixelWeightMap: map)
+                                            gradientScale: o.weight, gradientOutput: gradientOutput,
+                                            maps: maps.isEmpty ? ObjectiveMaps() : maps[s], pixelWeightMap: map)
                                     }
                                 }
                             }

@@ -33,10 +33,68 @@ public struct ObjectiveMaps {
         lossWeights == nil && pixelLosses == nil && depthPredictionError == nil && segmentationError == nil
     }
 
-    func validate(_ shape: BatchShape) throws {
-        if let m = lossWeights { try Check.count(m.count, shape.pixelCount, "maps.lossWeights") }
-        if let m = pixelLosses { try Check.count(m.count, shape.pixelCount, "maps.pixelLosses") }
-        if let m = depthPredictionError { try Check.count(m.count, shape.pixelCount, "maps.depthPredictionError") }
-        if let m = segmentationError { try Check.count(m.count, shape.pixelCount, "maps.segmentationError") }
+    func validate(_ shape: BatchShape, argument: String = "maps") throws {
+        if let m = lossWeights { try Check.count(m.count, shape.pixelCount, "\(argument).lossWeights") }
+        if let m = pixelLosses { try Check.count(m.count, shape.pixelCount, "\(argument).pixelLosses") }
+        if let m = depthPredictionError { try Check.count(m.count, shape.pixelCount, "\(argument).depthPredictionError") }
+        if let m = segmentationError { try Check.count(m.count, shape.pixelCount, "\(argument).segmentationError") }
     }
+}
+
+/// The per-pixel maps of ``ObjectiveMaps`` as arrays, for the objective's array form: each
+/// non-nil array must have N·H·W elements and is overwritten (only by an evaluation that
+/// returns normally).
+///
+///     var maps = ObjectiveMapArrays(shape: shape, lossWeights: true)
+///     _ = try objective.evaluate(..., logitGradient: &dLogits, depthGradient: &dLogDepth, maps: &maps)
+///     let w = maps.lossWeights!        // W_i, 0 where ignored
+public struct ObjectiveMapArrays: Sendable, Hashable {
+    /// `W_i` (see ``ObjectiveMaps/lossWeights``).
+    public var lossWeights: [Float]?
+    /// `ce_i`, or the modulated loss (see ``ObjectiveMaps/pixelLosses``).
+    public var pixelLosses: [Float]?
+    /// `wR_i` (see ``ObjectiveMaps/depthPredictionError``).
+    public var depthPredictionError: [Float]?
+    /// `wZ_i` (see ``ObjectiveMaps/segmentationError``).
+    public var segmentationError: [Float]?
+
+    public init(
+        lossWeights: [Float]? = nil, pixelLosses: [Float]? = nil, depthPredictionError: [Float]? = nil,
+        segmentationError: [Float]? = nil
+    ) {
+        self.lossWeights = lossWeights
+        self.pixelLosses = pixelLosses
+        self.depthPredictionError = depthPredictionError
+        self.segmentationError = segmentationError
+    }
+
+    /// N·H·W zeros for each map asked for, nil for the others.
+    public init(
+        shape: BatchShape, lossWeights: Bool = false, pixelLosses: Bool = false, depthPredictionError: Bool = false,
+        segmentationError: Bool = false
+    ) {
+        func zeros(_ wanted: Bool) -> [Float]? { wanted ? [Float](repeating: 0, count: shape.pixelCount) : nil }
+        self.init(
+            lossWeights: zeros(lossWeights), pixelLosses: zeros(pixelLosses),
+            depthPredictionError: zeros(depthPredictionError), segmentationError: zeros(segmentationError))
+    }
+
+    /// Calls `body` with views of the arrays.
+    mutating func withViews<R>(_ body: (ObjectiveMaps) throws -> R) rethrows -> R {
+        try withOptionalMutableBuffer(&lossWeights) { w in
+            try withOptionalMutableBuffer(&pixelLosses) { l in
+                try withOptionalMutableBuffer(&depthPredictionError) { r in
+                    try withOptionalMutableBuffer(&segmentationError) { z in
+                        try body(ObjectiveMaps(lossWeights: w, pixelLosses: l, depthPredictionError: r, segmentationError: z))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Calls `body` with a mutable view of `array`, or nil.
+func withOptionalMutableBuffer<T, R>(_ array: inout [T]?, _ body: (UnsafeMutableBufferPointer<T>?) throws -> R) rethrows -> R {
+    guard array != nil else { return try body(nil) }
+    return try array!.withUnsafeMutableBufferPointer { try body($0) }
 }

@@ -9,6 +9,12 @@ extension Check {
         try allFinite(LogitBuffer(base), count: values.count, argument())
     }
 
+    /// Throws for the first non-finite value of logits of any precision.
+    static func allFinite<Scalar: LogitScalar>(_ values: UnsafeBufferPointer<Scalar>, _ argument: @autoclosure () -> String) throws {
+        guard !values.isEmpty else { return }
+        try allFinite(LogitBuffer(values), count: values.count, argument())
+    }
+
     /// The same for `count` logits of any precision (the error carries the widened value).
     static func allFinite(_ values: LogitBuffer, count: Int, _ argument: @autoclosure () -> String) throws {
         if let index = Kernels.firstNonFiniteIndex(values, count: count) {
