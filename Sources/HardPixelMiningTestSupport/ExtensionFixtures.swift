@@ -1,7 +1,9 @@
 import Foundation
 import HardPixelMining
 
-/// Golden cases of the mining and DepthMix losses (Tests/Fixtures/extensions.json).
+/// Golden cases of per-image mining, DepthMix, error prediction and side outputs, one fixture
+/// file per feature (Tests/Fixtures/pixel_mining.json, depth_mix.json, error_prediction.json,
+/// multi_scale.json).
 public struct MinedCase: Decodable, Sendable {
     public struct Mining: Decodable, Sendable { public var kind: String; public var value: Double; public var minimum_kept: Int }
     public struct Image: Decodable, Sendable { public var loss: Double; public var selected: Int }
@@ -98,20 +100,24 @@ public struct MultiScaleCase: Decodable, Sendable {
 }
 
 extension Fixtures {
-    private struct ExtensionFile: Decodable {
-        var multi_scale: [MultiScaleCase]
-        var mined: [MinedCase]
-        var depth_mix: [DepthMixCase]
-        var error_prediction: [ErrorPredictionCase]
+    private struct MinedFile: Decodable { var mined: [MinedCase] }
+    private struct DepthMixFile: Decodable { var depth_mix: [DepthMixCase] }
+    private struct ErrorPredictionFile: Decodable { var error_prediction: [ErrorPredictionCase] }
+    private struct MultiScaleFile: Decodable { var multi_scale: [MultiScaleCase] }
+
+    private static let mined = load(MinedFile.self, "pixel_mining.json")
+    private static let depthMix = load(DepthMixFile.self, "depth_mix.json")
+    private static let errorPrediction = load(ErrorPredictionFile.self, "error_prediction.json")
+    private static let multiScale = load(MultiScaleFile.self, "multi_scale.json")
+
+    public static var minedCases: [MinedCase] { mined.mined }
+    public static var depthMixCases: [DepthMixCase] { depthMix.depth_mix }
+    public static var errorPredictionCases: [ErrorPredictionCase] { errorPrediction.error_prediction }
+    public static var multiScaleCases: [MultiScaleCase] { multiScale.multi_scale }
+
+    /// One feature's fixture file, decoded.
+    static func load<File: Decodable>(_: File.Type, _ name: String) -> File {
+        let data = try! Data(contentsOf: directory.appendingPathComponent(name))
+        return try! JSONDecoder().decode(File.self, from: data)
     }
-
-    private static let extensions: ExtensionFile = {
-        let data = try! Data(contentsOf: directory.appendingPathComponent("extensions.json"))
-        return try! JSONDecoder().decode(ExtensionFile.self, from: data)
-    }()
-
-    public static var minedCases: [MinedCase] { extensions.mined }
-    public static var depthMixCases: [DepthMixCase] { extensions.depth_mix }
-    public static var errorPredictionCases: [ErrorPredictionCase] { extensions.error_prediction }
-    public static var multiScaleCases: [MultiScaleCase] { extensions.multi_scale }
 }

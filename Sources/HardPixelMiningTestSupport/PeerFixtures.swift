@@ -1,7 +1,8 @@
 import Foundation
 import HardPixelMining
 
-/// Golden cases of the peer conventions (Tests/Fixtures/peer_conventions.json,
+/// Golden cases of the peer conventions (Tests/Fixtures/batch_mining.json, silog.json and
+/// hoyer_depth_mix.json,
 /// written by Tests/Reference/peer_reference.py through generate_fixtures.py).
 public struct BatchMiningCase: Decodable, Sendable {
     public var name: String
@@ -108,21 +109,19 @@ public struct HoyerMixCase: Decodable, Sendable {
 }
 
 extension Fixtures {
-    private struct PeerFile: Decodable {
-        var deeplab: [BatchMiningCase]
-        var ohem: [BatchMiningCase]
+    private struct BatchMiningFile: Decodable { var deeplab, ohem: [BatchMiningCase] }
+    private struct SILogFile: Decodable {
         var silog: [SILogCase]
         var objective_silog: [ObjectiveSILogCase]
-        var hoyer_mix: [HoyerMixCase]
     }
+    private struct HoyerFile: Decodable { var hoyer_mix: [HoyerMixCase] }
 
-    private static let peers: PeerFile = {
-        let data = try! Data(contentsOf: directory.appendingPathComponent("peer_conventions.json"))
-        return try! JSONDecoder().decode(PeerFile.self, from: data)
-    }()
+    private static let batchMining = load(BatchMiningFile.self, "batch_mining.json")
+    private static let silog = load(SILogFile.self, "silog.json")
+    private static let hoyer = load(HoyerFile.self, "hoyer_depth_mix.json")
 
-    public static var batchMiningCases: [BatchMiningCase] { peers.deeplab + peers.ohem }
-    public static var silogCases: [SILogCase] { peers.silog }
-    public static var objectiveSILogCases: [ObjectiveSILogCase] { peers.objective_silog }
-    public static var hoyerMixCases: [HoyerMixCase] { peers.hoyer_mix }
+    public static var batchMiningCases: [BatchMiningCase] { batchMining.deeplab + batchMining.ohem }
+    public static var silogCases: [SILogCase] { silog.silog }
+    public static var objectiveSILogCases: [ObjectiveSILogCase] { silog.objective_silog }
+    public static var hoyerMixCases: [HoyerMixCase] { hoyer.hoyer_mix }
 }

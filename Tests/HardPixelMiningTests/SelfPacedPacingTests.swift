@@ -26,4 +26,31 @@ import Testing
         #expect(atEnd.1 == past.1 && atEnd.2 == past.2)
         #expect(throws: HardPixelMiningError.self) { _ = try run(-1) }
     }
+
+    @Test(arguments: ["paced_c40_epoch0", "paced_c40_epoch20", "paced_c40_epoch40", "paced_c2_epoch0", "paced_multichunk_epoch10"])
+    func learningPaceByPacingAPI(name: String) throws {
+        let g = Fixtures.objectiveCase(name)
+        let pacing = g.configuration.pacing!
+        let wR = g.expectedDepthPredictionErrorWeights
+        let hw = g.batchShape.pixelsPerImage
+        let weights = try DepthPredictionError().weights(
+            predictedLogDepth: g.predictedLogDepth, groundTruthDepth: g.groundTruthDepth, labels: g.labelValues,
+            shape: g.batchShape)
+        for k in 0..<g.batchShape.images {
+            // Eligible = labelled and valid depth: exactly where the reference's wR is defined and > 0,
+            // or labelled with a valid zero residual (not present in random data).
+            let labels = g.labelValues
+            let depth = g.groundTruthDepth
+            let eligible = (0..<hw).map { i in labels[k * hw + i] != 255 && depth[k * hw + i] >= 1 && depth[k * hw + i] <= 256 }
+            let chosen = (0..<hw).filter { eligible[$0] }.map { weights[k * hw + $0] }
+            let eta = try pacing.learningPace(of: chosen, epoch: g.epoch)
+            expectPace(eta, g.images[k].sums!.eta_r)
+            let mask = try pacing.mask(weights: Array(weights[(k * hw)..<((k + 1) * hw)]), eligible: eligible, epoch: g.epoch)
+            if let eta = g.images[k].sums!.eta_r {
+                for i in 0..<hw { #expect(mask[i] == (eligible[i] && wR[k * hw + i] < eta)) }
+            } else {
+                #expect(!mask.contains(true))
+            }
+        }
+    }
 }

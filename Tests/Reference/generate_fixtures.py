@@ -86,6 +86,15 @@ def case(name, batch, config, epoch, pixel_weights=None, pixel_map=None):
     )
 
 
+def write_fixture(name, **families):
+    """Writes one feature's fixture file: Tests/Fixtures/<name> with each family's cases."""
+    path = os.path.join(OUT, name)
+    with open(path, "w") as f:
+        json.dump(dict(generator="Tests/Reference/generate_fixtures.py", **families), f, indent=0)
+    counts = ", ".join(f"{len(cases)} {family}" for family, cases in families.items())
+    print(f"wrote {counts} to {os.path.relpath(path)}")
+
+
 def main():
     rng = np.random.default_rng(20261121)
     cases = []
@@ -322,12 +331,10 @@ def extension_cases():
                           depth=b64(resample_depth(depth, o[0].shape[2], o[0].shape[3]), "<f4"),
                           weights_map=b64(resample_weights(weights_map, o[0].shape[2], o[0].shape[3]), "<f8"))
                      for o, r in zip(outs, results)]))
-    path = os.path.join(OUT, "extensions.json")
-    with open(path, "w") as f:
-        json.dump(dict(generator="Tests/Reference/generate_fixtures.py", mined=mined, depth_mix=mixes,
-                       error_prediction=errors, multi_scale=scales), f, indent=0)
-    print(f"wrote {len(mined)} mined, {len(mixes)} DepthMix, {len(errors)} error-prediction and "
-          f"{len(scales)} multi-scale cases to {os.path.relpath(path)}")
+    write_fixture("pixel_mining.json", mined=mined)
+    write_fixture("depth_mix.json", depth_mix=mixes)
+    write_fixture("error_prediction.json", error_prediction=errors)
+    write_fixture("multi_scale.json", multi_scale=scales)
 
 
 def peer_cases():
@@ -430,12 +437,9 @@ def peer_cases():
             soft_targets=b64(soft, "<f4"), masks=b64(r["masks"].astype(np.uint8), "u1"),
             mixed_images=b64(r["images"], "<f4"), mixed_labels=b64(r["labels"], "<i4"),
             mixed_soft_targets=b64(r["soft_targets"], "<f4"), soft_labels=b64(r["soft_labels"], "<i4")))
-    path = os.path.join(OUT, "peer_conventions.json")
-    with open(path, "w") as f:
-        json.dump(dict(generator="Tests/Reference/generate_fixtures.py", deeplab=top_k, ohem=ohem, silog=silogs,
-                       objective_silog=objectives, hoyer_mix=mixes), f, indent=0)
-    print(f"wrote {len(top_k)} DeepLab, {len(ohem)} OHEM, {len(silogs)} SILog, {len(objectives)} objective "
-          f"and {len(mixes)} Hoyer DepthMix cases to {os.path.relpath(path)}")
+    write_fixture("batch_mining.json", deeplab=top_k, ohem=ohem)
+    write_fixture("silog.json", silog=silogs, objective_silog=objectives)
+    write_fixture("hoyer_depth_mix.json", hoyer_mix=mixes)
 
 
 def reference_gradient_self_check(batch, config, epoch, pixel_map=None, h=1e-6):

@@ -4,7 +4,7 @@ import HardPixelMiningTestSupport
 import Testing
 
 /// The public objective against the float64 NumPy reference (Tests/Fixtures/objective.json).
-@Suite struct GoldenObjectiveTests {
+@Suite struct HardPixelMiningObjectiveTests {
     static let names = Fixtures.objectiveCases.map(\.name)
 
     @Test(arguments: names)
