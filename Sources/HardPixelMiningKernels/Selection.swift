@@ -25,8 +25,16 @@ package enum Selection {
     /// `values` is left as it was. Each pass counts into four histograms in turn, summed at the
     /// end: weights bunched in a few buckets (wZ in [0, 1], say) would otherwise make every
     /// increment wait for the previous one's store.
-    package static func smallest(_ values: UnsafeMutableBufferPointer<Float>, _ k: Int, histogram: UnsafeMutablePointer<Int>) -> Float {
-        precondition(k >= 0 && k < values.count)
+    ///
+    /// With `combine`, `values` are one part of a set spread over several processes and `k` is
+    /// a rank in the whole set: after each pass `combine` replaces the part's histogram (its
+    /// first 2^width counts) with the whole set's, so that every part picks the same digits
+    /// and returns the whole set's element of rank `k` (a part may be empty).
+    package static func smallest(
+        _ values: UnsafeMutableBufferPointer<Float>, _ k: Int, histogram: UnsafeMutablePointer<Int>,
+        combine: ((UnsafeMutableBufferPointer<Int>) throws -> Void)? = nil
+    ) rethrows -> Float {
+        precondition(k >= 0 && (combine != nil || k < values.count))
         @inline(__always) func key(_ v: Float) -> UInt32 {
             let bits = v.bitPattern
             return bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
@@ -60,8 +68,9 @@ package enum Selection {
                 for b in 0..<buckets {
                     histogram[b] &+= histogram[buckets + b] &+ histogram[2 * buckets + b] &+ histogram[3 * buckets + b]
                 }
+                try combine?(UnsafeMutableBufferPointer(start: histogram, count: buckets))
                 var digit = 0
-                while rank >= histogram[digit] {
+                while digit < buckets - 1 && rank >= histogram[digit] {
                     rank -= histogram[digit]
                     digit += 1
                 }

@@ -22,6 +22,9 @@ public enum HardPixelMiningError: Error, Equatable, Sendable, CustomStringConver
     /// larger than the image, an allocation that cannot succeed); `dimensions` are the
     /// factors as given, never a wrapped product.
     case tooLarge(argument: String, dimensions: [Int], requirement: String)
+    /// A ``BatchCollective`` operation threw (`operation` is `allGather` or `allReduceSum`,
+    /// `message` the description of what it threw); the argument is `dataParallel`.
+    case collectiveFailed(operation: String, message: String)
 
     /// The name of the argument that was rejected.
     public var argument: String {
@@ -30,6 +33,8 @@ public enum HardPixelMiningError: Error, Equatable, Sendable, CustomStringConver
             .labelOutOfRange(let argument, _, _, _, _), .nonFiniteValue(let argument, _, _),
             .invalidParameter(let argument, _, _), .invalidSetting(let argument, _, _), .tooLarge(let argument, _, _):
             return argument
+        case .collectiveFailed:
+            return "dataParallel"
         }
     }
 
@@ -50,6 +55,8 @@ public enum HardPixelMiningError: Error, Equatable, Sendable, CustomStringConver
         case .tooLarge(let argument, let dimensions, let requirement):
             let product = dimensions.map(String.init).joined(separator: " × ")
             return "`\(argument)` is \(product); it must be \(requirement)"
+        case .collectiveFailed(let operation, let message):
+            return "`dataParallel.collective.\(operation)` threw: \(message)"
         }
     }
 }

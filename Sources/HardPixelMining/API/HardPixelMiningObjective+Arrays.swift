@@ -8,13 +8,13 @@ extension HardPixelMiningObjective {
     public func evaluate<Scalar: LogitScalar>(
         logits: [Scalar], labels: [Int32], predictedLogDepth: [Float] = [], groundTruthDepth: [Float] = [],
         shape: BatchShape, epoch: Double = 0, logitGradient: inout [Scalar], depthGradient: inout [Float],
-        gradientOutput: GradientOutput = .overwrite, pixelWeightMap: [Float]? = nil, workspace: ObjectiveWorkspace? = nil
+        gradientOutput: GradientOutput = .overwrite, pixelWeightMap: [Float]? = nil, workspace: ObjectiveWorkspace? = nil, dataParallel: DataParallel? = nil
     ) throws -> ObjectiveResult {
         var maps = ObjectiveMapArrays()
         return try evaluate(
             logits: logits, labels: labels, predictedLogDepth: predictedLogDepth, groundTruthDepth: groundTruthDepth,
             shape: shape, epoch: epoch, logitGradient: &logitGradient, depthGradient: &depthGradient, maps: &maps,
-            gradientOutput: gradientOutput, pixelWeightMap: pixelWeightMap, workspace: workspace)
+            gradientOutput: gradientOutput, pixelWeightMap: pixelWeightMap, workspace: workspace, dataParallel: dataParallel)
     }
 
     /// The array form that also writes per-pixel maps: each array `maps` holds (see
@@ -27,7 +27,7 @@ extension HardPixelMiningObjective {
         logits: [Scalar], labels: [Int32], predictedLogDepth: [Float] = [], groundTruthDepth: [Float] = [],
         shape: BatchShape, epoch: Double = 0, logitGradient: inout [Scalar], depthGradient: inout [Float],
         maps: inout ObjectiveMapArrays, gradientOutput: GradientOutput = .overwrite, pixelWeightMap: [Float]? = nil,
-        workspace: ObjectiveWorkspace? = nil
+        workspace: ObjectiveWorkspace? = nil, dataParallel: DataParallel? = nil
     ) throws -> ObjectiveResult {
         try logits.withUnsafeBufferPointer { x in
             try labels.withUnsafeBufferPointer { y in
@@ -41,7 +41,7 @@ extension HardPixelMiningObjective {
                                             logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar,
                                             shape: shape, epoch: epoch, logitGradient: gx, depthGradient: gd,
                                             gradientOutput: gradientOutput, maps: views, pixelWeightMap: map,
-                                            workspace: workspace)
+                                            workspace: workspace, dataParallel: dataParallel)
                                     }
                                 }
                             }
@@ -55,24 +55,25 @@ extension HardPixelMiningObjective {
     /// Evaluates the objective on arrays without gradients.
     public func evaluate<Scalar: LogitScalar>(
         logits: [Scalar], labels: [Int32], predictedLogDepth: [Float] = [], groundTruthDepth: [Float] = [],
-        shape: BatchShape, epoch: Double = 0, pixelWeightMap: [Float]? = nil, workspace: ObjectiveWorkspace? = nil
+        shape: BatchShape, epoch: Double = 0, pixelWeightMap: [Float]? = nil, workspace: ObjectiveWorkspace? = nil, dataParallel: DataParallel? = nil
     ) throws -> ObjectiveResult {
         try evaluateWithoutGradients(
-            logits, labels, predictedLogDepth, groundTruthDepth, shape, epoch, pixelWeightMap, workspace)
+            logits, labels, predictedLogDepth, groundTruthDepth, shape, epoch, pixelWeightMap, workspace, dataParallel)
     }
 
     /// The gradient-free array form for `Float` logits (so that literals need no type).
     public func evaluate(
         logits: [Float], labels: [Int32], predictedLogDepth: [Float] = [], groundTruthDepth: [Float] = [],
-        shape: BatchShape, epoch: Double = 0, pixelWeightMap: [Float]? = nil, workspace: ObjectiveWorkspace? = nil
+        shape: BatchShape, epoch: Double = 0, pixelWeightMap: [Float]? = nil, workspace: ObjectiveWorkspace? = nil, dataParallel: DataParallel? = nil
     ) throws -> ObjectiveResult {
         try evaluateWithoutGradients(
-            logits, labels, predictedLogDepth, groundTruthDepth, shape, epoch, pixelWeightMap, workspace)
+            logits, labels, predictedLogDepth, groundTruthDepth, shape, epoch, pixelWeightMap, workspace, dataParallel)
     }
 
     private func evaluateWithoutGradients<Scalar: LogitScalar>(
         _ logits: [Scalar], _ labels: [Int32], _ predictedLogDepth: [Float], _ groundTruthDepth: [Float],
-        _ shape: BatchShape, _ epoch: Double, _ pixelWeightMap: [Float]?, _ workspace: ObjectiveWorkspace?
+        _ shape: BatchShape, _ epoch: Double, _ pixelWeightMap: [Float]?, _ workspace: ObjectiveWorkspace?,
+        _ dataParallel: DataParallel?
     ) throws -> ObjectiveResult {
         try logits.withUnsafeBufferPointer { x in
             try labels.withUnsafeBufferPointer { y in
@@ -82,7 +83,7 @@ extension HardPixelMiningObjective {
                             try evaluate(
                                 logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar, shape: shape,
                                 epoch: epoch, logitGradient: nil, depthGradient: nil, pixelWeightMap: map,
-                                workspace: workspace)
+                                workspace: workspace, dataParallel: dataParallel)
                         }
                     }
                 }

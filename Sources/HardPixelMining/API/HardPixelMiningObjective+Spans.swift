@@ -11,7 +11,7 @@ extension HardPixelMiningObjective {
         logits: Span<Scalar>, labels: Span<Int32>, predictedLogDepth: Span<Float>, groundTruthDepth: Span<Float>,
         shape: BatchShape, epoch: Double, logitGradient: inout MutableSpan<Scalar>,
         depthGradient: inout MutableSpan<Float>, gradientOutput: GradientOutput = .overwrite,
-        maps: ObjectiveMaps = ObjectiveMaps(), pixelWeightMap: Span<Float>? = nil, workspace: ObjectiveWorkspace? = nil
+        maps: ObjectiveMaps = ObjectiveMaps(), pixelWeightMap: Span<Float>? = nil, workspace: ObjectiveWorkspace? = nil, dataParallel: DataParallel? = nil
     ) throws -> ObjectiveResult {
         try withOptionalSpan(pixelWeightMap) { map in
             try logits.withUnsafeBufferPointer { x in
@@ -24,7 +24,7 @@ extension HardPixelMiningObjective {
                                         logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: dStar,
                                         shape: shape, epoch: epoch, logitGradient: gx, depthGradient: gd,
                                         gradientOutput: gradientOutput, maps: maps, pixelWeightMap: map,
-                                        workspace: workspace)
+                                        workspace: workspace, dataParallel: dataParallel)
                                 }
                             }
                         }

@@ -58,13 +58,14 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
         gradientOutput: GradientOutput = .overwrite,
         maps: ObjectiveMaps = ObjectiveMaps(),
         pixelWeightMap: UnsafeBufferPointer<Float>? = nil,
-        workspace: ObjectiveWorkspace? = nil
+        workspace: ObjectiveWorkspace? = nil,
+        dataParallel: DataParallel? = nil
     ) throws -> ObjectiveResult {
         try evaluate(
             logits: logits, labels: labels, predictedLogDepth: predictedLogDepth, groundTruthDepth: groundTruthDepth,
             shape: shape, epoch: epoch, logitGradient: logitGradient, depthGradient: depthGradient,
             workspace: workspace, gradientScale: 1, gradientOutput: gradientOutput, maps: maps,
-            pixelWeightMap: pixelWeightMap)
+            pixelWeightMap: pixelWeightMap, dataParallel: dataParallel)
     }
 
     /// The core, with both gradients multiplied by `gradientScale` (a side output's λ).
@@ -74,42 +75,66 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
         shape: BatchShape, epoch: Double, logitGradient: UnsafeMutableBufferPointer<Scalar>?,
         depthGradient: UnsafeMutableBufferPointer<Float>?, workspace: ObjectiveWorkspace?, gradientScale: Double,
         gradientOutput: GradientOutput = .overwrite, maps: ObjectiveMaps = ObjectiveMaps(),
-        pixelWeightMap: UnsafeBufferPointer<Float>? = nil
+        pixelWeightMap: UnsafeBufferPointer<Float>? = nil, dataParallel: DataParallel? = nil
     ) throws -> ObjectiveResult {
         let c = configuration
-        try shape.validate()
-        try gradientOutput.validate()
-        try maps.validate(shape)
-        try c.validate(for: shape, epoch: epoch, threadCount: threadCount)
-        try Scalar.validateLayout("logits")
-        try Check.count(logits.count, shape.logitCount, "logits")
-        try Check.count(labels.count, shape.pixelCount, "labels")
-        try c.validateDepthCounts(predictedLogDepth, groundTruthDepth, shape)
-        if let g = logitGradient { try Check.count(g.count, shape.logitCount, "logitGradient") }
-        if let g = depthGradient { try Check.count(g.count, shape.pixelCount, "depthGradient") }
-        try Check.labels(labels, classCount: shape.classes, ignoreLabel: c.ignoreLabel, "labels")
-        if c.needsPredictedDepth { try Check.allFinite(predictedLogDepth, "predictedLogDepth") }
-        try c.validatePixelWeightMap(pixelWeightMap, shape)
+        let ws = workspace ?? ObjectiveWorkspace()
+        let batch = try DataParallelCall.begin(
+            dataParallel, fingerprint: { fingerprint(shape, Scalar.self, epoch, gradientOutput, gradientScale) },
+            images: shape.images
+        ) {
+            try shape.validate(minimumImages: DataParallelCall.minimumImages(dataParallel))
+            try gradientOutput.validate()
+            try maps.validate(shape)
+            try c.validate(for: shape, epoch: epoch, threadCount: threadCount)
+            try Scalar.validateLayout("logits")
+            try Check.count(logits.count, shape.logitCount, "logits")
+            try Check.count(labels.count, shape.pixelCount, "labels")
+            try c.validateDepthCounts(predictedLogDepth, groundTruthDepth, shape)
+            if let g = logitGradient { try Check.count(g.count, shape.logitCount, "logitGradient") }
+            if let g = depthGradient { try Check.count(g.count, shape.pixelCount, "depthGradient") }
+            try Check.labels(labels, classCount: shape.classes, ignoreLabel: c.ignoreLabel, "labels")
+            if c.needsPredictedDepth { try Check.allFinite(predictedLogDepth, "predictedLogDepth") }
+            try c.validatePixelWeightMap(pixelWeightMap, shape)
+            if dataParallel != nil {
+                // Every rank knows its logits are finite and its scratch allocated before any exchange.
+                try Check.allFinite(logits, "logits")
+                let table = c.usesSegmentationError
+                    ? shape.images * c.grid.dimensions(height: shape.height, width: shape.width).columns * c.depthBinning.binCount : 0
+                try ws.reserveForBatch(shape, table: table, threads: threadCount)
+            }
+        }
 
         let inputs = EngineInputs(
-            logits: logits, labels: labels.baseAddress!,
-            predictedLogDepth: c.needsPredictedDepth ? predictedLogDepth.baseAddress : nil,
-            groundTruthDepth: c.needsGroundTruthDepth ? groundTruthDepth.baseAddress : nil)
+            logits: logits, labels: DataParallelCall.address(labels),
+            predictedLogDepth: c.needsPredictedDepth ? DataParallelCall.address(predictedLogDepth) : nil,
+            groundTruthDepth: c.needsGroundTruthDepth ? DataParallelCall.address(groundTruthDepth) : nil)
         let outputs = EngineOutputs(
-            logitGradient: logitGradient, depthGradient: depthGradient?.baseAddress,
-            pixelLosses: maps.pixelLosses?.baseAddress, gradientScale: gradientScale * gradientOutput.scale,
-            accumulates: gradientOutput.accumulates, lossWeights: maps.lossWeights?.baseAddress,
-            depthPredictionErrorMap: maps.depthPredictionError?.baseAddress,
-            segmentationErrorMap: maps.segmentationError?.baseAddress)
+            logitGradient: logitGradient, depthGradient: depthGradient.map(DataParallelCall.address),
+            pixelLosses: maps.pixelLosses.map(DataParallelCall.address), gradientScale: gradientScale * gradientOutput.scale,
+            accumulates: gradientOutput.accumulates, lossWeights: maps.lossWeights.map(DataParallelCall.address),
+            depthPredictionErrorMap: maps.depthPredictionError.map(DataParallelCall.address),
+            segmentationErrorMap: maps.segmentationError.map(DataParallelCall.address))
         // The engine routes L_seg alone to the cross-entropy's one pass (unless maps are asked for).
-        let sums = try c.withPlan(shape: shape, epoch: epoch, pixelWeightMap: pixelWeightMap?.baseAddress) { plan in
+        let map = pixelWeightMap.map(DataParallelCall.address)
+        let sums = try c.withPlan(shape: shape, epoch: epoch, pixelWeightMap: map) { plan in
             try c.withTargets(classCount: shape.classes) { targets in
                 try ObjectiveEngine.run(
                     .weighted(plan), targets: targets, shape: shape, inputs: inputs, outputs: outputs,
-                    workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
+                    workspace: ws, threads: threadCount, batch: batch)
             }
         }
-        return ObjectiveResult(validCombining: sums, configuration: c, epoch: epoch)
+        let all = try batch?.gatherSums(sums) ?? sums
+        return ObjectiveResult(validCombining: all, configuration: c, epoch: epoch)
+    }
+
+    /// What every rank of a data-parallel call must share: the shape but its image count,
+    /// the logits' precision, the configuration, the epoch, the gradient output and scale.
+    private func fingerprint<Scalar: LogitScalar>(
+        _ shape: BatchShape, _: Scalar.Type, _ epoch: Double, _ output: GradientOutput, _ scale: Double
+    ) -> String {
+        "HardPixelMiningObjective \(shape.classes) \(shape.height) \(shape.width) \(shape.logitLayout) "
+            + "\(Scalar.logitPrecision) \(configuration) \(epoch) \(output) \(scale)"
     }
 }
 

@@ -6,7 +6,7 @@ extension LabelSmoothedCrossEntropy {
     /// their gradient are `Float`, `Float16` or ``BFloat16``.
     public func evaluate<Scalar: LogitScalar>(
         logits: [Scalar], labels: [Int32], shape: BatchShape, pixelWeights: [Float]? = nil,
-        gradient: inout [Scalar], gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
+        gradient: inout [Scalar], gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil, dataParallel: DataParallel? = nil
     ) throws -> CrossEntropyResult {
         try logits.withUnsafeBufferPointer { x in
             try labels.withUnsafeBufferPointer { y in
@@ -14,7 +14,7 @@ extension LabelSmoothedCrossEntropy {
                     try gradient.withUnsafeMutableBufferPointer { g in
                         try evaluate(
                             logits: x, labels: y, shape: shape, pixelWeights: w, gradient: g, gradientOutput: gradientOutput,
-                            workspace: workspace)
+                            workspace: workspace, dataParallel: dataParallel)
                     }
                 }
             }
@@ -26,7 +26,7 @@ extension LabelSmoothedCrossEntropy {
     public func evaluate<Scalar: LogitScalar>(
         logits: [Scalar], labels: [Int32], shape: BatchShape, pixelWeights: [Float]? = nil,
         gradient: inout [Scalar], pixelLosses: inout [Float], gradientOutput: GradientOutput = .overwrite,
-        workspace: ObjectiveWorkspace? = nil
+        workspace: ObjectiveWorkspace? = nil, dataParallel: DataParallel? = nil
     ) throws -> CrossEntropyResult {
         try logits.withUnsafeBufferPointer { x in
             try labels.withUnsafeBufferPointer { y in
@@ -35,7 +35,7 @@ extension LabelSmoothedCrossEntropy {
                         try pixelLosses.withUnsafeMutableBufferPointer { l in
                             try evaluate(
                                 logits: x, labels: y, shape: shape, pixelWeights: w, gradient: g, pixelLosses: l,
-                                gradientOutput: gradientOutput, workspace: workspace)
+                                gradientOutput: gradientOutput, workspace: workspace, dataParallel: dataParallel)
                         }
                     }
                 }

@@ -10,7 +10,7 @@ extension LabelSmoothedCrossEntropy {
     public func evaluate<Scalar: LogitScalar>(
         logits: Span<Scalar>, labels: Span<Int32>, shape: BatchShape, pixelWeights: Span<Float>? = nil,
         gradient: inout MutableSpan<Scalar>, gradientOutput: GradientOutput = .overwrite,
-        workspace: ObjectiveWorkspace? = nil
+        workspace: ObjectiveWorkspace? = nil, dataParallel: DataParallel? = nil
     ) throws -> CrossEntropyResult {
         try withOptionalSpan(pixelWeights) { w in
             try logits.withUnsafeBufferPointer { x in
@@ -18,7 +18,7 @@ extension LabelSmoothedCrossEntropy {
                     try gradient.withUnsafeMutableBufferPointer { g in
                         try evaluate(
                             logits: x, labels: y, shape: shape, pixelWeights: w, gradient: g, gradientOutput: gradientOutput,
-                            workspace: workspace)
+                            workspace: workspace, dataParallel: dataParallel)
                     }
                 }
             }
@@ -30,7 +30,7 @@ extension LabelSmoothedCrossEntropy {
     public func evaluate<Scalar: LogitScalar>(
         logits: Span<Scalar>, labels: Span<Int32>, shape: BatchShape, pixelWeights: Span<Float>? = nil,
         gradient: inout MutableSpan<Scalar>, pixelLosses: inout MutableSpan<Float>,
-        gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
+        gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil, dataParallel: DataParallel? = nil
     ) throws -> CrossEntropyResult {
         try withOptionalSpan(pixelWeights) { w in
             try logits.withUnsafeBufferPointer { x in
@@ -39,7 +39,7 @@ extension LabelSmoothedCrossEntropy {
                         try pixelLosses.withUnsafeMutableBufferPointer { l in
                             try evaluate(
                                 logits: x, labels: y, shape: shape, pixelWeights: w, gradient: g, pixelLosses: l,
-                                gradientOutput: gradientOutput, workspace: workspace)
+                                gradientOutput: gradientOutput, workspace: workspace, dataParallel: dataParallel)
                         }
                     }
                 }

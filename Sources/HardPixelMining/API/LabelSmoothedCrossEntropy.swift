@@ -73,38 +73,48 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
         gradient: UnsafeMutableBufferPointer<Scalar>? = nil,
         pixelLosses: UnsafeMutableBufferPointer<Float>? = nil,
         gradientOutput: GradientOutput = .overwrite,
-        workspace: ObjectiveWorkspace? = nil
+        workspace: ObjectiveWorkspace? = nil,
+        dataParallel: DataParallel? = nil
     ) throws -> CrossEntropyResult {
-        try shape.validate()
-        try gradientOutput.validate()
-        try smoothing.validate()
-        try mining?.validate()
-        if mining != nil && reduction != .perImageMean {
-            throw HardPixelMiningError.invalidSetting(
-                argument: "reduction", value: ".\(reduction)",
-                requirement: ".perImageMean with mining (each mining mode brings its own divisor)")
+        let ws = workspace ?? ObjectiveWorkspace()
+        let batch = try DataParallelCall.begin(
+            dataParallel, fingerprint: { fingerprint(shape, Scalar.self, gradientOutput) }, images: shape.images
+        ) {
+            try shape.validate(minimumImages: DataParallelCall.minimumImages(dataParallel))
+            try gradientOutput.validate()
+            try smoothing.validate()
+            try mining?.validate()
+            if mining != nil && reduction != .perImageMean {
+                throw HardPixelMiningError.invalidSetting(
+                    argument: "reduction", value: ".\(reduction)",
+                    requirement: ".perImageMean with mining (each mining mode brings its own divisor)")
+            }
+            try validateClassWeights(classWeights, classCount: shape.classes, "classWeights")
+            try focal?.validate(classCount: shape.classes, argument: "focal")
+            try FocalModulation.validate(polyEpsilon: polyEpsilon, argument: "polyEpsilon")
+            if mining != nil && (focal != nil || polyEpsilon != 0) {
+                throw HardPixelMiningError.invalidSetting(
+                    argument: focal != nil ? "focal" : "polyEpsilon", value: focal.map { "\($0)" } ?? "\(polyEpsilon)",
+                    requirement: "not used with mining (mining ranks the unmodulated losses)")
+            }
+            try validate(threadCount: threadCount)
+            try Scalar.validateLayout("logits")
+            try Check.count(logits.count, shape.logitCount, "logits")
+            try Check.count(labels.count, shape.pixelCount, "labels")
+            if let w = pixelWeights {
+                try Check.count(w.count, shape.pixelCount, "pixelWeights")
+                try Check.weights(w, "pixelWeights")
+            }
+            if let g = gradient { try Check.count(g.count, shape.logitCount, "gradient") }
+            if let l = pixelLosses { try Check.count(l.count, shape.pixelCount, "pixelLosses") }
+            try Check.labels(labels, classCount: shape.classes, ignoreLabel: ignoreLabel, "labels")
+            if dataParallel != nil {
+                // Every rank knows its logits are finite before any rank writes.
+                try Check.allFinite(logits, "logits")
+                try ws.reserveForBatch(shape, table: 0, threads: threadCount)
+            }
         }
-        try validateClassWeights(classWeights, classCount: shape.classes, "classWeights")
-        try focal?.validate(classCount: shape.classes, argument: "focal")
-        try FocalModulation.validate(polyEpsilon: polyEpsilon, argument: "polyEpsilon")
-        if mining != nil && (focal != nil || polyEpsilon != 0) {
-            throw HardPixelMiningError.invalidSetting(
-                argument: focal != nil ? "focal" : "polyEpsilon", value: focal.map { "\($0)" } ?? "\(polyEpsilon)",
-                requirement: "not used with mining (mining ranks the unmodulated losses)")
-        }
-        try validate(threadCount: threadCount)
-        try Scalar.validateLayout("logits")
-        try Check.count(logits.count, shape.logitCount, "logits")
-        try Check.count(labels.count, shape.pixelCount, "labels")
-        if let w = pixelWeights {
-            try Check.count(w.count, shape.pixelCount, "pixelWeights")
-            try Check.weights(w, "pixelWeights")
-        }
-        if let g = gradient { try Check.count(g.count, shape.logitCount, "gradient") }
-        if let l = pixelLosses { try Check.count(l.count, shape.pixelCount, "pixelLosses") }
-        try Check.labels(labels, classCount: shape.classes, ignoreLabel: ignoreLabel, "labels")
-
-        let weights = pixelWeights?.baseAddress
+        let weights = pixelWeights.map(DataParallelCall.address)
         let sums = try ObjectiveEngine.withTargets(
             smoothing: smoothing, ignoreLabel: ignoreLabel, classWeights: classWeights, classCount: shape.classes
         ) { targets in
@@ -113,13 +123,23 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
                 mining.map { .mined($0, pixelWeights: weights) }
                     ?? .plain(pixelWeights: weights, reduction: reduction, modulation: modulation),
                 targets: targets, shape: shape,
-                inputs: EngineInputs(logits: logits, labels: labels.baseAddress!),
+                inputs: EngineInputs(logits: logits, labels: DataParallelCall.address(labels)),
                 outputs: EngineOutputs(
-                    logitGradient: gradient, pixelLosses: pixelLosses?.baseAddress,
+                    logitGradient: gradient, pixelLosses: pixelLosses.map(DataParallelCall.address),
                     gradientScale: gradientOutput.scale, accumulates: gradientOutput.accumulates),
-                workspace: workspace ?? ObjectiveWorkspace(), threads: threadCount)
+                workspace: ws, threads: threadCount, batch: batch)
             }
         }
-        return CrossEntropyResult(validCombining: sums.map { $0.crossEntropy })
+        let all = try batch?.gatherSums(sums) ?? sums
+        return CrossEntropyResult(validCombining: all.map { $0.crossEntropy })
+    }
+
+    /// What every rank of a data-parallel call must share: the shape but its image count,
+    /// the logits' precision, the settings (the thread count aside), the gradient output.
+    private func fingerprint<Scalar: LogitScalar>(_ shape: BatchShape, _: Scalar.Type, _ output: GradientOutput) -> String {
+        var settings = self
+        settings.threadCount = 1
+        return "LabelSmoothedCrossEntropy \(shape.classes) \(shape.height) \(shape.width) \(shape.logitLayout) "
+            + "\(Scalar.logitPrecision) \(settings) \(output)"
     }
 }

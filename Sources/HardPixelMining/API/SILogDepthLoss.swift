@@ -21,20 +21,28 @@ public struct SILogDepthLoss: Sendable, Hashable {
     public func evaluate(
         predictedLogDepth: UnsafeBufferPointer<Float>, groundTruthDepth: UnsafeBufferPointer<Float>,
         shape: PixelMapShape, gradient: UnsafeMutableBufferPointer<Float>? = nil,
-        gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil
+        gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil,
+        dataParallel: DataParallel? = nil
     ) throws -> DepthLossResult {
-        try shape.validate()
-        try silog.validate(argument: "silog")
-        try gradientOutput.validate()
-        try depthBinning.validate()
-        try Check.depthInputs(
-            predicted: predictedLogDepth, groundTruth: groundTruthDepth, gradient: gradient, shape: shape)
-
+        let ws = workspace ?? ObjectiveWorkspace()
+        let batch = try DataParallelCall.begin(
+            dataParallel, fingerprint: { "SILogDepthLoss \(shape.height) \(shape.width) \(self) \(gradientOutput)" },
+            images: shape.images
+        ) {
+            try shape.validate(minimumImages: DataParallelCall.minimumImages(dataParallel))
+            try silog.validate(argument: "silog")
+            try gradientOutput.validate()
+            try depthBinning.validate()
+            try Check.depthInputs(
+                predicted: predictedLogDepth, groundTruth: groundTruthDepth, gradient: gradient, shape: shape)
+            if dataParallel != nil { try ws.reserve(pixels: shape.pixelCount) }
+        }
         let sums = try DepthPass.silog(
-            silog, predicted: predictedLogDepth.baseAddress!, groundTruth: groundTruthDepth.baseAddress!, shape: shape,
-            binning: depthBinning, gradient: gradient?.baseAddress, factor: gradientOutput.scale,
-            accumulates: gradientOutput.accumulates, workspace: workspace ?? ObjectiveWorkspace())
-        return DepthLossResult(validCombining: sums.map(\.depth), pooled: true) {
+            silog, predicted: DataParallelCall.address(predictedLogDepth), groundTruth: DataParallelCall.address(groundTruthDepth),
+            shape: shape, binning: depthBinning, gradient: gradient.map(DataParallelCall.address), factor: gradientOutput.scale,
+            accumulates: gradientOutput.accumulates, workspace: ws, batch: batch)
+        let all = try batch?.gatherSums(sums) ?? sums
+        return DepthLossResult(validCombining: all.map(\.depth), pooled: true) {
             silog.value(pixels: $0.depthPixels, sum: $0.residualSum, squaredSum: $0.squaredResidualSum)
         }
     }
@@ -42,14 +50,14 @@ public struct SILogDepthLoss: Sendable, Hashable {
     /// Evaluates SILog on arrays; `gradient` must have N·H·W elements.
     public func evaluate(
         predictedLogDepth: [Float], groundTruthDepth: [Float], shape: PixelMapShape, gradient: inout [Float],
-        gradientOutput: GradientOutput = .overwrite
+        gradientOutput: GradientOutput = .overwrite, workspace: ObjectiveWorkspace? = nil, dataParallel: DataParallel? = nil
     ) throws -> DepthLossResult {
         try predictedLogDepth.withUnsafeBufferPointer { d in
             try groundTruthDepth.withUnsafeBufferPointer { dStar in
                 try gradient.withUnsafeMutableBufferPointer { g in
                     try evaluate(
                         predictedLogDepth: d, groundTruthDepth: dStar, shape: shape, gradient: g,
-                        gradientOutput: gradientOutput)
+                        gradientOutput: gradientOutput, workspace: workspace, dataParallel: dataParallel)
                 }
             }
         }

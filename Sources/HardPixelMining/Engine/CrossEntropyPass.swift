@@ -13,7 +13,7 @@ enum CrossEntropyPass {
         logits: LogitBuffer, labels: UnsafePointer<Int32>, shape: BatchShape, targets: Targets,
         reduction: Reduction, pixelWeights: UnsafePointer<Float>?, modulation: Modulation? = nil, gradient: MutableLogitBuffer?,
         pixelLosses: UnsafeMutablePointer<Float>?, gradientScale: Double, accumulates: Bool,
-        workspace ws: ObjectiveWorkspace, threads: Int
+        workspace ws: ObjectiveWorkspace, threads: Int, batch: BatchExchange? = nil
     ) throws -> [ImageSums] {
         let plane = shape.pixelsPerImage
         let items = ObjectiveEngine.WorkItems(shape)
@@ -22,11 +22,13 @@ enum CrossEntropyPass {
         try ws.reserveChunkSums(items.count)
 
         ObjectiveEngine.countLabels(shape: shape, labels: labels, targets: targets, reduction: reduction, workspace: ws)
+        try batch?.poolDivisor(reduction, &ws.imageSums)
+        let images = batch?.images ?? shape.images
         // The logit pass. Each item computes its image's gradient scale (cheap) rather than the
         // call keeping an array of them: no allocation in a steady-state call.
         ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws) { item, k, pixels, pixel, logit, scratch in
             let scale = saturatingFloat(
-                ObjectiveEngine.logitScale(ws.imageSums[k], images: shape.images, gradientScale: gradientScale),
+                ObjectiveEngine.logitScale(ws.imageSums[k], images: images, gradientScale: gradientScale),
                 limit: targets.coefficientLimit)
             let (sum, finite) = Kernels.crossEntropy(
                 logits: logits + logit, labels: labels + pixel, plane: plane, range: pixels,

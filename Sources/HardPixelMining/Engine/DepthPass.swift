@@ -7,13 +7,16 @@ enum DepthPass {
 
     /// The batch's nd, Σ R and Σ R² from the workspace's residuals: per image in pixel order,
     /// then over images in order (as ``ObjectiveResult`` combines them).
-    static func pooledSums(shape: PixelMapShape, workspace ws: ObjectiveWorkspace) -> (pixels: Int, sum: Double, squaredSum: Double) {
+    static func pooledSums(
+        shape: PixelMapShape, workspace ws: ObjectiveWorkspace, batch: BatchExchange? = nil
+    ) throws -> (pixels: Int, sum: Double, squaredSum: Double) {
         let plane = shape.pixelsPerImage
-        let pooled = DepthSums.pooled((0..<shape.images).lazy.map { k in
+        let images = (0..<shape.images).lazy.map { k in
             var s = ImageSums()
             imageSums(&s, from: k * plane, count: plane, ws)
             return s.depth
-        })
+        }
+        let pooled = try batch?.pooledDepth(Array(images)) ?? DepthSums.pooled(images)
         return (pooled.depthPixels, pooled.residualSum, pooled.squaredResidualSum)
     }
 
@@ -45,7 +48,7 @@ enum DepthPass {
     static func silog(
         _ silog: SILog, predicted: UnsafePointer<Float>, groundTruth: UnsafePointer<Float>, shape: PixelMapShape,
         binning: DepthBinning, gradient: UnsafeMutablePointer<Float>?, factor: Double, accumulates: Bool,
-        workspace ws: ObjectiveWorkspace
+        workspace ws: ObjectiveWorkspace, batch: BatchExchange? = nil
     ) throws -> [ImageSums] {
         try residuals(predicted: predicted, groundTruth: groundTruth, shape: shape, binning: binning, workspace: ws)
         let plane = shape.pixelsPerImage
@@ -55,8 +58,9 @@ enum DepthPass {
             imageSums(&s, from: k * plane, count: plane, ws)
             ws.imageSums.append(s)
         }
+        let local = ws.imageSums.map(\.depth)
+        let pooled = try batch?.pooledDepth(local) ?? DepthSums.pooled(local)
         if let gradient {
-            let pooled = DepthSums.pooled(ws.imageSums.lazy.map(\.depth))
             let g = silog.gradientCoefficients(
                 pixels: pooled.depthPixels, sum: pooled.residualSum, squaredSum: pooled.squaredResidualSum, factor: factor)
             for i in 0..<shape.pixelCount {

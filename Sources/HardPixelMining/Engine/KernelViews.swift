@@ -32,14 +32,14 @@ extension TileLayout {
 extension LogitBuffer {
     /// A view of validated, non-empty logits.
     init<Scalar: LogitScalar>(_ logits: UnsafeBufferPointer<Scalar>) {
-        self.init(UnsafeRawPointer(logits.baseAddress!), Scalar.logitPrecision)
+        self.init(UnsafeRawPointer(DataParallelCall.address(logits)), Scalar.logitPrecision)
     }
 }
 
 extension MutableLogitBuffer {
     /// A view of a validated, non-empty gradient.
     init<Scalar: LogitScalar>(_ gradient: UnsafeMutableBufferPointer<Scalar>) {
-        self.init(UnsafeMutableRawPointer(gradient.baseAddress!), Scalar.logitPrecision)
+        self.init(UnsafeMutableRawPointer(DataParallelCall.address(gradient)), Scalar.logitPrecision)
     }
 }
 

@@ -32,34 +32,35 @@ enum ObjectiveEngine {
 
     static func run(
         _ term: SegmentationTerm, targets: Targets, shape: BatchShape, inputs: EngineInputs, outputs: EngineOutputs,
-        workspace ws: ObjectiveWorkspace, threads: Int
+        workspace ws: ObjectiveWorkspace, threads: Int, batch: BatchExchange? = nil
     ) throws -> [ImageSums] {
         var labelCoefficient: UnsafePointer<Float>? = nil
+        let batchImages = batch?.images ?? shape.images
         switch term {
         case .plain(let pixelWeights, let reduction, let modulation):
             return try onePass(
                 pixelWeights: pixelWeights, reduction: reduction, modulation: modulation, targets: targets, shape: shape,
-                inputs: inputs, outputs: outputs, workspace: ws, threads: threads)
+                inputs: inputs, outputs: outputs, workspace: ws, threads: threads, batch: batch)
         case .weighted(let plan) where !plan.needsWeighing && !outputs.hasMaps:
             // L_seg alone (focal and poly included) is the cross-entropy's one pass.
             return try onePass(
                 pixelWeights: nil, reduction: plan.reduction, modulation: plan.modulation, targets: targets, shape: shape,
-                inputs: inputs, outputs: outputs, workspace: ws, threads: threads)
+                inputs: inputs, outputs: outputs, workspace: ws, threads: threads, batch: batch)
         case .mined(let mining, let pixelWeights):
             try StatisticsPass.run(
                 targets: targets, shape: shape, inputs: inputs, depthBinning: nil, regionTable: 0, workspace: ws,
                 threads: threads)
             if mining.isBatchWide {
-                Mining.selectBatch(
+                try Mining.selectBatch(
                     mining, shape: shape.pixelMap, ignoreLabel: targets.ignoreLabel, labels: inputs.labels,
                     pixelWeights: pixelWeights, gradientScale: outputs.gradientScale, coefficientLimit: targets.coefficientLimit,
-                    workspace: ws)
+                    workspace: ws, batch: batch)
             } else {
                 forEachImage(shape, ws, threads) { k in
                     Mining.select(
                         mining, image: k, shape: shape.pixelMap, ignoreLabel: targets.ignoreLabel, labels: inputs.labels,
                         pixelWeights: pixelWeights, gradientScale: outputs.gradientScale,
-                        coefficientLimit: targets.coefficientLimit, workspace: ws)
+                        coefficientLimit: targets.coefficientLimit, workspace: ws, batchImages: batchImages)
                 }
             }
         case .weighted(var plan):
@@ -70,16 +71,19 @@ enum ObjectiveEngine {
                 regionTable: plan.regionTableCount(images: shape.images), workspace: ws, threads: threads)
             for x in 0..<shape.width { ws.columnCell[x] = x * plan.grid.columns / shape.width }
             // A pooled depth term (SILog) needs the whole batch's sums before any image's gradient.
-            let pooledDepth = plan.usesDepthLoss ? plan.pooledDepth.map { silog -> DepthPass.Coefficients in
-                let p = DepthPass.pooledSums(shape: shape.pixelMap, workspace: ws)
-                return silog.gradientCoefficients(
+            var pooledDepth: DepthPass.Coefficients? = nil
+            if plan.usesDepthLoss, let silog = plan.pooledDepth {
+                let p = try DepthPass.pooledSums(shape: shape.pixelMap, workspace: ws, batch: batch)
+                pooledDepth = silog.gradientCoefficients(
                     pixels: p.pixels, sum: p.sum, squaredSum: p.squaredSum, factor: outputs.gradientScale * plan.depthWeight)
-            } : nil
+            }
             countLabels(shape: shape, labels: inputs.labels, targets: targets, reduction: plan.reduction, workspace: ws)
+            try batch?.poolDivisor(plan.reduction, &ws.imageSums)
             updateEachImage(shape, ws, threads) { k, sums in
                 WeighingPass.weigh(
                     image: k, sums: &sums, plan: plan, shape: shape.pixelMap, labels: inputs.labels,
-                    groundTruthDepth: inputs.groundTruthDepth, pooledDepth: pooledDepth, outputs: outputs, workspace: ws)
+                    groundTruthDepth: inputs.groundTruthDepth, pooledDepth: pooledDepth, outputs: outputs, workspace: ws,
+                    batchImages: batchImages)
             }
             if plan.modulation != nil { labelCoefficient = UnsafePointer(ws.labelCoefficient) }
             outputs.pixelLosses?.update(from: plan.modulation != nil ? ws.modulatedLoss : ws.loss, count: shape.pixelCount)
@@ -96,9 +100,10 @@ enum ObjectiveEngine {
     /// The cross-entropy's one pass (a label pass first), with the depth gradient 0.
     private static func onePass(
         pixelWeights: UnsafePointer<Float>?, reduction: Reduction, modulation: Modulation?, targets: Targets,
-        shape: BatchShape, inputs: EngineInputs, outputs: EngineOutputs, workspace ws: ObjectiveWorkspace, threads: Int
+        shape: BatchShape, inputs: EngineInputs, outputs: EngineOutputs, workspace ws: ObjectiveWorkspace, threads: Int,
+        batch: BatchExchange?
     ) throws -> [ImageSums] {
-        if outputs.accumulates {
+        if outputs.accumulates && batch == nil {
             // Accumulating must leave the buffer untouched on error: check before the one pass.
             try Check.allFinite(inputs.logits, count: shape.logitCount, "logits")
         }
@@ -106,7 +111,7 @@ enum ObjectiveEngine {
             logits: inputs.logits, labels: inputs.labels, shape: shape, targets: targets, reduction: reduction,
             pixelWeights: pixelWeights, modulation: modulation, gradient: outputs.logitGradient,
             pixelLosses: outputs.pixelLosses, gradientScale: outputs.gradientScale, accumulates: outputs.accumulates,
-            workspace: ws, threads: threads)
+            workspace: ws, threads: threads, batch: batch)
         // No depth term: its gradient is 0 (nothing to add when accumulating).
         if !outputs.accumulates { outputs.depthGradient?.update(repeating: 0, count: shape.pixelCount) }
         return sums

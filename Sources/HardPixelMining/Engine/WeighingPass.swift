@@ -8,7 +8,8 @@ enum WeighingPass {
     static func weigh(
         image k: Int, sums s: inout ImageSums, plan: WeightingPlan, shape: PixelMapShape,
         labels allLabels: UnsafePointer<Int32>, groundTruthDepth: UnsafePointer<Float>?,
-        pooledDepth: DepthPass.Coefficients? = nil, outputs: EngineOutputs, workspace ws: ObjectiveWorkspace
+        pooledDepth: DepthPass.Coefficients? = nil, outputs: EngineOutputs, workspace ws: ObjectiveWorkspace,
+        batchImages: Int? = nil
     ) {
         let plane = shape.pixelsPerImage
         let base = k * plane
@@ -38,7 +39,7 @@ enum WeighingPass {
                 modulatedLoss: ws.modulatedLoss + base, factor: ws.modulator + base, labelFactor: ws.labelFactor + base)
         }
         coefficients(&s, plan: plan, shape: shape, labels: labels, base: base, usesDepth: groundTruthDepth != nil,
-                     pooledDepth: pooledDepth, outputs: outputs, ws)
+                     pooledDepth: pooledDepth, outputs: outputs, batchImages: batchImages ?? shape.images, ws)
     }
 
     /// Self-paced pacing: η per paced map over the pixels it lives on (eligible ones for the
@@ -86,7 +87,8 @@ enum WeighingPass {
     /// the logit gradient's coefficients, the depth gradient and the sums of the weighted terms.
     private static func coefficients(
         _ s: inout ImageSums, plan: WeightingPlan, shape: PixelMapShape, labels: UnsafePointer<Int32>, base: Int,
-        usesDepth: Bool, pooledDepth: DepthPass.Coefficients?, outputs: EngineOutputs, _ ws: ObjectiveWorkspace
+        usesDepth: Bool, pooledDepth: DepthPass.Coefficients?, outputs: EngineOutputs, batchImages: Int,
+        _ ws: ObjectiveWorkspace
     ) {
         let coefficientLimit = Double(plan.coefficientLimit)
         let plane = shape.pixelsPerImage
@@ -96,9 +98,9 @@ enum WeighingPass {
             term?.paced == true ? eta ?? -.infinity : .infinity
         }
         let segmentationLimit = plan.pacesSegmentation ? s.segmentationPace ?? -.infinity : .infinity
-        let images = Double(shape.images)
+        let images = Double(batchImages)
         let λ = outputs.gradientScale
-        let logitScale = ObjectiveEngine.logitScale(s, images: shape.images, gradientScale: λ)
+        let logitScale = ObjectiveEngine.logitScale(s, images: batchImages, gradientScale: λ)
         // ∂(α L_dep)/∂logD_i = depthScale · (R_i − shift) + offset: per image (Eq. 3), or pooled (SILog).
         var depthScale = s.depthPixels > 0 && plan.usesDepthLoss ? λ * plan.depthWeight / images * 2 / Double(s.depthPixels) : 0
         var shift = plan.scaleInvariance * (s.depthPixels > 0 ? s.residualSum / Double(s.depthPixels) : 0)

@@ -54,14 +54,15 @@ public struct BatchShape: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Checks every dimension, and that the element counts fit in `Int`.
-    func validate(argument: @autoclosure () -> String = "shape") throws {
-        if images < 1 {
-            throw HardPixelMiningError.invalidDimension(argument: "\(argument()).images", value: images, requirement: ">= 1")
+    func validate(argument: @autoclosure () -> String = "shape", minimumImages: Int = 1) throws {
+        if images < minimumImages {
+            throw HardPixelMiningError.invalidDimension(
+                argument: "\(argument()).images", value: images, requirement: ">= \(minimumImages)")
         }
         if classes < 2 {
             throw HardPixelMiningError.invalidDimension(argument: "\(argument()).classes", value: classes, requirement: ">= 2")
         }
-        try pixelMap.validateDimensions(argument: argument())
+        try pixelMap.validateDimensions(argument: argument(), minimumImages: minimumImages)
         // Reject shapes whose element count would overflow or exceed 2^40 (the error names the
         // dimensions, never a wrapped product); class indices must fit in Int32.
         if classes > Int(Int32.max) {

@@ -35,15 +35,17 @@ public struct PixelMapShape: Sendable, Hashable, CustomStringConvertible {
     public var description: String { "\(images)×\(height)×\(width)" }
 
     /// Checks every dimension, and that the element count fits (at most 2^40).
-    func validate(argument: @autoclosure () -> String = "shape") throws {
-        try validateDimensions(argument: argument())
+    func validate(argument: @autoclosure () -> String = "shape", minimumImages: Int = 1) throws {
+        try validateDimensions(argument: argument(), minimumImages: minimumImages)
         _ = try Check.product(images, height, width, argument(), "a shape of at most 2^40 elements")
     }
 
     /// N, H and W at least 1, each named in the error.
-    func validateDimensions(argument: @autoclosure () -> String) throws {
-        if images < 1 {
-            throw HardPixelMiningError.invalidDimension(argument: "\(argument()).images", value: images, requirement: ">= 1")
+    /// (A rank of a data-parallel call may hold no image: `minimumImages` 0.)
+    func validateDimensions(argument: @autoclosure () -> String, minimumImages: Int = 1) throws {
+        if images < minimumImages {
+            throw HardPixelMiningError.invalidDimension(
+                argument: "\(argument()).images", value: images, requirement: ">= \(minimumImages)")
         }
         if height < 1 {
             throw HardPixelMiningError.invalidDimension(argument: "\(argument()).height", value: height, requirement: ">= 1")
