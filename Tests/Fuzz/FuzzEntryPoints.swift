@@ -75,6 +75,14 @@ struct ByteReader {
 
 let sentinel: Float = -7.25
 
+/// A collective of one rank.
+struct OneRank: BatchCollective {
+    var rank: Int { 0 }
+    var rankCount: Int { 1 }
+    func allGather(_ values: [Double]) throws -> [[Double]] { [values] }
+    func allReduceSum(_ counts: [UInt64]) throws -> [UInt64] { counts }
+}
+
 func require(_ condition: Bool, _ message: @autoclosure () -> String) {
     if !condition { fatalError("fuzz property violated: \(message())") }
 }
@@ -305,6 +313,14 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         require(ceResult.value.isFinite && g.allSatisfy(\.isFinite), "non-finite cross-entropy")
     }
     _ = try? ce.pixelLosses(logits: logits, labels: labels, shape: shape)
+    // One rank of a data-parallel call: the same result as the call alone, or a typed error
+    // with the gradient untouched (no zero-fill: the logits are checked before the pass).
+    var gp = [Float](repeating: sentinel, count: g.count)
+    var dpResult: CrossEntropyResult? = nil
+    if expectTypedOrSuccess([gp], { dpResult = try ce.evaluate(logits: logits, labels: labels, shape: shape, pixelWeights: weights, gradient: &gp, dataParallel: DataParallel(OneRank())) }, { [gp] }),
+        let dpResult, let ceResult {
+        require(dpResult == ceResult && gp.map(\.bitPattern) == g.map(\.bitPattern), "one rank differs from the call alone")
+    }
     // Accumulating (any scale): an error leaves the buffer untouched, with no zero-fill.
     var ga = [Float](repeating: sentinel, count: r.count(logitCount))
     let accumulate = GradientOutput.accumulate(scale: r.parameter())

@@ -97,8 +97,7 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
             if c.needsPredictedDepth { try Check.allFinite(predictedLogDepth, "predictedLogDepth") }
             try c.validatePixelWeightMap(pixelWeightMap, shape)
             if dataParallel != nil {
-                // Every rank knows its logits are finite and its scratch allocated before any exchange.
-                try Check.allFinite(logits, "logits")
+                // Every rank's scratch is allocated before any exchange.
                 let table = c.usesSegmentationError
                     ? shape.images * c.grid.dimensions(height: shape.height, width: shape.width).columns * c.depthBinning.binCount : 0
                 try ws.reserveForBatch(shape, table: table, threads: threadCount)

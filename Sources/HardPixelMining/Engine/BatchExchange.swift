@@ -84,6 +84,22 @@ final class BatchExchange {
         }
     }
 
+    /// Runs `body`, a step that may find an error only a pass over the data reveals (a
+    /// non-finite logit), then exchanges every rank's outcome: every rank throws the lowest
+    /// rank's error, or none. Called before any output is written.
+    func settle(_ body: () throws -> Void) throws {
+        var message: [Double] = []
+        do { try body() } catch {
+            let typed = error as? HardPixelMiningError
+                ?? .invalidSetting(argument: "input", value: "\(error)", requirement: "valid")
+            message = DoubleCoding.encode(typed)
+        }
+        for (r, m) in try allGather(message).enumerated() where !m.isEmpty {
+            throw (try? DoubleCoding.decode(m))
+                ?? HardPixelMiningError.collectiveFailed(operation: "allGather", message: "rank \(r)'s error did not decode")
+        }
+    }
+
     /// Each image's `width` values from every rank, in global image order.
     func gatherImages(_ local: [Double], width: Int) throws -> [[Double]] {
         let all = try allGather(local)
@@ -219,6 +235,7 @@ extension BatchExchange {
     /// With a pooled `reduction`, the divisor over every rank's images (their Σ w_label or n,
     /// added in global image order), set in each of this rank's image sums.
     func poolDivisor(_ reduction: Reduction, _ sums: inout [ImageSums]) throws {
+        guard reduction != .perImageMean else { return }
         let counts = try gatherImages(sums.map(\.segmentationCount), width: 1).map { $0[0] }
         let divisor = Reduction.pooledDivisor(reduction, counts)
         for k in sums.indices { sums[k].pooledDivisor = divisor }

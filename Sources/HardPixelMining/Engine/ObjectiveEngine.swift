@@ -47,9 +47,11 @@ enum ObjectiveEngine {
                 pixelWeights: nil, reduction: plan.reduction, modulation: plan.modulation, targets: targets, shape: shape,
                 inputs: inputs, outputs: outputs, workspace: ws, threads: threads, batch: batch)
         case .mined(let mining, let pixelWeights):
-            try StatisticsPass.run(
-                targets: targets, shape: shape, inputs: inputs, depthBinning: nil, regionTable: 0, workspace: ws,
-                threads: threads)
+            try settled(batch) {
+                try StatisticsPass.run(
+                    targets: targets, shape: shape, inputs: inputs, depthBinning: nil, regionTable: 0, workspace: ws,
+                    threads: threads)
+            }
             if mining.isBatchWide {
                 try Mining.selectBatch(
                     mining, shape: shape.pixelMap, ignoreLabel: targets.ignoreLabel, labels: inputs.labels,
@@ -65,10 +67,12 @@ enum ObjectiveEngine {
             }
         case .weighted(var plan):
             plan.coefficientLimit = targets.coefficientLimit
-            try StatisticsPass.run(
-                targets: targets, shape: shape, inputs: inputs,
-                depthBinning: plan.needsGroundTruthDepth ? plan.binning : nil,
-                regionTable: plan.regionTableCount(images: shape.images), workspace: ws, threads: threads)
+            try settled(batch) {
+                try StatisticsPass.run(
+                    targets: targets, shape: shape, inputs: inputs,
+                    depthBinning: plan.needsGroundTruthDepth ? plan.binning : nil,
+                    regionTable: plan.regionTableCount(images: shape.images), workspace: ws, threads: threads)
+            }
             for x in 0..<shape.width { ws.columnCell[x] = x * plan.grid.columns / shape.width }
             // A pooled depth term (SILog) needs the whole batch's sums before any image's gradient.
             var pooledDepth: DepthPass.Coefficients? = nil
@@ -103,9 +107,10 @@ enum ObjectiveEngine {
         shape: BatchShape, inputs: EngineInputs, outputs: EngineOutputs, workspace ws: ObjectiveWorkspace, threads: Int,
         batch: BatchExchange?
     ) throws -> [ImageSums] {
-        if outputs.accumulates && batch == nil {
-            // Accumulating must leave the buffer untouched on error: check before the one pass.
-            try Check.allFinite(inputs.logits, count: shape.logitCount, "logits")
+        if outputs.accumulates || batch != nil {
+            // Accumulating must leave the buffer untouched on error, and no rank of a split
+            // batch may write when another fails: check before the one pass.
+            try settled(batch) { try Check.allFinite(inputs.logits, count: shape.logitCount, "logits") }
         }
         let sums = try CrossEntropyPass.run(
             logits: inputs.logits, labels: inputs.labels, shape: shape, targets: targets, reduction: reduction,
@@ -115,6 +120,11 @@ enum ObjectiveEngine {
         // No depth term: its gradient is 0 (nothing to add when accumulating).
         if !outputs.accumulates { outputs.depthGradient?.update(repeating: 0, count: shape.pixelCount) }
         return sums
+    }
+
+    /// `body`, and with a batch exchange every rank's outcome of it (``BatchExchange/settle(_:)``).
+    private static func settled(_ batch: BatchExchange?, _ body: () throws -> Void) throws {
+        if let batch { try batch.settle(body) } else { try body() }
     }
 
     /// Fills the workspace's per-image sums with `body(k)`, in parallel over images.
