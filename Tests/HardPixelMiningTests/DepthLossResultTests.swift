@@ -16,42 +16,41 @@ import Testing
         }
     }
 
-    @Test func scaleInvariantSumsCombineToTheWholeBatch() throws {
-        var random = TestRandom(seed: 5)
+    /// `evaluate` on the whole batch, and on its parts with the parts' sums gathered.
+    static func wholeAndGathered(
+        seed: UInt64, _ evaluate: ([Float], [Float], PixelMapShape) throws -> DepthLossResult
+    ) throws -> (whole: DepthLossResult, gathered: [DepthSums], batch: (predicted: [Float], depth: [Float])) {
+        var random = TestRandom(seed: seed)
         let b = random.batch(BatchShape(images: 4, classes: 2, height: 6, width: 7))
-        let loss = ScaleInvariantDepthLoss(scaleInvariance: 0.5)
-        var g = [Float](repeating: 0, count: Self.shape.pixelCount)
-        let whole = try loss.evaluate(predictedLogDepth: b.predicted, groundTruthDepth: b.depth, shape: Self.shape, gradient: &g)
+        let whole = try evaluate(b.predicted, b.depth, shape)
         var gathered: [DepthSums] = []
-        for (p, d) in zip(Self.parts(b.predicted), Self.parts(b.depth)) {
-            var gp = [Float](repeating: 0, count: p.shape.pixelCount)
-            gathered += try loss.evaluate(predictedLogDepth: p.values, groundTruthDepth: d.values, shape: p.shape, gradient: &gp).sums
+        for (p, d) in zip(parts(b.predicted), parts(b.depth)) { gathered += try evaluate(p.values, d.values, p.shape).sums }
+        return (whole, gathered, (b.predicted, b.depth))
+    }
+
+    @Test func scaleInvariantSumsCombineToTheWholeBatch() throws {
+        let loss = ScaleInvariantDepthLoss(scaleInvariance: 0.5)
+        let (whole, gathered, _) = try Self.wholeAndGathered(seed: 5) { d, dStar, shape in
+            var g = [Float](repeating: 0, count: shape.pixelCount)
+            return try loss.evaluate(predictedLogDepth: d, groundTruthDepth: dStar, shape: shape, gradient: &g)
         }
         #expect(try loss.result(combining: gathered) == whole)
         #expect(abs(whole.value - whole.images.reduce(0, +) / 4) <= 1e-12)
     }
 
     @Test func silogPoolsTheGatheredSums() throws {
-        var random = TestRandom(seed: 6)
-        let b = random.batch(BatchShape(images: 4, classes: 2, height: 6, width: 7))
         let loss = SILogDepthLoss(.bts)
-        var g = [Float](repeating: 0, count: Self.shape.pixelCount)
-        let whole = try loss.evaluate(predictedLogDepth: b.predicted, groundTruthDepth: b.depth, shape: Self.shape, gradient: &g)
-        var gathered: [DepthSums] = []
-        for (p, d) in zip(Self.parts(b.predicted), Self.parts(b.depth)) {
-            var gp = [Float](repeating: 0, count: p.shape.pixelCount)
-            gathered += try loss.evaluate(predictedLogDepth: p.values, groundTruthDepth: d.values, shape: p.shape, gradient: &gp).sums
+        let evaluate = { (d: [Float], dStar: [Float], shape: PixelMapShape) throws -> DepthLossResult in
+            var g = [Float](repeating: 0, count: shape.pixelCount)
+            return try loss.evaluate(predictedLogDepth: d, groundTruthDepth: dStar, shape: shape, gradient: &g)
         }
-        let combined = try loss.result(combining: gathered)
-        #expect(combined == whole)
+        let (whole, gathered, b) = try Self.wholeAndGathered(seed: 6, evaluate)
+        #expect(try loss.result(combining: gathered) == whole)
         // Pooled: not the mean of the images' SILog (the property is not vacuous).
         #expect(abs(whole.value - whole.images.reduce(0, +) / 4) > 1e-6)
         // Each image's value is SILog of that image alone.
         let first = (Self.parts(b.predicted)[0], Self.parts(b.depth)[0])
-        var g0 = [Float](repeating: 0, count: first.0.shape.pixelCount)
-        let alone = try loss.evaluate(
-            predictedLogDepth: first.0.values, groundTruthDepth: first.1.values, shape: first.0.shape, gradient: &g0)
-        #expect(alone.value == whole.images[0])
+        #expect(try evaluate(first.0.values, first.1.values, first.0.shape).value == whole.images[0])
     }
 
     @Test func badSumsAreNamed() throws {

@@ -19,14 +19,7 @@ final class BatchExchange {
     }
 
     func allGather(_ values: [Double]) throws -> [[Double]] {
-        calls += 1
-        bytesSent += 8 * values.count
-        let gathered: [[Double]]
-        do {
-            gathered = try collective.allGather(values)
-        } catch {
-            throw HardPixelMiningError.collectiveFailed(operation: "allGather", message: "\(error)")
-        }
+        let gathered = try call("allGather", bytes: 8 * values.count) { try collective.allGather(values) }
         guard gathered.count == collective.rankCount else {
             throw HardPixelMiningError.collectiveFailed(
                 operation: "allGather", message: "returned \(gathered.count) ranks' values, not rankCount \(collective.rankCount)")
@@ -35,19 +28,23 @@ final class BatchExchange {
     }
 
     func allReduceSum(_ counts: [UInt64]) throws -> [UInt64] {
-        calls += 1
-        bytesSent += 8 * counts.count
-        let reduced: [UInt64]
-        do {
-            reduced = try collective.allReduceSum(counts)
-        } catch {
-            throw HardPixelMiningError.collectiveFailed(operation: "allReduceSum", message: "\(error)")
-        }
+        let reduced = try call("allReduceSum", bytes: 8 * counts.count) { try collective.allReduceSum(counts) }
         guard reduced.count == counts.count else {
             throw HardPixelMiningError.collectiveFailed(
                 operation: "allReduceSum", message: "returned \(reduced.count) counts, not \(counts.count)")
         }
         return reduced
+    }
+
+    /// One collective operation, counted, with what it throws as ``HardPixelMiningError/collectiveFailed(operation:message:)``.
+    private func call<T>(_ operation: String, bytes: Int, _ body: () throws -> T) throws -> T {
+        calls += 1
+        bytesSent += bytes
+        do {
+            return try body()
+        } catch {
+            throw HardPixelMiningError.collectiveFailed(operation: operation, message: "\(error)")
+        }
     }
 
     /// The first exchange of every call, before any output is written: each rank's verdict on
