@@ -21,7 +21,7 @@ let package = Package(
         .executableTarget(
             name: "HardPixelMiningBenchmarks",
             dependencies: [
-                "CMemoryFloor",
+                "CMemoryFloor", "CReferenceKernel",
                 .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "HardPixelMining", package: libraryFolder.lastPathComponent),
             ],
@@ -30,5 +30,9 @@ let package = Package(
         ),
         // The memory floor in plain C (non-temporal stores), measured in the same run.
         .target(name: "CMemoryFloor", path: "Benchmarks/CMemoryFloor"),
+        // An independent C kernel of the package's one-pass cross-entropy: the yardstick.
+        .target(name: "CReferenceKernel", path: "Benchmarks/CReferenceKernel"),
+        // The C kernel against the NumPy float64 fixtures of the package's tests.
+        .testTarget(name: "CReferenceKernelTests", dependencies: ["CReferenceKernel"], path: "Tests/CReferenceKernelTests"),
     ]
 )

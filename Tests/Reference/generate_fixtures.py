@@ -2,6 +2,7 @@
 
     python3 Tests/Reference/generate_fixtures.py
     HPM_ONLY=weighting python3 Tests/Reference/generate_fixtures.py   # weighting.json alone
+    HPM_ONLY=c_reference python3 Tests/Reference/generate_fixtures.py # c_reference.json alone
 
 Inputs are float32/int32 and stored bit-exactly (base64, little-endian), so NaN
 depths survive; expected values are float64. Deterministic for a fixed seed.
@@ -93,6 +94,26 @@ def write_fixture(name, **families):
         json.dump(dict(generator="Tests/Reference/generate_fixtures.py", **families), f, indent=0)
     counts = ", ".join(f"{len(cases)} {family}" for family, cases in families.items())
     print(f"wrote {counts} to {os.path.relpath(path)}")
+
+
+def c_reference_cases():
+    """Cross-entropy alone on images larger than the C reference kernel's 1,024-pixel tiles
+    (whole tiles and a tail), for Benchmarks/Tests/CReferenceKernelTests. Writes
+    Tests/Fixtures/c_reference.json."""
+    rng = np.random.default_rng(20261202)
+    cases = []
+    for name, (N, C, H, W), smoothing in [("c_reference_c40_paper", (1, 40, 48, 50), None),
+                                         ("c_reference_c19_pytorch", (2, 19, 40, 61), ("pytorch", 0.1))]:
+        logits = (rng.standard_normal((N, C, H, W)) * 3).astype(np.float32)
+        labels = rng.integers(0, C, size=(N, H, W)).astype(np.int32)
+        labels[rng.uniform(size=(N, H, W)) < 0.1] = IGNORE
+        depth = rng.uniform(1, 256, size=(N, H, W)).astype(np.float32)
+        pred = np.log(depth).astype(np.float32)
+        config = dict(alpha=0, beta_initial=0, beta_later=0, gamma=0)
+        if smoothing is not None:
+            config["smoothing"] = smoothing
+        cases.append(case(name, (logits, labels, pred, depth), config, 0))
+    write_fixture("c_reference.json", cases=cases)
 
 
 def main():
@@ -530,5 +551,12 @@ def weighting_cases():
 
 
 if __name__ == "__main__":
-    # HPM_ONLY=weighting regenerates Tests/Fixtures/weighting.json alone.
-    weighting_cases() if os.environ.get("HPM_ONLY") == "weighting" else main()
+    # HPM_ONLY=weighting (or c_reference) regenerates that fixture file alone.
+    only = os.environ.get("HPM_ONLY")
+    if only == "weighting":
+        weighting_cases()
+    elif only == "c_reference":
+        c_reference_cases()
+    else:
+        main()
+        c_reference_cases()

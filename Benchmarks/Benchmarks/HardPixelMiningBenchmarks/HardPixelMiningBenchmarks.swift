@@ -1,5 +1,6 @@
 import Benchmark
 import CMemoryFloor
+import CReferenceKernel
 import Dispatch
 import HardPixelMining
 
@@ -135,6 +136,26 @@ func crossEntropyBenchmark<Scalar: LogitScalar>(
     }
 }
 
+/// Registers the C reference kernel (Benchmarks/CReferenceKernel) on `shape`'s Float NCHW
+/// batch, the same work as the package's one-pass cross-entropy with its defaults (the
+/// paper's smoothing, per-image mean, the gradient overwritten), on `threads` threads.
+func cReferenceBenchmark(_ name: String, _ shape: BatchShape, threads: Int) {
+    nonisolated(unsafe) var workload: Workload<Float>? = nil
+    let (on, off) = LabelSmoothing.paperDefault.targets(classCount: shape.classes)
+    Benchmark(name, configuration: config(shape.logitCount)) { benchmark in
+        let w = workload!
+        for _ in benchmark.scaledIterations {
+            blackHole(cref_cross_entropy(
+                w.logits, w.labels, Int32(shape.images), Int32(shape.classes), shape.pixelsPerImage, Float(on), Float(off), 255,
+                &w.logitGradient, Int32(threads)))
+        }
+    } setup: {
+        workload = Workload<Float>(shape)
+    } teardown: {
+        workload = nil
+    }
+}
+
 /// Registers a memory-floor benchmark over `count` floats on `threads` threads, each thread
 /// taking a contiguous part, as the kernels do.
 func floorBenchmark(_ name: String, count: Int, threads: Int, reads: Int) {
@@ -172,6 +193,7 @@ let benchmarks: @Sendable () -> Void = {
         floorBenchmark("floor 1R+1W NYUv2 logits t\(threads)", count: nyu.logitCount, threads: threads, reads: 1)
         floorBenchmark("floor 2R+1W NYUv2 logits t\(threads)", count: nyu.logitCount, threads: threads, reads: 2)
         crossEntropyBenchmark("CE fwd+grad NYUv2 8x40x480x640 t\(threads)", nyu, threads: threads)
+        cReferenceBenchmark("C kernel CE fwd+grad NYUv2 8x40x480x640 t\(threads)", nyu, threads: threads)
         objectiveBenchmark("L_T fwd+grad NYUv2 8x40x480x640 t\(threads)", nyu, paced, threads: threads)
         // Composable terms: focal CE (γ = 2, through the factor) and L_T with a caller's map.
         crossEntropyBenchmark("CE focal fwd+grad NYUv2 8x40x480x640 t\(threads)", nyu, threads: threads, focal: FocalModulation())
