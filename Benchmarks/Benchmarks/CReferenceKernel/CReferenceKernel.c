@@ -1,13 +1,14 @@
 // The cross-entropy as a C programmer would write it for speed, from the equations alone:
 //
 // - a label pass counts each image's labelled pixels (the per-image mean's divisor);
-// - each image is cut into tiles of up to TILE pixels; a tile's C rows (C × TILE floats) stay
-//   in L2 while three sweeps go over them, 16 pixels at a time (one AVX-512 register in a native
-//   build, four SSE registers in a baseline one, through Clang's vector extensions):
-//   1. the per-pixel maximum m over classes (the only read from memory),
-//   2. e = exp(x − m) into a tile buffer, with Σe and Σ(x − m),
+// - each image is cut into tiles of up to TILE pixels (a work item); a tile is swept one
+//   column of 16 pixels at a time (one AVX-512 register in a native build, four SSE
+//   registers in a baseline one, through Clang's vector extensions):
+//   1. the maximum over the column's C vectors, four rows at a time, each row's line eight
+//      columns ahead prefetched (the only read from memory),
+//   2. e = exp(x − m) into a C-vector buffer in L1, with Σe and Σ(x − m),
 //   3. per pixel log Σe (a vector log), the loss from the label's logit, the coefficient,
-//      then per class the gradient k (e / Σe − t), written with non-temporal stores;
+//   4. per class the gradient k (e / Σe − t), written with non-temporal stores;
 // - exp: round-to-nearest range reduction in two steps, a degree-6 polynomial, the exponent
 //   added to the bits; log: exponent and mantissa in [√½, √2), an odd series in
 //   (m − 1)/(m + 1) to the 9th power;
@@ -103,100 +104,100 @@ typedef struct {
     long next;  // the atomic work counter
 } Job;
 
-/// One tile: pixels [p0, p0 + count) of image k.
+/// One tile: pixels [p0, p0 + count) of image k, one column of 16 pixels at a time: the
+/// column's C vectors are read from memory once (the maximum, prefetching the next columns),
+/// then from L1 (the exponentials, kept in a C-vector buffer), and its gradient is written
+/// with non-temporal stores before the next column.
 static void tile(const Job *job, int k, ptrdiff_t p0, int count, float *e, float *state, double *sum, int *finite) {
     const int C = job->classes;
     const ptrdiff_t plane = job->plane;
     const float *x = job->logits + (ptrdiff_t)k * C * plane + p0;
     float *g = job->gradient + (ptrdiff_t)k * C * plane + p0;
     const int32_t *y = job->labels + (ptrdiff_t)k * plane + p0;
-    float *m = state, *s = state + TILE, *d = state + 2 * TILE, *coef = state + 3 * TILE, *target = state + 4 * TILE;
-    const int padded = (count + LANES - 1) / LANES * LANES;
-    // Tail lanes read logits of the next pixels (or, at the plane's end, padding): copy the
-    // tail into a padded row when the tile is not whole.
-    const int whole = count == padded;
-    float *pad = state + 5 * TILE;
-
-    // 1. The maximum over classes.
-    for (int i = 0; i < padded; i += LANES) store(m + i, splat(-INFINITY));
-    for (int c = 0; c < C; c++) {
-        const float *row = x + (ptrdiff_t)c * plane;
-        if (!whole) {
-            memcpy(pad, row, sizeof(float) * count);
-            for (int i = count; i < padded; i++) pad[i] = 0;
-            row = pad;
-        }
-        for (int i = 0; i < padded; i += LANES) store(m + i, vmax(load(m + i), load(row + i)));
-    }
-    // 2. e = exp(x − m), Σe, Σ(x − m); finiteness: x · 0 is 0 for finite x, NaN otherwise.
+    const float on = job->on, off = job->off, scale = (float)job->scale[k];
+    float *column = state;  // a partial column's logits, C × 16
+    double total = 0;
     v16f nonfinite = splat(0);
-    for (int i = 0; i < padded; i += LANES) { store(s + i, splat(0)); store(d + i, splat(0)); }
-    for (int c = 0; c < C; c++) {
-        const float *row = x + (ptrdiff_t)c * plane;
-        if (!whole) {
-            memcpy(pad, row, sizeof(float) * count);
-            for (int i = count; i < padded; i++) pad[i] = 0;
-            row = pad;
+    // Columns start where the gradient's rows are 64-byte aligned, so that each column's
+    // gradient vector is one whole-line non-temporal store; the pixels before are a partial
+    // column.
+    const int head = (int)(((64 - ((uintptr_t)g & 63)) & 63) / sizeof(float));
+    for (int i = 0, lanes; i < count; i += lanes) {
+        lanes = i == 0 && head > 0 ? head : LANES;
+        if (lanes > count - i) lanes = count - i;
+        // The column's rows: in place, or copied (a partial column at the plane's end).
+        const float *base = x + i;
+        ptrdiff_t stride = plane;
+        if (lanes < LANES) {
+            for (int c = 0; c < C; c++) {
+                for (int l = 0; l < LANES; l++) column[c * LANES + l] = l < lanes ? x[(ptrdiff_t)c * plane + i + l] : 0;
+            }
+            base = column;
+            stride = LANES;
         }
-        float *ec = e + (ptrdiff_t)c * TILE;
-        for (int i = 0; i < padded; i += LANES) {
-            v16f xv = load(row + i);
-            v16f dv = xv - load(m + i);
+        // 1. The maximum, four rows at a time, prefetching the column 8 ahead.
+        v16f m0 = splat(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+        int c = 0;
+        for (; c + 4 <= C; c += 4) {
+            __builtin_prefetch(x + (ptrdiff_t)c * plane + i + 8 * LANES);
+            __builtin_prefetch(x + (ptrdiff_t)(c + 1) * plane + i + 8 * LANES);
+            __builtin_prefetch(x + (ptrdiff_t)(c + 2) * plane + i + 8 * LANES);
+            __builtin_prefetch(x + (ptrdiff_t)(c + 3) * plane + i + 8 * LANES);
+            m0 = vmax(m0, load(base + c * stride));
+            m1 = vmax(m1, load(base + (c + 1) * stride));
+            m2 = vmax(m2, load(base + (c + 2) * stride));
+            m3 = vmax(m3, load(base + (c + 3) * stride));
+        }
+        for (; c < C; c++) {
+            __builtin_prefetch(x + (ptrdiff_t)c * plane + i + 8 * LANES);
+            m0 = vmax(m0, load(base + c * stride));
+        }
+        const v16f m = vmax(vmax(m0, m1), vmax(m2, m3));
+        // 2. e = exp(x − m) into the L1 buffer, Σe, Σ(x − m); finiteness through x · 0.
+        v16f s = splat(0), dsum = splat(0);
+        for (c = 0; c < C; c++) {
+            v16f xv = load(base + c * stride);
+            v16f dv = xv - m;
             v16f ev = vexp(dv);
-            store(ec + i, ev);
-            store(s + i, load(s + i) + ev);
-            store(d + i, load(d + i) + dv);
+            store(e + c * LANES, ev);
+            s += ev;
+            dsum += dv;
             nonfinite += xv * splat(0);
         }
-    }
-    for (int l = 0; l < LANES; l++) if (nonfinite[l] != 0) *finite = 0;
-    // 3. Per pixel: the loss and the coefficients.
-    const float on = job->on, off = job->off, scale = (float)job->scale[k];
-    double total = 0;
-    for (int i = 0; i < padded; i += LANES) {
-        v16f ls = vlog(load(s + i));
-        float lsa[LANES], inv[LANES];
-        store(lsa, ls);
-        v16f sv = load(s + i);
+        // 3. Per pixel: log Σe, the loss, the coefficients.
+        const v16f ls = vlog(s);
+        float kk[LANES], target[LANES];
         for (int l = 0; l < LANES; l++) {
-            int p = i + l;
-            int label = p < count ? y[p] : job->ignore;
+            int label = l < lanes ? y[i + l] : job->ignore;
             int valid = label != job->ignore;
-            float logp = valid ? (x[(ptrdiff_t)label * plane + p] - m[p]) - lsa[l] : 0;
-            float ce = -((on - off) * logp + off * (d[p] - (float)C * lsa[l]));
+            float logp = valid ? (base[(ptrdiff_t)label * stride + l] - m[l]) - ls[l] : 0;
+            float ce = -((on - off) * logp + off * (dsum[l] - (float)C * ls[l]));
             if (valid) total += ce;
-            float k2 = valid ? scale : 0;
-            inv[l] = k2 / sv[l];
-            coef[p] = k2;
-            target[p] = valid ? (float)label : -1;
+            kk[l] = valid ? scale : 0;
+            target[l] = valid ? (float)label : -1;
         }
-        store(d + i, load(inv));  // d now holds k / Σe
-    }
-    *sum = total;
-    // The gradient: k (e / Σe − t), t = off + (on − off)[c = label].
-    for (int c = 0; c < C; c++) {
-        const float *ec = e + (ptrdiff_t)c * TILE;
-        float *gc = g + (ptrdiff_t)c * plane;
-        const v16f cf = splat((float)c);
-        for (int i = 0; i < padded; i += LANES) {
-            v16f k2 = load(coef + i);
-            v16i hit = load(target + i) == cf;
-            v16f t = vselect(hit, splat(on), splat(off));
-            v16f gv = load(d + i) * load(ec + i) - k2 * t;
-            if (i + LANES <= count) {
-                stream(gc + i, gv);
+        const v16f k2 = load(kk), inv = k2 / s, tv = load(target);
+        // 4. The gradient k (e / Σe − t), t = off + (on − off)[c = label], streamed.
+        for (c = 0; c < C; c++) {
+            v16i hit = tv == splat((float)c);
+            v16f gv = inv * load(e + c * LANES) - k2 * vselect(hit, splat(on), splat(off));
+            float *gc = g + (ptrdiff_t)c * plane + i;
+            if (lanes == LANES) {
+                stream(gc, gv);
             } else {
-                for (int l = 0; i + l < count; l++) gc[i + l] = gv[l];
+                for (int l = 0; l < lanes; l++) gc[l] = gv[l];
             }
         }
     }
+    for (int l = 0; l < LANES; l++) if (nonfinite[l] != 0) *finite = 0;
+    *sum = total;
 }
 
 static void *worker(void *argument) {
     Job *job = argument;
     const int C = job->classes;
-    float *e = aligned_alloc(64, sizeof(float) * ((size_t)C * TILE + 6 * TILE));
-    float *state = e + (size_t)C * TILE;
+    float *e = aligned_alloc(64, sizeof(float) * ((size_t)C * LANES * 2 + 64));
+    float *state = e + (size_t)C * LANES;
     for (;;) {
         long first = __atomic_fetch_add(&job->next, RUN, __ATOMIC_RELAXED);
         if (first >= job->items) break;

@@ -18,8 +18,8 @@ import Glibc
 #endif
 
 MPICollective.initialize()
-nonisolated(unsafe) let world = MPICollective()
-nonisolated(unsafe) let ranks = world.rankCount, rank = world.rank
+let world = MPICollective()
+let ranks = world.rankCount, rank = world.rank
 
 /// SplitMix64, as the package's tests use.
 struct Random {
