@@ -34,11 +34,4 @@ extension HardPixelMiningObjective {
         }
     }
 }
-
-/// Calls `body` with a buffer view of `span`, or nil.
-@available(macOS 10.14.4, iOS 12.2, watchOS 5.2, tvOS 12.2, visionOS 1.0, *)
-func withOptionalSpan<T, R>(_ span: Span<T>?, _ body: (UnsafeBufferPointer<T>?) throws -> R) rethrows -> R {
-    guard let span else { return try body(nil) }
-    return try span.withUnsafeBufferPointer { try body($0) }
-}
 #endif

@@ -69,9 +69,3 @@ extension LabelSmoothedCrossEntropy {
         return out
     }
 }
-
-/// Calls `body` with a view of `array`, or nil.
-func withOptionalBuffer<T, R>(_ array: [T]?, _ body: (UnsafeBufferPointer<T>?) throws -> R) rethrows -> R {
-    guard let array else { return try body(nil) }
-    return try array.withUnsafeBufferPointer { try body($0) }
-}

@@ -92,9 +92,3 @@ public struct ObjectiveMapArrays: Sendable, Hashable {
         }
     }
 }
-
-/// Calls `body` with a mutable view of `array`, or nil.
-func withOptionalMutableBuffer<T, R>(_ array: inout [T]?, _ body: (UnsafeMutableBufferPointer<T>?) throws -> R) rethrows -> R {
-    guard array != nil else { return try body(nil) }
-    return try array!.withUnsafeMutableBufferPointer { try body($0) }
-}

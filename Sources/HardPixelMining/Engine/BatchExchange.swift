@@ -10,16 +10,13 @@ final class BatchExchange {
     /// N, the images of the whole batch, and the global index of this rank's first image.
     private(set) var images = 0
     private(set) var firstImage = 0
-    /// What this rank sent and the calls it made (for the report in Docs/DataParallel.md).
-    private(set) var bytesSent = 0
-    private(set) var calls = 0
 
     init(_ collective: any BatchCollective) {
         self.collective = collective
     }
 
     func allGather(_ values: [Double]) throws -> [[Double]] {
-        let gathered = try call("allGather", bytes: 8 * values.count) { try collective.allGather(values) }
+        let gathered = try call("allGather") { try collective.allGather(values) }
         guard gathered.count == collective.rankCount else {
             throw HardPixelMiningError.collectiveFailed(
                 operation: "allGather", message: "returned \(gathered.count) ranks' values, not rankCount \(collective.rankCount)")
@@ -28,7 +25,7 @@ final class BatchExchange {
     }
 
     func allReduceSum(_ counts: [UInt64]) throws -> [UInt64] {
-        let reduced = try call("allReduceSum", bytes: 8 * counts.count) { try collective.allReduceSum(counts) }
+        let reduced = try call("allReduceSum") { try collective.allReduceSum(counts) }
         guard reduced.count == counts.count else {
             throw HardPixelMiningError.collectiveFailed(
                 operation: "allReduceSum", message: "returned \(reduced.count) counts, not \(counts.count)")
@@ -36,10 +33,8 @@ final class BatchExchange {
         return reduced
     }
 
-    /// One collective operation, counted, with what it throws as ``HardPixelMiningError/collectiveFailed(operation:message:)``.
-    private func call<T>(_ operation: String, bytes: Int, _ body: () throws -> T) throws -> T {
-        calls += 1
-        bytesSent += bytes
+    /// One collective operation, with what it throws as ``HardPixelMiningError/collectiveFailed(operation:message:)``.
+    private func call<T>(_ operation: String, _ body: () throws -> T) throws -> T {
         do {
             return try body()
         } catch {
