@@ -118,8 +118,11 @@ public struct MomentumSGD: Sendable {
     }
 
     /// One step; with `maximumNorm`, the gradient is first scaled down to that global norm
-    /// when it is larger (PyTorch's `clip_grad_norm_`).
-    public mutating func step(_ network: inout ReferenceNetwork, gradient g: [Convolution], maximumNorm: Float? = nil) {
+    /// when it is larger (PyTorch's `clip_grad_norm_`). With `layers`, only those layers
+    /// (indexes into `network.layers`) change, weight decay included; the others are frozen.
+    public mutating func step(
+        _ network: inout ReferenceNetwork, gradient g: [Convolution], maximumNorm: Float? = nil, layers: [Int]? = nil
+    ) {
         var gradient = g
         if let maximumNorm {
             let n = Self.norm(g)
@@ -131,7 +134,7 @@ public struct MomentumSGD: Sendable {
                 }
             }
         }
-        for l in network.layers.indices {
+        for l in layers ?? Array(network.layers.indices) {
             for i in network.layers[l].weights.indices {
                 let v = momentum * velocity[l].weights[i] + gradient[l].weights[i] + weightDecay * network.layers[l].weights[i]
                 velocity[l].weights[i] = v

@@ -174,43 +174,92 @@ public struct Canvas: Sendable {
     public func png() -> [UInt8] { PNG.encode(width: width, height: height, pixels: pixels) }
 }
 
-/// A chart of one value per row with its 95% interval, as SVG text.
+/// A chart of one value per row with its 95% interval, as SVG text: one or more panels,
+/// stacked, under a title that sets the chart's width (never cut off).
 public enum IntervalChart {
     public struct Row: Sendable {
         public var label: String
         public var mean: Double, low: Double, high: Double
-        /// Drawn in the highlight colour (for example: significantly different from the baseline).
+        /// Drawn in the highlight colour (for example: the interval excludes the reference).
         public var highlighted: Bool
         public init(label: String, mean: Double, low: Double, high: Double, highlighted: Bool) {
             (self.label, self.mean, self.low, self.high, self.highlighted) = (label, mean, low, high, highlighted)
         }
     }
 
-    /// Rows top to bottom; a dashed line at `reference` (for example the baseline's mean).
+    /// One panel: rows top to bottom on a shared axis, a dashed line at `reference`.
+    public struct Panel: Sendable {
+        public var heading: String?
+        public var axis: String
+        public var rows: [Row]
+        public var reference: Double?
+        public init(heading: String? = nil, axis: String, rows: [Row], reference: Double?) {
+            (self.heading, self.axis, self.rows, self.reference) = (heading, axis, rows, reference)
+        }
+    }
+
+    /// Rows top to bottom; a dashed line at `reference` (for example the baseline's mean, or 0
+    /// for paired differences).
     public static func svg(title: String, axis: String, rows: [Row], reference: Double?) -> String {
-        let left = 200.0, right = 40.0, plot = 460.0, rowHeight = 28.0, top = 50.0
-        let values = rows.flatMap { [$0.low, $0.high] } + (reference.map { [$0] } ?? [])
-        var lo = (values.min() ?? 0).rounded(.down), hi = (values.max() ?? 1).rounded(.up)
-        if hi - lo < 1 { (lo, hi) = (lo - 0.5, hi + 0.5) }
-        let pad = (hi - lo) * 0.05
-        (lo, hi) = (lo - pad, hi + pad)
-        func x(_ v: Double) -> Double { left + (v - lo) / (hi - lo) * plot }
-        let height = top + rowHeight * Double(rows.count) + 50
-        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(left + plot + right))\" height=\"\(Int(height))\" font-family=\"sans-serif\" font-size=\"12\">\n"
-        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
-        s += "<text x=\"\(Int(left))\" y=\"24\" font-size=\"14\" font-weight=\"bold\">\(escape(title))</text>\n"
-        let axisY = top + rowHeight * Double(rows.count) + 8
-        s += "<line x1=\"\(f(left))\" y1=\"\(f(axisY))\" x2=\"\(f(left + plot))\" y2=\"\(f(axisY))\" stroke=\"black\"/>\n"
+        svg(title: title, panels: [Panel(axis: axis, rows: rows, reference: reference)])
+    }
+
+    /// Panels stacked top to bottom under `title` (lines split at "\n").
+    public static func svg(title: String, panels: [Panel], note: String? = nil) -> String {
+        let labelWidth = Double(panels.flatMap { $0.rows.map(\.label.count) }.max() ?? 8) * 7 + 20
+        let left = Swift.max(120, labelWidth), right = 40.0, plot = 460.0, rowHeight = 28.0
+        let titleLines = title.split(separator: "\n").map(String.init)
+        let textWidth = Double(([title] + (note.map { [$0] } ?? [])).flatMap { $0.split(separator: "\n") }.map(\.count).max() ?? 0) * 8.6
+        let width = Swift.max(left + plot + right, 20 + textWidth)
+        var body = ""
+        var y = 16.0
+        for line in titleLines {
+            y += 18
+            body += "<text x=\"10\" y=\"\(f(y))\" font-size=\"14\" font-weight=\"bold\">\(escape(line))</text>\n"
+        }
+        y += 16
+        for p in panels {
+            if let heading = p.heading {
+                y += 16
+                body += "<text x=\"10\" y=\"\(f(y))\" font-size=\"13\" font-weight=\"bold\">\(escape(heading))</text>\n"
+                y += 12
+            }
+            let (text, height) = panel(p, top: y + 10, left: left, plot: plot, rowHeight: rowHeight)
+            body += text
+            y += height + 10
+        }
+        if let note {
+            for line in note.split(separator: "\n") {
+                y += 16
+                body += "<text x=\"10\" y=\"\(f(y))\" fill=\"#444\">\(escape(String(line)))</text>\n"
+            }
+        }
+        y += 12
+        return "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width.rounded(.up)))\" height=\"\(Int(y))\" "
+            + "font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+            + body + "</svg>\n"
+    }
+
+    /// One panel's SVG elements from `top`, and its height.
+    static func panel(_ p: Panel, top: Double, left: Double, plot: Double, rowHeight: Double) -> (String, Double) {
+        let rows = p.rows
+        let values = rows.flatMap { [$0.low, $0.high] } + (p.reference.map { [$0] } ?? [])
+        var lo = values.min() ?? 0, hi = values.max() ?? 1
+        if hi - lo < 1e-9 { (lo, hi) = (lo - 0.5, hi + 0.5) }
         let step = niceStep(hi - lo)
-        var t = (lo / step).rounded(.up) * step
-        while t <= hi {
-            s += "<line x1=\"\(f(x(t)))\" y1=\"\(f(top - 6))\" x2=\"\(f(x(t)))\" y2=\"\(f(axisY + 4))\" stroke=\"#ddd\"/>\n"
+        (lo, hi) = ((lo / step).rounded(.down) * step, (hi / step).rounded(.up) * step)
+        func x(_ v: Double) -> Double { left + (v - lo) / (hi - lo) * plot }
+        let axisY = top + rowHeight * Double(rows.count) + 8
+        var s = "<line x1=\"\(f(left))\" y1=\"\(f(axisY))\" x2=\"\(f(left + plot))\" y2=\"\(f(axisY))\" stroke=\"black\"/>\n"
+        var t = lo
+        while t <= hi + step * 1e-6 {
+            s += "<line x1=\"\(f(x(t)))\" y1=\"\(f(top - 4))\" x2=\"\(f(x(t)))\" y2=\"\(f(axisY + 4))\" stroke=\"#ddd\"/>\n"
             s += "<text x=\"\(f(x(t)))\" y=\"\(f(axisY + 18))\" text-anchor=\"middle\">\(trim(t))</text>\n"
             t += step
         }
-        s += "<text x=\"\(f(left + plot / 2))\" y=\"\(f(axisY + 36))\" text-anchor=\"middle\">\(escape(axis))</text>\n"
-        if let reference {
-            s += "<line x1=\"\(f(x(reference)))\" y1=\"\(f(top - 8))\" x2=\"\(f(x(reference)))\" y2=\"\(f(axisY))\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>\n"
+        s += "<text x=\"\(f(left + plot / 2))\" y=\"\(f(axisY + 36))\" text-anchor=\"middle\">\(escape(p.axis))</text>\n"
+        if let reference = p.reference {
+            s += "<line x1=\"\(f(x(reference)))\" y1=\"\(f(top - 6))\" x2=\"\(f(x(reference)))\" y2=\"\(f(axisY))\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>\n"
         }
         for (i, r) in rows.enumerated() {
             let y = top + rowHeight * Double(i) + rowHeight / 2
@@ -222,17 +271,138 @@ public enum IntervalChart {
             }
             s += "<circle cx=\"\(f(x(r.mean)))\" cy=\"\(f(y))\" r=\"4\" fill=\"\(colour)\"/>\n"
         }
-        return s + "</svg>\n"
+        return (s, axisY + 40 - top)
     }
 
     static func niceStep(_ range: Double) -> Double {
-        for step in [0.5, 1, 2, 5, 10, 20, 25, 50] where range / step <= 10 { return step }
+        for step in [0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 25, 50] where range / step <= 10 { return step }
         return 100
     }
     static func f(_ v: Double) -> String { String((v * 10).rounded() / 10) }
-    static func trim(_ v: Double) -> String { v == v.rounded() ? String(Int(v)) : String(v) }
+    static func trim(_ v: Double) -> String {
+        let r = (v * 1000).rounded() / 1000
+        return r == r.rounded() ? String(Int(r)) : String(r)
+    }
     static func escape(_ text: String) -> String {
         text.replacingAll("&", "&amp;").replacingAll("<", "&lt;").replacingAll(">", "&gt;")
+    }
+}
+
+/// Small multiples of per-epoch lines, one colour per series, with a shared legend, as SVG text.
+public enum LineChart {
+    public struct Series: Sendable {
+        public var label: String
+        /// One value per epoch; nil where the series has no value (drawn as a gap).
+        public var values: [Double?]
+        /// Drawn in the colour of the series labelled so (and then not in the legend), or nil
+        /// for a colour of its own.
+        public var colourOf: String?
+        /// An SVG dash pattern ("6 3"), or nil for a solid line.
+        public var dash: String?
+        public init(label: String, values: [Double?], colourOf: String? = nil, dash: String? = nil) {
+            (self.label, self.values, self.colourOf, self.dash) = (label, values, colourOf, dash)
+        }
+    }
+
+    public struct Panel: Sendable {
+        public var title: String
+        public var series: [Series]
+        /// A dashed horizontal line (for example 1 for a ratio), or nil.
+        public var reference: Double?
+        public init(title: String, series: [Series], reference: Double? = nil) {
+            (self.title, self.series, self.reference) = (title, series, reference)
+        }
+    }
+
+    /// Ten distinguishable colours (Tableau 10).
+    public static let palette = [
+        "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f", "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
+    ]
+
+    /// `panels` in a grid of `columns`; every panel's series share the legend's colours by label.
+    public static func svg(title: String, xLabel: String, panels: [Panel], columns: Int = 2, note: String? = nil) -> String {
+        let labels = panels.flatMap { $0.series.filter { $0.colourOf == nil }.map(\.label) }
+            .reduce(into: [String]()) { if !$0.contains($1) { $0.append($1) } }
+        func colour(_ label: String) -> String { palette[(labels.firstIndex(of: label) ?? 0) % palette.count] }
+        let (pw, ph) = (300.0, 190.0), (ml, mt, gap) = (50.0, 30.0, 30.0)
+        let rows = (panels.count + columns - 1) / columns
+        let top = 50.0
+        let gridWidth = Double(columns) * (ml + pw + gap)
+        let legendTop = top + Double(rows) * (mt + ph + 45)
+        let legendRows = (labels.count + 2) / 3
+        let width = Swift.max(gridWidth + 20, Double(max(title.count, note?.count ?? 0)) * 8.6 + 20)
+        var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(legendTop + Double(legendRows) * 20 + (note == nil ? 20 : 40)))\" font-family=\"sans-serif\" font-size=\"11\">\n"
+        s += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
+        s += "<text x=\"10\" y=\"26\" font-size=\"14\" font-weight=\"bold\">\(IntervalChart.escape(title))</text>\n"
+        for (n, p) in panels.enumerated() {
+            let x0 = 10 + Double(n % columns) * (ml + pw + gap) + ml, y0 = top + Double(n / columns) * (mt + ph + 45) + mt
+            let all = p.series.flatMap { $0.values.compactMap { $0 } } + (p.reference.map { [$0] } ?? [])
+            var lo = all.min() ?? 0, hi = all.max() ?? 1
+            if hi - lo < 1e-9 { (lo, hi) = (lo - 0.5, hi + 0.5) }
+            let step = IntervalChart.niceStep(hi - lo)
+            (lo, hi) = ((lo / step).rounded(.down) * step, (hi / step).rounded(.up) * step)
+            let epochs = Swift.max(1, (p.series.map(\.values.count).max() ?? 1) - 1)
+            func x(_ e: Int) -> Double { x0 + Double(e) / Double(epochs) * pw }
+            func y(_ v: Double) -> Double { y0 + ph - (v - lo) / (hi - lo) * ph }
+            s += "<text x=\"\(IntervalChart.f(x0))\" y=\"\(IntervalChart.f(y0 - 10))\" font-size=\"12\" font-weight=\"bold\">\(IntervalChart.escape(p.title))</text>\n"
+            s += "<rect x=\"\(IntervalChart.f(x0))\" y=\"\(IntervalChart.f(y0))\" width=\"\(pw)\" height=\"\(ph)\" fill=\"none\" stroke=\"#999\"/>\n"
+            var t = lo
+            while t <= hi + step * 1e-6 {
+                s += "<line x1=\"\(IntervalChart.f(x0))\" y1=\"\(IntervalChart.f(y(t)))\" x2=\"\(IntervalChart.f(x0 + pw))\" y2=\"\(IntervalChart.f(y(t)))\" stroke=\"#eee\"/>\n"
+                s += "<text x=\"\(IntervalChart.f(x0 - 4))\" y=\"\(IntervalChart.f(y(t) + 4))\" text-anchor=\"end\">\(IntervalChart.trim(t))</text>\n"
+                t += step
+            }
+            let tickStep = Swift.max(1, epochs / 5)
+            for e in stride(from: 0, through: epochs, by: tickStep) {
+                s += "<text x=\"\(IntervalChart.f(x(e)))\" y=\"\(IntervalChart.f(y0 + ph + 14))\" text-anchor=\"middle\">\(e + 1)</text>\n"
+            }
+            s += "<text x=\"\(IntervalChart.f(x0 + pw / 2))\" y=\"\(IntervalChart.f(y0 + ph + 30))\" text-anchor=\"middle\">\(IntervalChart.escape(xLabel))</text>\n"
+            if let r = p.reference {
+                s += "<line x1=\"\(IntervalChart.f(x0))\" y1=\"\(IntervalChart.f(y(r)))\" x2=\"\(IntervalChart.f(x0 + pw))\" y2=\"\(IntervalChart.f(y(r)))\" stroke=\"#888\" stroke-dasharray=\"4 3\"/>\n"
+            }
+            for series in p.series {
+                var path = "", pen = false
+                for (e, v) in series.values.enumerated() {
+                    guard let v else { pen = false; continue }
+                    path += "\(pen ? "L" : "M")\(IntervalChart.f(x(e))) \(IntervalChart.f(y(v))) "
+                    pen = true
+                }
+                if !path.isEmpty {
+                    let dash = series.dash.map { " stroke-dasharray=\"\($0)\"" } ?? ""
+                    s += "<path d=\"\(path)\" fill=\"none\" stroke=\"\(colour(series.colourOf ?? series.label))\" stroke-width=\"1.8\"\(dash)/>\n"
+                }
+            }
+        }
+        for (i, label) in labels.enumerated() {
+            let lx = 20 + Double(i % 3) * 230, ly = legendTop + Double(i / 3) * 20
+            s += "<line x1=\"\(IntervalChart.f(lx))\" y1=\"\(IntervalChart.f(ly - 4))\" x2=\"\(IntervalChart.f(lx + 22))\" y2=\"\(IntervalChart.f(ly - 4))\" stroke=\"\(colour(label))\" stroke-width=\"3\"/>\n"
+            s += "<text x=\"\(IntervalChart.f(lx + 28))\" y=\"\(IntervalChart.f(ly))\">\(IntervalChart.escape(label))</text>\n"
+        }
+        if let note {
+            s += "<text x=\"10\" y=\"\(IntervalChart.f(legendTop + Double(legendRows) * 20 + 14))\" fill=\"#444\">\(IntervalChart.escape(note))</text>\n"
+        }
+        return s + "</svg>\n"
+    }
+}
+
+/// Base64 (RFC 4648, with padding), for images embedded in SVG.
+public enum Base64 {
+    static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    public static func encode(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var i = 0
+        while i < bytes.count {
+            let b0 = UInt32(bytes[i]), b1 = i + 1 < bytes.count ? UInt32(bytes[i + 1]) : 0, b2 = i + 2 < bytes.count ? UInt32(bytes[i + 2]) : 0
+            let v = b0 << 16 | b1 << 8 | b2
+            out.append(alphabet[Int(v >> 18 & 63)])
+            out.append(alphabet[Int(v >> 12 & 63)])
+            out.append(i + 1 < bytes.count ? alphabet[Int(v >> 6 & 63)] : UInt8(ascii: "="))
+            out.append(i + 2 < bytes.count ? alphabet[Int(v & 63)] : UInt8(ascii: "="))
+            i += 3
+        }
+        return String(decoding: out, as: UTF8.self)
     }
 }
 

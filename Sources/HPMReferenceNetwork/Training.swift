@@ -34,7 +34,30 @@ public enum HeldOutSplit: Sendable {
     func count(_ s: TrainingSettings) -> Int { self == .validation ? s.validationImages : s.testImages }
 }
 
-/// The scores of one run on the test split.
+/// Pixel accuracy, mean accuracy and mean IoU of a network on held-out scenes.
+public struct Scores: Sendable, Hashable {
+    public var pixelAccuracy: Double
+    public var meanAccuracy: Double
+    public var meanIoU: Double
+}
+
+/// What one epoch of training did, for the mechanism plot: means over the epoch's steps.
+public struct EpochRecord: Sendable, Hashable {
+    /// The mean global parameter-gradient norm of the epoch's steps, before clipping.
+    public var gradientNorm: Double
+    /// The mean of the per-pixel loss weight `W_i` over the epoch's labelled pixels.
+    public var weightMean: Double
+    /// The standard deviation of `W_i` over the same pixels.
+    public var weightSpread: Double
+    /// The fraction of eligible pixels whose DPE weight counted (nil unless that term is paced).
+    public var depthPredictionErrorInPace: Double?
+    /// The fraction of eligible pixels whose DSE weight counted (nil unless that term is paced).
+    public var segmentationErrorInPace: Double?
+    /// The fraction of labelled pixels the paced segmentation term kept (nil unless it is paced).
+    public var segmentationInPace: Double?
+}
+
+/// The scores of one run on the held-out split it was scored on.
 public struct RunResult: Sendable {
     public var pixelAccuracy: Double
     public var meanAccuracy: Double
@@ -43,21 +66,42 @@ public struct RunResult: Sendable {
     public var losses: [Double]
     /// The global parameter-gradient norm of every step, before clipping.
     public var gradientNorms: [Float] = []
+    /// What each epoch did (gradient norm, loss weights, paces).
+    public var epochs: [EpochRecord] = []
+    /// The depth branch's quality on the run's validation scenes at the epoch where β
+    /// switches on (nil when the row has no β term).
+    public var depthAtSwitch: DepthQuality? = nil
     /// The trained network.
     public var network: ReferenceNetwork
+
+    public var scores: Scores { Scores(pixelAccuracy: pixelAccuracy, meanAccuracy: meanAccuracy, meanIoU: meanIoU) }
+}
+
+/// Scores `network` on the `split` scenes of the run with `seed`.
+public func score(_ network: ReferenceNetwork, on split: HeldOutSplit, settings s: TrainingSettings, seed: UInt64) throws -> Scores {
+    let set = split.scenes(settings: s, seed: seed)
+    let images = split.count(s)
+    var confusion = try ConfusionMatrix(classes: network.classes)
+    let a = network.forward(set.rgb, images: images, height: s.height, width: s.width)
+    try confusion.add(
+        predictions: ReferenceNetwork.predictions(a.logits, classes: network.classes, images: images, plane: s.height * s.width),
+        labels: set.labels)
+    return Scores(
+        pixelAccuracy: confusion.pixelAccuracy ?? 0, meanAccuracy: confusion.meanAccuracy ?? 0, meanIoU: confusion.meanIoU ?? 0)
 }
 
 /// Trains the reference network with one objective configuration and scores it.
-/// Deterministic for `seed` (the training scenes come from `seed`, the test scenes from a
-/// different stream, the weights from `seed`).
+/// Deterministic for `seed` (the training scenes come from `seed`, the held-out scenes from a
+/// different stream, the initial weights from `seed`). With `start`, training continues from
+/// that network (fine-tuning) with a fresh momentum buffer; `settings.networkWidth` is then
+/// the start's.
 public func train(
-    _ configuration: ObjectiveConfiguration, settings s: TrainingSettings, seed: UInt64, scoredOn split: HeldOutSplit = .test
+    _ configuration: ObjectiveConfiguration, settings s: TrainingSettings, seed: UInt64, from start: ReferenceNetwork? = nil,
+    scoredOn split: HeldOutSplit = .test
 ) throws -> RunResult {
     let trainSet = trainingScenes(settings: s, seed: seed)
-    let testSet = split.scenes(settings: s, seed: seed)
-    let testImages = split.count(s)
     let classes = SceneGenerator.classes
-    var network = ReferenceNetwork(classes: classes, width: s.networkWidth, seed: seed)
+    var network = start ?? ReferenceNetwork(classes: classes, width: s.networkWidth, seed: seed)
     var sgd = MomentumSGD(for: network, learningRate: s.learningRate)
     let objective = HardPixelMiningObjective(configuration)
     let workspace = ObjectiveWorkspace()
@@ -65,11 +109,20 @@ public func train(
     let shape = BatchShape(images: s.batch, classes: classes, height: s.height, width: s.width)
     var logitGradient = [Float](repeating: 0, count: shape.logitCount)
     var depthGradient = [Float](repeating: 0, count: shape.pixelCount)
+    var maps = ObjectiveMapArrays(shape: shape, lossWeights: true)
     var losses: [Double] = []
     var norms: [Float] = []
+    var records: [EpochRecord] = []
+    var depthAtSwitch: DepthQuality? = nil
+    let schedule = configuration.depthPredictionErrorWeight
+    let switchEpoch = schedule.isAlwaysZero ? nil : schedule.switchEpoch
     let batches = s.trainImages / s.batch
     for epoch in 0..<s.epochs {
+        if let switchEpoch, depthAtSwitch == nil, Double(epoch) >= switchEpoch {
+            depthAtSwitch = try depthQuality(network, on: .validation, settings: s, seed: seed)
+        }
         var total = 0.0
+        var tally = EpochTally()
         for b in 0..<batches {
             let images = (b * s.batch)..<((b + 1) * s.batch)
             let rgb = Array(trainSet.rgb[(images.lowerBound * 3 * plane)..<(images.upperBound * 3 * plane)])
@@ -80,22 +133,66 @@ public func train(
             let r = try objective.evaluate(
                 logits: a.logits, labels: labels, predictedLogDepth: a.logDepth, groundTruthDepth: depth, shape: shape,
                 epoch: Swift.min(e, configuration.pacing?.totalEpochs ?? e), logitGradient: &logitGradient,
-                depthGradient: &depthGradient, workspace: workspace)
+                depthGradient: &depthGradient, maps: &maps, workspace: workspace)
             total += r.value
             let g = network.backward(a, logitGradient: logitGradient, depthGradient: depthGradient, images: s.batch, height: s.height, width: s.width)
-            norms.append(MomentumSGD.norm(g))
+            let norm = MomentumSGD.norm(g)
+            norms.append(norm)
+            tally.add(r, weights: maps.lossWeights!, labels: labels, ignoreLabel: configuration.ignoreLabel, norm: norm)
             sgd.step(&network, gradient: g, maximumNorm: s.gradientClip)
         }
         losses.append(total / Double(batches))
+        records.append(tally.record)
     }
-    var confusion = try ConfusionMatrix(classes: classes)
-    let a = network.forward(testSet.rgb, images: testImages, height: s.height, width: s.width)
-    try confusion.add(
-        predictions: ReferenceNetwork.predictions(a.logits, classes: classes, images: testImages, plane: plane),
-        labels: testSet.labels)
+    let scores = try score(network, on: split, settings: s, seed: seed)
     return RunResult(
-        pixelAccuracy: confusion.pixelAccuracy ?? 0, meanAccuracy: confusion.meanAccuracy ?? 0,
-        meanIoU: confusion.meanIoU ?? 0, losses: losses, gradientNorms: norms, network: network)
+        pixelAccuracy: scores.pixelAccuracy, meanAccuracy: scores.meanAccuracy, meanIoU: scores.meanIoU, losses: losses,
+        gradientNorms: norms, epochs: records, depthAtSwitch: depthAtSwitch, network: network)
+}
+
+/// Sums over one epoch's steps, for its ``EpochRecord``.
+struct EpochTally {
+    var steps = 0, normSum = 0.0
+    var labelled = 0, weightSum = 0.0, weightSquares = 0.0
+    var eligibleDPE = 0, countedDPE = 0, eligibleDSE = 0, countedDSE = 0, pacedLabelled = 0, kept = 0
+
+    mutating func add(_ r: ObjectiveResult, weights: [Float], labels: [Int32], ignoreLabel: Int32, norm: Float) {
+        steps += 1
+        normSum += Double(norm)
+        var paced = [Bool](repeating: false, count: r.sums.count)
+        for (k, sums) in r.sums.enumerated() {
+            if sums.depthPredictionErrorPace != nil {
+                eligibleDPE += sums.eligiblePixels
+                countedDPE += sums.countedDepthPredictionErrorPixels
+            }
+            if sums.segmentationErrorPace != nil {
+                eligibleDSE += sums.eligiblePixels
+                countedDSE += sums.countedSegmentationErrorPixels
+            }
+            paced[k] = sums.segmentationPace != nil
+        }
+        let plane = labels.count / Swift.max(1, r.sums.count)
+        for i in labels.indices where labels[i] != ignoreLabel {
+            let w = Double(weights[i])
+            labelled += 1
+            weightSum += w
+            weightSquares += w * w
+            if paced[i / plane] {
+                pacedLabelled += 1
+                if w > 0 { kept += 1 }
+            }
+        }
+    }
+
+    var record: EpochRecord {
+        let mean = labelled > 0 ? weightSum / Double(labelled) : 0
+        let variance = labelled > 0 ? Swift.max(0, weightSquares / Double(labelled) - mean * mean) : 0
+        func fraction(_ part: Int, _ whole: Int) -> Double? { whole > 0 ? Double(part) / Double(whole) : nil }
+        return EpochRecord(
+            gradientNorm: steps > 0 ? normSum / Double(steps) : 0, weightMean: mean, weightSpread: variance.squareRoot(),
+            depthPredictionErrorInPace: fraction(countedDPE, eligibleDPE),
+            segmentationErrorInPace: fraction(countedDSE, eligibleDSE), segmentationInPace: fraction(kept, pacedLabelled))
+    }
 }
 
 /// The training scenes of a run with `seed`.

@@ -191,17 +191,17 @@ public enum AblationRow: String, Sendable, Hashable, CaseIterable {
     /// L_seg with self-paced learning on the per-pixel loss.
     case segmentationWithPacing = "L_seg + SPL"
     /// L_seg + α L_dep.
-    case withDepth = "L_seg + aL_dep"
+    case withDepth = "L_seg + αL_dep"
     /// L_seg + α L_dep + β L_R.
-    case withDepthPredictionError = "L_seg + aL_dep + bL_R"
+    case withDepthPredictionError = "L_seg + αL_dep + βL_R"
     /// L_seg + γ L_Z.
-    case withSegmentationError = "L_seg + gL_Z"
+    case withSegmentationError = "L_seg + γL_Z"
     /// L_HPM with one region per depth bin (m = 1).
     case hardPixelMiningGlobal = "L_HPM (m = 1)"
     /// L_HPM with one cell per pixel (m = w × h).
-    case hardPixelMiningPerPixel = "L_HPM (m = w x h)"
+    case hardPixelMiningPerPixel = "L_HPM (m = w × h)"
     /// L_HPM with the paper's 8 × 8 grid.
-    case hardPixelMining = "L_HPM (m = 8 x 8)"
+    case hardPixelMining = "L_HPM (m = 8 × 8)"
     /// L_T: L_HPM with self-paced pacing.
     case paced = "L_T"
 }
