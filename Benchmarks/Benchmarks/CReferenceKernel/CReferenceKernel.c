@@ -1,19 +1,23 @@
 // The cross-entropy as a C programmer would write it for speed, from the equations alone:
 //
 // - a label pass counts each image's labelled pixels (the per-image mean's divisor);
-// - each image is cut into tiles of up to TILE pixels (a work item); a tile is swept one
-//   column of 16 pixels at a time (one AVX-512 register in a native build, four SSE
-//   registers in a baseline one, through Clang's vector extensions):
-//   1. the maximum over the column's C vectors, four rows at a time, each row's line eight
-//      columns ahead prefetched (the only read from memory),
-//   2. e = exp(x − m) into a C-vector buffer in L1, with Σe and Σ(x − m),
-//   3. per pixel log Σe (a vector log), the loss from the label's logit, the coefficient,
-//   4. per class the gradient k (e / Σe − t), written with non-temporal stores;
+// - each image is cut into tiles of TILE pixels (a work item); threads take runs of RUN tiles
+//   from an atomic counter;
+// - a tile is gone through twice (16 pixels make one AVX-512 register natively, four SSE
+//   registers in a baseline build, through Clang's vector extensions):
+//   A. row by row, four class rows at a time: the only read from memory, copied into a
+//      C × TILE buffer (in L2) while the per-pixel maximum is taken; each row is TILE
+//      contiguous pixels;
+//   B. column by column (16 pixels, all C classes) from that buffer: e = exp(x − m) into a
+//      C × 16 buffer in L1, with Σe, Σ(x − m) and the label's x − m (a compare and blend);
+//      the loss and the coefficients 16 pixels at a time (one vector log); the column's
+//      gradient k (e / Σe − t), one non-temporal store per class; meanwhile the next tile's
+//      lines are prefetched into L2, one per class and column;
 // - exp: round-to-nearest range reduction in two steps, a degree-6 polynomial, the exponent
 //   added to the bits; log: exponent and mantissa in [√½, √2), an odd series in
 //   (m − 1)/(m + 1) to the 9th power;
-// - threads take runs of tiles from an atomic counter; each tile's loss sum is kept and the
-//   sums are added in tile order, so the value does not depend on the thread count.
+// - each tile's loss sum is kept (in double, per lane) and the sums are added in tile order,
+//   so the value does not depend on the thread count.
 #include "CReferenceKernel.h"
 
 // The helpers pass 16-float vectors by value; they are static inline, so the calling convention
@@ -26,15 +30,19 @@
 
 #define TILE 1024
 #define LANES 16
-#define RUN 4
+#define RUN 16
 
 typedef float v16f __attribute__((ext_vector_type(16), aligned(64)));
 typedef float v16fu __attribute__((ext_vector_type(16), aligned(4)));
 typedef int32_t v16i __attribute__((ext_vector_type(16), aligned(64)));
 typedef float v4f __attribute__((ext_vector_type(4), aligned(16)));
+typedef int32_t v16iu __attribute__((ext_vector_type(16), aligned(4)));
+typedef double v8d __attribute__((ext_vector_type(8), aligned(64)));
 
 static inline v16f splat(float x) { return (v16f)x; }
-static inline v16f vmax(v16f a, v16f b) { return __builtin_elementwise_max(a, b); }
+static inline v16f vselect(v16i mask, v16f a, v16f b);
+/// max(a, b) as a compare and a blend (one vmaxps natively; NaN is caught separately).
+static inline v16f vmax(v16f a, v16f b) { return vselect(a > b, a, b); }
 static inline v16f load(const float *p) { return *(const v16fu *)p; }
 static inline void store(float *p, v16f v) { *(v16fu *)p = v; }
 static inline v16f vselect(v16i mask, v16f a, v16f b) {
@@ -108,83 +116,97 @@ typedef struct {
     long next;  // the atomic work counter
 } Job;
 
-/// One tile: pixels [p0, p0 + count) of image k, one column of 16 pixels at a time: the
-/// column's C vectors are read from memory once (the maximum, prefetching the next columns),
-/// then from L1 (the exponentials, kept in a C-vector buffer), and its gradient is written
-/// with non-temporal stores before the next column.
-static void tile(const Job *job, int k, ptrdiff_t p0, int count, float *e, float *state, double *sum, int *finite) {
+/// One tile: pixels [p0, p0 + count) of image k, in two sweeps.
+/// A. Row by row, four class rows at a time (TILE contiguous pixels each, streams the hardware
+///    prefetcher follows): the only read from memory, copied into the tile (in L2) while the
+///    per-pixel maximum is taken.
+/// B. Column by column (16 pixels, all C classes), from the tile: e = exp(x − m) into a C × 16
+///    buffer in L1, Σe, Σ(x − m), the label's x − m (compare and blend); the loss and the
+///    coefficients, 16 pixels at a time; then the column's gradient k (e / Σe − t), one
+///    non-temporal store per class.
+static void tile(const Job *job, int k, ptrdiff_t p0, int count, const float *next, float *work, double *sum, int *finite) {
     const int C = job->classes;
     const ptrdiff_t plane = job->plane;
     const float *x = job->logits + (ptrdiff_t)k * C * plane + p0;
     float *g = job->gradient + (ptrdiff_t)k * C * plane + p0;
     const int32_t *y = job->labels + (ptrdiff_t)k * plane + p0;
     const float on = job->on, off = job->off, scale = (float)job->scale[k];
-    float *column = state;  // a partial column's logits, C × 16
-    double total = 0;
+    float *t = work;                        // the tile: C rows of TILE pixels
+    float *mx = t + (size_t)C * TILE;       // TILE maxima
+    float *e = mx + TILE;                   // C × 16 exponentials of one column
+    int32_t *yl = (int32_t *)(e + (size_t)C * LANES);  // TILE labels (ignore past count)
+    const int full = count / LANES * LANES;
+    const int padded = full < count ? full + LANES : full;
+    // A. Copy and maximum.
+    int c = 0;
+    for (; c + 4 <= C; c += 4) {
+        const float *r0 = x + (ptrdiff_t)c * plane, *r1 = r0 + plane, *r2 = r1 + plane, *r3 = r2 + plane;
+        float *t0 = t + (size_t)c * TILE, *t1 = t0 + TILE, *t2 = t1 + TILE, *t3 = t2 + TILE;
+        for (int p = 0; p < full; p += LANES) {
+            v16f a0 = load(r0 + p), a1 = load(r1 + p), a2 = load(r2 + p), a3 = load(r3 + p);
+            store(t0 + p, a0); store(t1 + p, a1); store(t2 + p, a2); store(t3 + p, a3);
+            v16f mm = vmax(vmax(a0, a1), vmax(a2, a3));
+            store(mx + p, c == 0 ? mm : vmax(load(mx + p), mm));
+        }
+        for (int p = full; p < count; p++) {
+            float v = c == 0 ? r0[p] : (r0[p] > mx[p] ? r0[p] : mx[p]);
+            v = r1[p] > v ? r1[p] : v; v = r2[p] > v ? r2[p] : v; v = r3[p] > v ? r3[p] : v;
+            mx[p] = v;
+            t0[p] = r0[p]; t1[p] = r1[p]; t2[p] = r2[p]; t3[p] = r3[p];
+        }
+    }
+    for (; c < C; c++) {
+        const float *r0 = x + (ptrdiff_t)c * plane;
+        float *t0 = t + (size_t)c * TILE;
+        for (int p = 0; p < full; p += LANES) {
+            v16f a0 = load(r0 + p);
+            store(t0 + p, a0);
+            store(mx + p, c == 0 ? a0 : vmax(load(mx + p), a0));
+        }
+        for (int p = full; p < count; p++) {
+            mx[p] = c == 0 || r0[p] > mx[p] ? r0[p] : mx[p];
+            t0[p] = r0[p];
+        }
+    }
+    // A partial column's padding: x = 0, m = 0 (e = 1), ignored.
+    for (int p = count; p < padded; p++) {
+        mx[p] = 0;
+        for (c = 0; c < C; c++) t[(size_t)c * TILE + p] = 0;
+    }
+    for (int p = 0; p < count; p++) yl[p] = y[p];
+    for (int p = count; p < padded; p++) yl[p] = job->ignore;
+    // B. Column by column.
+    v8d total0 = (v8d)0.0, total1 = (v8d)0.0;
     v16f nonfinite = splat(0);
-    // Columns start where the gradient's rows are 64-byte aligned, so that each column's
-    // gradient vector is one whole-line non-temporal store; the pixels before are a partial
-    // column.
-    const int head = (int)(((64 - ((uintptr_t)g & 63)) & 63) / sizeof(float));
-    for (int i = 0, lanes; i < count; i += lanes) {
-        lanes = i == 0 && head > 0 ? head : LANES;
-        if (lanes > count - i) lanes = count - i;
-        // The column's rows: in place, or copied (a partial column at the plane's end).
-        const float *base = x + i;
-        ptrdiff_t stride = plane;
-        if (lanes < LANES) {
-            for (int c = 0; c < C; c++) {
-                for (int l = 0; l < LANES; l++) column[c * LANES + l] = l < lanes ? x[(ptrdiff_t)c * plane + i + l] : 0;
-            }
-            base = column;
-            stride = LANES;
+    for (int i = 0; i < padded; i += LANES) {
+        const v16f m = load(mx + i);
+        const v16i yv = *(const v16iu *)(yl + i);
+        v16f s = splat(0), dsum = splat(0), xl = splat(0);
+        if (next) {
+            // The next tile's column i, one line per class, into L2: its copy then finds it there.
+            for (c = 0; c < C; c++) __builtin_prefetch(next + (ptrdiff_t)c * plane + i, 0, 2);
         }
-        // 1. The maximum, four rows at a time, prefetching the column 8 ahead.
-        v16f m0 = splat(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
-        int c = 0;
-        for (; c + 4 <= C; c += 4) {
-            __builtin_prefetch(x + (ptrdiff_t)c * plane + i + 8 * LANES);
-            __builtin_prefetch(x + (ptrdiff_t)(c + 1) * plane + i + 8 * LANES);
-            __builtin_prefetch(x + (ptrdiff_t)(c + 2) * plane + i + 8 * LANES);
-            __builtin_prefetch(x + (ptrdiff_t)(c + 3) * plane + i + 8 * LANES);
-            m0 = vmax(m0, load(base + c * stride));
-            m1 = vmax(m1, load(base + (c + 1) * stride));
-            m2 = vmax(m2, load(base + (c + 2) * stride));
-            m3 = vmax(m3, load(base + (c + 3) * stride));
-        }
-        for (; c < C; c++) {
-            __builtin_prefetch(x + (ptrdiff_t)c * plane + i + 8 * LANES);
-            m0 = vmax(m0, load(base + c * stride));
-        }
-        const v16f m = vmax(vmax(m0, m1), vmax(m2, m3));
-        // 2. e = exp(x − m) into the L1 buffer, Σe, Σ(x − m); finiteness through x · 0.
-        v16f s = splat(0), dsum = splat(0);
         for (c = 0; c < C; c++) {
-            v16f xv = load(base + c * stride);
+            v16f xv = load(t + (size_t)c * TILE + i);
             v16f dv = xv - m;
             v16f ev = vexp(dv);
             store(e + c * LANES, ev);
             s += ev;
             dsum += dv;
+            xl = vselect(yv == c, dv, xl);
             nonfinite += xv * splat(0);
         }
-        // 3. Per pixel: log Σe, the loss, the coefficients.
         const v16f ls = vlog(s);
-        float kk[LANES], target[LANES];
-        for (int l = 0; l < LANES; l++) {
-            int label = l < lanes ? y[i + l] : job->ignore;
-            int valid = label != job->ignore;
-            float logp = valid ? (base[(ptrdiff_t)label * stride + l] - m[l]) - ls[l] : 0;
-            float ce = -((on - off) * logp + off * (dsum[l] - (float)C * ls[l]));
-            if (valid) total += ce;
-            kk[l] = valid ? scale : 0;
-            target[l] = valid ? (float)label : -1;
-        }
-        const v16f k2 = load(kk), inv = k2 / s, tv = load(target);
-        // 4. The gradient k (e / Σe − t), t = off + (on − off)[c = label], streamed.
+        const v16i valid = yv != job->ignore;
+        const v16f ce = -(splat(on - off) * (xl - ls) + splat(off) * (dsum - splat((float)C) * ls));
+        const v16f counted = vselect(valid, ce, splat(0));
+        total0 += __builtin_convertvector(counted.lo, v8d);
+        total1 += __builtin_convertvector(counted.hi, v8d);
+        const v16f k2 = vselect(valid, splat(scale), splat(0)), inv = k2 / s;
+        const v16f koff = k2 * splat(off), kdelta = k2 * splat(on - off);
+        const int lanes = count - i < LANES ? count - i : LANES;
         for (c = 0; c < C; c++) {
-            v16i hit = tv == splat((float)c);
-            v16f gv = inv * load(e + c * LANES) - k2 * vselect(hit, splat(on), splat(off));
+            v16f gv = inv * load(e + c * LANES) - koff - vselect(yv == c, kdelta, splat(0));
             float *gc = g + (ptrdiff_t)c * plane + i;
             if (lanes == LANES) {
                 stream(gc, gv);
@@ -193,6 +215,8 @@ static void tile(const Job *job, int k, ptrdiff_t p0, int count, float *e, float
             }
         }
     }
+    double total = 0;
+    for (int l = 0; l < 8; l++) total += total0[l] + total1[l];
     for (int l = 0; l < LANES; l++) if (nonfinite[l] != 0) *finite = 0;
     *sum = total;
 }
@@ -200,8 +224,7 @@ static void tile(const Job *job, int k, ptrdiff_t p0, int count, float *e, float
 static void *worker(void *argument) {
     Job *job = argument;
     const int C = job->classes;
-    float *e = aligned_alloc(64, sizeof(float) * ((size_t)C * LANES * 2 + 64));
-    float *state = e + (size_t)C * LANES;
+    float *work = aligned_alloc(64, sizeof(float) * ((size_t)C * TILE + 2 * TILE + (size_t)C * LANES + 64));
     for (;;) {
         long first = __atomic_fetch_add(&job->next, RUN, __ATOMIC_RELAXED);
         if (first >= job->items) break;
@@ -211,13 +234,19 @@ static void *worker(void *argument) {
             ptrdiff_t p0 = (ptrdiff_t)(item % job->tiles_per_image) * TILE;
             int count = job->plane - p0 < TILE ? (int)(job->plane - p0) : TILE;
             job->tile_finite[item] = 1;
-            tile(job, k, p0, count, e, state, &job->tile_sums[item], &job->tile_finite[item]);
+            const float *next = NULL;
+            if (item + 1 < last) {
+                int k1 = (int)((item + 1) / job->tiles_per_image);
+                ptrdiff_t q0 = (ptrdiff_t)((item + 1) % job->tiles_per_image) * TILE;
+                next = job->logits + (ptrdiff_t)k1 * C * job->plane + q0;
+            }
+            tile(job, k, p0, count, next, work, &job->tile_sums[item], &job->tile_finite[item]);
         }
     }
 #if defined(__x86_64__)
     __builtin_ia32_sfence();
 #endif
-    free(e);
+    free(work);
     return NULL;
 }
 
