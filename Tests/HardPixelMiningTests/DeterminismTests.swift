@@ -1,3 +1,4 @@
+import Foundation
 import HardPixelMining
 import HardPixelMiningTestSupport
 import Testing
@@ -31,6 +32,28 @@ import Testing
             #expect(gx1.map(\.bitPattern) == gx2.map(\.bitPattern))
             #expect(gd1.map(\.bitPattern) == gd2.map(\.bitPattern))
         }
+    }
+
+    /// Several threads calling at once, each with two threads of its own: the package's pool
+    /// runs one call's parallel regions, the others find it busy and run theirs on Dispatch.
+    /// Every call gives the one-thread bits.
+    @Test func concurrentCallersGetTheOneThreadBits() throws {
+        let c = ObjectiveConfiguration.paperPaced(totalEpochs: 20)
+        let (r1, gx1, gd1) = try Self.run(c, threads: 1)
+        // Plain threads (not the cooperative pool), so that the calls truly overlap.
+        let outcomes = ConcurrentOutcomes(count: 4)
+        let threads = (0..<4).map { i in
+            Thread {
+                let outcome = Result { try Self.run(c, threads: 2) }
+                outcomes.set(i, outcome.map { r, gx, gd in
+                    r == r1 && gx.map(\.bitPattern) == gx1.map(\.bitPattern) && gd.map(\.bitPattern) == gd1.map(\.bitPattern)
+                })
+            }
+        }
+        threads.forEach { $0.start() }
+        let results = outcomes.wait()
+        #expect(results.count == 4)
+        for r in results { #expect(try r.get()) }
     }
 
     @Test func reusedWorkspaceGivesTheSameBits() throws {
@@ -97,5 +120,25 @@ import Testing
         #expect(throws: HardPixelMiningError.self) { _ = try ObjectiveResult(combining: [s], configuration: .paper, epoch: -1) }
         let r = try ObjectiveResult(combining: [s, s], configuration: .paper, epoch: 12)
         #expect(r.value.isFinite)
+    }
+}
+
+/// Results of plain threads, collected under a lock; `wait()` returns them once all are in.
+final class ConcurrentOutcomes: @unchecked Sendable {
+    private let condition = NSCondition()
+    private var values: [Int: Result<Bool, any Error>] = [:]
+    private let count: Int
+    init(count: Int) { self.count = count }
+    func set(_ i: Int, _ value: Result<Bool, any Error>) {
+        condition.lock()
+        values[i] = value
+        condition.broadcast()
+        condition.unlock()
+    }
+    func wait() -> [Result<Bool, any Error>] {
+        condition.lock()
+        while values.count < count { condition.wait() }
+        defer { condition.unlock() }
+        return (0..<count).map { values[$0]! }
     }
 }

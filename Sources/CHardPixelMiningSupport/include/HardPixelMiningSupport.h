@@ -42,6 +42,17 @@ static inline __attribute__((always_inline)) void hpm_prefetch(const void *addre
     __builtin_prefetch(address, 0, 3);
 }
 
+/// A task of a parallel region: called once per worker, with the worker's number.
+typedef void (*hpm_pool_task)(void *context, long worker);
+
+/// Runs `task(context, w)` for every w in 0 ..< workers, w = 0 on the calling thread and the
+/// others on the package's pool of threads (started on first use and kept, so that a region
+/// allocates nothing), and returns 0 once all have returned. Returns -1 without calling
+/// `task` when the pool is in use (by another thread's region, or by the region this call is
+/// made from), when `workers` is outside 2 … 64, when threads cannot be started, or on a
+/// platform without POSIX threads: the caller then runs the region another way.
+int hpm_pool_run(hpm_pool_task task, void *context, int workers);
+
 /// Adds `value` to `*counter` atomically and returns the value before (relaxed order: the
 /// counter only hands out work items; their results are ordered by the threads' join). For
 /// the engine's dynamic scheduling: Swift's `Atomic` needs a newer macOS than the package's.
