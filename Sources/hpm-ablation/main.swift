@@ -211,33 +211,25 @@ struct Job {
 
 /// Runs `jobs` on `workers` threads; results in the jobs' order (deterministic).
 func runAll(_ jobs: [Job], workers: Int, progress: Progress) throws -> [RunResult] {
-    let results = Locked([RunResult?](repeating: nil, count: jobs.count))
-    let failure = Locked<String?>(nil)
-    let next = Locked(0)
-    DispatchQueue.concurrentPerform(iterations: Swift.min(workers, jobs.count)) { _ in
-        while true {
-            let j: Int = next.withLock { n in defer { n += 1 }; return n }
-            guard j < jobs.count, failure.withLock({ $0 == nil }) else { return }
-            let job = jobs[j]
-            do {
-                let r = try train(job.configuration, settings: job.settings, seed: job.seed, from: job.start, scoredOn: job.split)
-                results.withLock { $0[j] = r }
-                progress.finished(
-                    epochs: job.settings.epochs,
-                    "\(job.label) seed \(job.seed): \(job.split == .validation ? "validation" : "test") mIoU \(percent(r.meanIoU))%")
-            } catch {
-                failure.withLock { $0 = "\(job.label) seed \(job.seed): \(error)" }
-            }
+    try parallelMap(jobs.count, workers: workers) { j in
+        let job = jobs[j]
+        do {
+            let r = try train(job.configuration, settings: job.settings, seed: job.seed, from: job.start, scoredOn: job.split)
+            progress.finished(
+                epochs: job.settings.epochs,
+                "\(job.label) seed \(job.seed): \(job.split == .validation ? "validation" : "test") mIoU \(percent(r.meanIoU))%")
+            return r
+        } catch {
+            throw TrainingFailure(message: "\(job.label) seed \(job.seed): \(error)")
         }
     }
-    if let message = failure.withLock({ $0 }) { throw TrainingFailure(message: message) }
-    return results.withLock { $0.map { $0! } }
 }
 
-/// `body(i)` for every i in 0..<count on `workers` threads; results in order.
+/// `body(i)` for every i in 0..<count on `workers` threads; results in order. The first
+/// error stops the others from starting and is rethrown.
 func parallelMap<T>(_ count: Int, workers: Int, _ body: @escaping @Sendable (Int) throws -> T) throws -> [T] {
     let results = Locked([T?](repeating: nil, count: count))
-    let failure = Locked<String?>(nil)
+    let failure = Locked<(any Error)?>(nil)
     let next = Locked(0)
     DispatchQueue.concurrentPerform(iterations: Swift.max(1, Swift.min(workers, count))) { _ in
         while true {
@@ -247,11 +239,11 @@ func parallelMap<T>(_ count: Int, workers: Int, _ body: @escaping @Sendable (Int
                 let r = try body(i)
                 results.withLock { $0[i] = r }
             } catch {
-                failure.withLock { $0 = "\(error)" }
+                failure.withLock { $0 = $0 ?? error }
             }
         }
     }
-    if let message = failure.withLock({ $0 }) { throw TrainingFailure(message: message) }
+    if let error = failure.withLock({ $0 }) { throw error }
     return results.withLock { $0.map { $0! } }
 }
 
@@ -405,7 +397,6 @@ func cell(_ values: [Double], digits: Int = 1, signed: Bool = false, inPercent: 
 }
 
 func resultTable(_ p: ProtocolResult, start: [RunResult]?) -> [String] {
-    let seeds = p.runs.first?.count ?? 0
     var lines: [String] = []
     lines.append("| row |" + (p.rates != nil ? " fine-tuning lr |" : "") + " pixel acc % | mean acc % | mIoU % | Δ mIoU vs L_seg (paired) |")
     lines.append("|---|" + (p.rates != nil ? "---|" : "") + "---|---|---|---|")
@@ -422,7 +413,6 @@ func resultTable(_ p: ProtocolResult, start: [RunResult]?) -> [String] {
         lines.append("| \(row.rawValue) |" + (p.rates.map { " \($0[i]) |" } ?? "")
                      + " \(cell(r.map(\.pixelAccuracy))) | \(cell(r.map(\.meanAccuracy))) | \(cell(r.map(\.meanIoU))) | \(delta) |")
     }
-    _ = seeds
     return lines
 }
 

@@ -5,22 +5,8 @@ import Testing
 /// twice, an unknown protocol, an output folder it cannot write), one seed printed without
 /// intervals, and the same files from the same options (the binary built beside the tests).
 @Suite struct AblationCommandTests {
-    static var command: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("hpm-ablation")
-    }
-
     static func run(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
-        let process = Process()
-        process.executableURL = command
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let error = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self))
+        try CommandRunner.run("hpm-ablation", arguments)
     }
 
     static func temporaryDirectory() throws -> String {

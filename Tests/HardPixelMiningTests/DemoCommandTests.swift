@@ -4,22 +4,10 @@ import Testing
 /// `hpm-demo` as a user runs it: help, bad usage and a past-E epoch, every argument checked
 /// before anything is printed (the binary built beside the test bundle).
 @Suite struct DemoCommandTests {
-    static var demo: URL {
-        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appendingPathComponent("hpm-demo")
-    }
+    static var demo: URL { CommandRunner.url("hpm-demo") }
 
     static func run(_ arguments: [String]) throws -> (status: Int32, output: String, error: String) {
-        let process = Process()
-        process.executableURL = demo
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let output = out.fileHandleForReading.readDataToEndOfFile()
-        let error = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: error, as: UTF8.self))
+        try CommandRunner.run("hpm-demo", arguments)
     }
 
     @Test func theDemoIsBuiltBesideTheTests() {
