@@ -378,6 +378,7 @@ struct ProtocolResult {
     var rates: [Float]?
 
     var baseline: Int? { rows.firstIndex(of: .segmentation) }
+    var isFineTuned: Bool { rates != nil }
 
     /// The paired differences of row `i`'s mIoU to L_seg's, per seed.
     func deltas(_ i: Int) -> [Double]? {
@@ -493,36 +494,20 @@ func ablation(_ o: Options) throws {
 
     // 1. The L_seg network of each seed (the strong start, and the from-scratch L_seg row),
     //    with the other from-scratch rows when asked.
-    var jobs: [Job] = []
-    if needStart {
-        jobs += seeds.map { Job(label: "L_seg (from scratch)", configuration: ablationConfiguration(.segmentation, epochs: s.epochs), settings: s, seed: $0, split: .test) }
+    let firstRows = (needStart ? [AblationRow.segmentation] : []) + (p.fromScratch ? others : [])
+    let first = try runAll(firstRows.flatMap { row in
+        seeds.map { Job(label: "\(row.rawValue) (from scratch)", configuration: ablationConfiguration(row, epochs: s.epochs), settings: s, seed: $0, split: .test) }
+    }, workers: o.jobs, progress: progress)
+    func firstRuns(_ row: AblationRow) -> [RunResult] {
+        let i = firstRows.firstIndex(of: row)!
+        return Array(first[(i * seeds.count)..<((i + 1) * seeds.count)])
     }
-    if p.fromScratch {
-        for row in others {
-            jobs += seeds.map { Job(label: "\(row.rawValue) (from scratch)", configuration: ablationConfiguration(row, epochs: s.epochs), settings: s, seed: $0, split: .test) }
-        }
-    }
-    let first = try runAll(jobs, workers: o.jobs, progress: progress)
-    let start = needStart ? Array(first[0..<seeds.count]) : []
+    let start = needStart ? firstRuns(.segmentation) : []
     var protocols: [ProtocolResult] = []
-    var scratch: ProtocolResult?
-    if p.fromScratch {
-        var runs: [[RunResult]] = []
-        var k = needStart ? seeds.count : 0
-        for row in o.rows {
-            if row == .segmentation {
-                runs.append(start)
-            } else {
-                runs.append(Array(first[k..<(k + seeds.count)]))
-                k += seeds.count
-            }
-        }
-        scratch = ProtocolResult(name: "from scratch", rows: o.rows, runs: runs, rates: nil)
-    }
+    let scratch = p.fromScratch ? ProtocolResult(name: "from scratch", rows: o.rows, runs: o.rows.map(firstRuns), rates: nil) : nil
 
     var lines: [String] = []
     var premiseChart: String?
-    var fineTuned: ProtocolResult?
     if p.fineTunes {
         // 2. The premise, before any fine-tuning: the start's depth branch fitted alone, then
         //    how well each score ranks the start's wrong pixels on the validation split.
@@ -591,8 +576,7 @@ func ablation(_ o: Options) throws {
             row += restRuns[(i * (seeds.count - gridSeedCount))..<((i + 1) * (seeds.count - gridSeedCount))]
             runs.append(row)
         }
-        fineTuned = ProtocolResult(name: "fine-tuned from the L_seg network", rows: o.rows, runs: runs, rates: chosen.map { fineTuneRates[$0] })
-        protocols.append(fineTuned!)
+        protocols.append(ProtocolResult(name: "fine-tuned from the L_seg network", rows: o.rows, runs: runs, rates: chosen.map { fineTuneRates[$0] }))
     }
     if let scratch { protocols.append(scratch) }
 
@@ -606,12 +590,13 @@ func ablation(_ o: Options) throws {
     } else {
         report.append("One seed: no interval (a spread needs two seeds or more); Δ is the difference to L_seg.")
     }
-    for q in protocols {
+    let mechanisms = protocols.map(mechanism)
+    for (q, m) in zip(protocols, mechanisms) {
         report.append("")
-        report.append("## \(q.name == fineTuned?.name ? "Fine-tuning from the L_seg network (the paper's protocol, in miniature)" : "From scratch")")
+        report.append("## \(q.isFineTuned ? "Fine-tuning from the L_seg network (the paper's protocol, in miniature)" : "From scratch")")
         report.append("")
-        report += resultTable(q, start: q.rates != nil ? start : nil)
-        if q.rates != nil {
+        report += resultTable(q, start: q.isFineTuned ? start : nil)
+        if q.isFineTuned {
             let switched = q.rows.indices.filter { q.runs[$0].first?.depthAtSwitch != nil }
             if !switched.isEmpty {
                 report.append("")
@@ -628,7 +613,7 @@ func ablation(_ o: Options) throws {
         report.append("")
         report.append("Mechanism (\(q.name)): means over seeds and epochs (the gradient norm paired by seed); per epoch in mechanism.svg.")
         report.append("")
-        report += mechanism(q).table
+        report += m.table
     }
     let elapsed = progress.elapsed
     var all = Array(report[..<2]) + lines + Array(report[2...])
@@ -648,7 +633,7 @@ func ablation(_ o: Options) throws {
                 let v = Interval(d)
                 return .init(label: q.rows[i].rawValue, mean: v.mean * 100, low: v.low * 100, high: v.high * 100, highlighted: v.excludesZero)
             }
-            return .init(heading: q.name == fineTuned?.name ? "Fine-tuned from the L_seg network (each row's rate chosen on validation)" : "From scratch",
+            return .init(heading: q.isFineTuned ? "Fine-tuned from the L_seg network (each row's rate chosen on validation)" : "From scratch",
                          axis: "Δ mIoU to L_seg, percentage points (dashed: no difference)", rows: rows, reference: 0)
         }
         let svg = IntervalChart.svg(
@@ -662,8 +647,7 @@ func ablation(_ o: Options) throws {
         try write(premiseChart, to: dir + "/premise.svg")
         written.append(dir + "/premise.svg")
     }
-    if let q = protocols.first {
-        let m = mechanism(q)
+    if let q = protocols.first, let m = mechanisms.first {
         try write(LineChart.svg(title: "Mechanism per row, \(q.name): means over \(seeds.count) seed\(seeds.count > 1 ? "s" : "") per epoch",
                                 xLabel: "epoch", panels: m.panels), to: dir + "/mechanism.svg")
         written.append(dir + "/mechanism.svg")
