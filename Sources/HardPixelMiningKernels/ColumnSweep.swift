@@ -170,7 +170,10 @@ extension Kernels {
     /// The column at offset `o` of the tile's `rows`, into the state rows at `o`: m (and, with
     /// `argmax`, the first argmax), Σ_j exp(x_j − m) and Σ_j w_j (x_j − m) (w_j = 1 without class
     /// weights; each term clamped at ``gapFloor``), summed in class order. With `exponentials`,
-    /// exp(x_c − m) is also kept there at `c · V.laneCount`. `prefetch` advances once per class.
+    /// exp(x_c − m) is also kept there at `c · exponentialStride` (`V.laneCount` when nil: a
+    /// column buffer in L1), through ``put(_:to:streaming:)`` with `streamsExponentials` (the
+    /// gradient's memory, ``statistics(logits:labels:plane:range:targets:layout:out:exponentials:scratch:)``).
+    /// `prefetch` advances once per class.
     /// With `readsInPlace` (rows that are the logits themselves, which no copy has checked and
     /// from which ``gatherLabels`` took no x_label):
     /// - returns `Σ x · 0` over the column, 0 in every lane if and only if every logit of the
@@ -181,8 +184,8 @@ extension Kernels {
     @inline(__always) @discardableResult
     static func summarizeColumn<V: FloatLanes>(
         _: V.Type, at o: Int, argmax: Bool, rows: TileRows, layout: TileLayout, scratch: UnsafeMutablePointer<Float>,
-        exponentials: UnsafeMutablePointer<Float>?, classWeights: UnsafePointer<Float>?, prefetch: inout TilePrefetch,
-        readsInPlace: Bool
+        exponentials: UnsafeMutablePointer<Float>?, exponentialStride: Int? = nil, streamsExponentials: Bool = false,
+        classWeights: UnsafePointer<Float>?, prefetch: inout TilePrefetch, readsInPlace: Bool
     ) -> V {
         let (m, index) = columnMaximum(V.self, at: o, argmax: argmax, rows: rows, classes: layout.classes)
         m.store(to: layout.state(scratch, TileState.maximum) + o)
@@ -196,6 +199,7 @@ extension Kernels {
         // of whether they are kept in a register: unchecked pointer steps, no optional in the loop.
         let keeps = exponentials != nil
         var kept = exponentials ?? scratch
+        let keptStride = exponentials == nil ? 0 : exponentialStride ?? V.laneCount
         // A local copy, so that the cursor stays in registers through the loop.
         var next = prefetch
         defer { prefetch = next }
@@ -209,8 +213,8 @@ extension Kernels {
             }
             let gap = x - m
             let e = VectorMath.exp(gap)
-            if keeps { e.store(to: kept) }
-            kept += V.laneCount
+            if keeps { put(e, to: kept, streaming: streamsExponentials) }
+            kept += keptStride
             se = se + e
             if let classWeights {
                 // Clamped before and after weighing: −∞ · 0 would be NaN, 1e6 · −1e30 overflows a sum.

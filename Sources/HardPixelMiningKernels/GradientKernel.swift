@@ -2,8 +2,9 @@ import CHardPixelMiningSupport
 
 extension Kernels {
     /// The gradient pass over pixels `range` of one image:
-    /// `g_ij = coefficient_i · (p_ij − y_ij)` with `p_ij = exp((x_ij − m_i) − logSum_i)`, one exp
-    /// per logit. Each tile is copied from DRAM, then gone through column by column
+    /// `g_ij = coefficient_i · (p_ij − y_ij)`, computed as `offset_ij + a_i · e_ij` with
+    /// `e_ij = exp(x_ij − m_i)` (one exp per logit) and `a_i = coefficient_i / exp(logSum_i)`,
+    /// bitwise as ``gradient(fromExponentials:labels:plane:range:targets:logSum:coefficient:labelCoefficient:layout:scratch:)``. Each tile is copied from DRAM, then gone through column by column
     /// (``forEachColumn(count:lanes:alignedFrom:_:)``) with the column's per-pixel terms in
     /// registers, and its gradient vectors streamed out with non-temporal stores.
     /// `coefficient` is 0 on ignored pixels, which then get a zero gradient.
@@ -52,28 +53,31 @@ extension Kernels {
                 let coef = V.load(coefficient + q, count: n, padding: 0)
                 // A modulated loss's `c2 · (p − [label])` (0 otherwise, which changes no bit).
                 let c2 = labelCoefficient.map { V.load($0 + q, count: n, padding: 0) } ?? V(repeating: 0)
+                // a = coefficient / Σ_j exp(x_j − m) and the offsets, per column, as the pass from
+                // kept exponentials computes them: the two give bitwise the same gradient.
+                let sumExp = VectorMath.exp(lse)
                 let label = V.load(labelIndex + o)
                 var row = rows.base + o, destination = out.base + o
                 if let w = t.classWeights {
-                    let labelW = V.load(labelWeight + o)
+                    let terms = weightedGradientTerms(coefficient: coef, labelWeight: V.load(labelWeight + o), targets: t)
+                    let a = (terms.scale + c2) / sumExp, labelExtra = terms.labelExtra - c2
                     for c in 0..<layout.classes {
                         prefetch.advance()
-                        let value = PixelGradient.weightedElement(
-                            coefficient: coef, labelCoefficient: c2, label: label, labelWeight: labelW, weight: w[c], class: c,
-                            probability: VectorMath.exp((V.load(row) - m) - lse), targets: t)
-                        put(value, to: destination, streaming: out.streaming)
+                        let offset = weightedOffset(unit: terms.unit, labelExtra: labelExtra, weight: w[c], label: label, class: c)
+                        put(offset.plusProduct(a, VectorMath.exp(V.load(row) - m)), to: destination, streaming: out.streaming)
                         row += rows.stride
                         destination += out.rowStride
                     }
                 } else {
+                    let a = (coef + c2) / sumExp
+                    let unit = V(repeating: 0) - coef * V(repeating: t.off)
+                    let labelUnit = unit - coef * V(repeating: t.on - t.off) - c2
                     // The class index as a vector counter, not a conversion and broadcast per class.
                     var classIndex = V(repeating: 0)
                     for _ in 0..<layout.classes {
                         prefetch.advance()
-                        let value = PixelGradient.element(
-                            coefficient: coef, labelCoefficient: c2, label: label, classIndex: classIndex,
-                            probability: VectorMath.exp((V.load(row) - m) - lse), targets: t)
-                        put(value, to: destination, streaming: out.streaming)
+                        let offset = unit.with(labelUnit, where: label .== classIndex)
+                        put(offset.plusProduct(a, VectorMath.exp(V.load(row) - m)), to: destination, streaming: out.streaming)
                         classIndex = classIndex + V(repeating: 1)
                         row += rows.stride
                         destination += out.rowStride
@@ -87,27 +91,89 @@ extension Kernels {
     }
 }
 
-/// `coef · (p_j − y_j)` of one vector of pixels, class by class. Without class weights the
-/// element is `b + coef · p` with `b = −coef · off` (and `− coef · (on − off)` more for the true
-/// class, by a compare and blend); with them, ``Kernels/weightedGradientTerms(coefficient:labelWeight:targets:)``.
-/// The callers test `targets.classWeights` once, outside their loops.
-private enum PixelGradient {
-    @inline(__always)
-    static func element<V: FloatLanes>(
-        coefficient coef: V, labelCoefficient c2: V, label: V, classIndex: V, probability p: V, targets t: Targets
-    ) -> V {
-        let offset = V(repeating: 0) - coef * V(repeating: t.off)
-        let labelOffset = offset - coef * V(repeating: t.on - t.off) - c2
-        return offset.with(labelOffset, where: label .== classIndex).plusProduct(coef + c2, p)
+extension Kernels {
+    /// The gradient pass from the exponentials `e_ij = exp(x_ij − m_i)` that the statistics pass
+    /// left in the gradient (``statistics(logits:labels:plane:range:targets:layout:out:exponentials:scratch:)``;
+    /// Float NCHW, overwritten), for pixels `range` of one image: `g_ij = offset_ij + a_i · e_ij`
+    /// with `a_i = coefficient_i / Σ_j e_ij` (`Σ_j e_ij = exp(logSum_i)`), the offsets of
+    /// ``gradient(logits:labels:plane:range:targets:maximum:logSum:coefficient:labelCoefficient:gradient:accumulating:layout:scratch:)``
+    /// (a modulated loss's `labelCoefficient` included). No exp per logit: each element is read
+    /// and written once, in place, class row by class row (runs of a tile's pixels, which the
+    /// hardware prefetcher follows), with the tile's per-pixel terms in its state rows.
+    package static func gradient(
+        fromExponentials g: UnsafeMutablePointer<Float>, labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>,
+        targets: Targets, logSum: UnsafePointer<Float>, coefficient: UnsafePointer<Float>,
+        labelCoefficient: UnsafePointer<Float>? = nil, layout: TileLayout, scratch: UnsafeMutablePointer<Float>
+    ) {
+        switch Kernels.vectorLanes {
+        case 16: gradient(SIMD16<Float>.self, fromExponentials: g, labels, plane, range, targets, logSum, coefficient, labelCoefficient, layout, scratch)
+        case 4: gradient(SIMD4<Float>.self, fromExponentials: g, labels, plane, range, targets, logSum, coefficient, labelCoefficient, layout, scratch)
+        default: gradient(SIMD8<Float>.self, fromExponentials: g, labels, plane, range, targets, logSum, coefficient, labelCoefficient, layout, scratch)
+        }
     }
 
-    @inline(__always)
-    static func weightedElement<V: FloatLanes>(
-        coefficient coef: V, labelCoefficient c2: V, label: V, labelWeight: V, weight: Float, class c: Int, probability p: V,
-        targets t: Targets
-    ) -> V {
-        let terms = Kernels.weightedGradientTerms(coefficient: coef, labelWeight: labelWeight, targets: t)
-        return Kernels.weightedOffset(unit: terms.unit, labelExtra: terms.labelExtra - c2, weight: weight, label: label, class: c)
-            .plusProduct(terms.scale + c2, p)
+    private static func gradient<V: FloatLanes>(
+        _: V.Type, fromExponentials g: UnsafeMutablePointer<Float>, _ labels: UnsafePointer<Int32>, _ plane: Int,
+        _ range: Range<Int>, _ t: Targets, _ logSum: UnsafePointer<Float>, _ coefficient: UnsafePointer<Float>,
+        _ labelCoefficient: UnsafePointer<Float>?, _ layout: TileLayout, _ scratch: UnsafeMutablePointer<Float>
+    ) {
+        let lanes = V.laneCount
+        let labelIndex = layout.state(scratch, TileState.labelIndex)
+        let labelWeight = layout.state(scratch, TileState.labelWeight)
+        // The per-pixel terms: a, the offset of every class, and the true class's offset (with
+        // class weights: its extra, added to `unit · w_label`).
+        let scaleRow = layout.state(scratch, TileState.coefficient)
+        let unitRow = layout.state(scratch, TileState.sumExp)
+        let labelRow = layout.state(scratch, TileState.sumGap)
+        forEachTile(range, layout) { p, count in
+            let vectors = (count + lanes - 1) / lanes
+            gatherLabels(labels: labels, p: p, count: count, padded: vectors * lanes, targets: t, layout: layout, scratch: scratch)
+            for v in 0..<vectors {
+                let o = v * lanes, n = Swift.min(lanes, count - o), q = p + o
+                let coef = V.load(coefficient + q, count: n, padding: 0)
+                let c2 = labelCoefficient.map { V.load($0 + q, count: n, padding: 0) } ?? V(repeating: 0)
+                let sumExp = VectorMath.exp(V.load(logSum + q, count: n, padding: 0))
+                if t.classWeights != nil {
+                    let terms = weightedGradientTerms(coefficient: coef, labelWeight: V.load(labelWeight + o), targets: t)
+                    ((terms.scale + c2) / sumExp).store(to: scaleRow + o)
+                    terms.unit.store(to: unitRow + o)
+                    (terms.labelExtra - c2).store(to: labelRow + o)
+                } else {
+                    let unit = V(repeating: 0) - coef * V(repeating: t.off)
+                    ((coef + c2) / sumExp).store(to: scaleRow + o)
+                    unit.store(to: unitRow + o)
+                    (unit - coef * V(repeating: t.on - t.off) - c2).store(to: labelRow + o)
+                }
+            }
+            let whole = count / lanes * lanes
+            for c in 0..<layout.classes {
+                let row = g + c * plane + p
+                let classIndex = V(repeating: Float(c)), weight = V(repeating: t.classWeights?[c] ?? 1)
+                // `unit · w_c` (with class weights), or the unit's row itself (`· 1` would change no bit).
+                let weighted = t.classWeights != nil
+                @inline(__always) func element(_ o: Int, _ e: V) -> V {
+                    let label = V.load(labelIndex + o), unit = V.load(unitRow + o)
+                    let offset = weighted
+                        ? (unit * weight).with(unit * weight + V.load(labelRow + o), where: label .== classIndex)
+                        : unit.with(V.load(labelRow + o), where: label .== classIndex)
+                    return offset.plusProduct(V.load(scaleRow + o), e)
+                }
+                var o = 0
+                if weighted {
+                    while o < whole {
+                        element(o, V.loadUnaligned(row + o)).storeUnaligned(to: row + o)
+                        o &+= lanes
+                    }
+                } else {
+                    while o < whole {
+                        element(o, V.loadUnaligned(row + o)).storeUnaligned(to: row + o)
+                        o &+= lanes
+                    }
+                }
+                if o < count {
+                    element(o, V.load(row + o, count: count - o, padding: 0)).store(to: row + o, count: count - o)
+                }
+            }
+        }
     }
 }

@@ -32,24 +32,48 @@ extension Kernels {
     /// The statistics pass over pixels `range` of one image: reads each logit from DRAM once
     /// and computes one exp per logit. `logits` is the image's first logit (class `c` of pixel
     /// `p` at `c · plane + p`), `labels` and `out` are indexed by the image's pixel.
-    /// - Returns: false if any logit in the range is NaN or infinite (then `out` is meaningless).
+    ///
+    /// With `exponentials` (the image's first element of a Float NCHW array, only where
+    /// ``keepsExponentials``), `exp(x_cp − m_p)` is also written there for every class and pixel
+    /// of the range, with non-temporal stores, for
+    /// ``gradient(fromExponentials:labels:plane:range:targets:logSum:coefficient:labelCoefficient:layout:scratch:)``.
+    /// - Returns: false if any logit in the range is NaN or infinite (then `out` and the
+    ///   exponentials are meaningless).
     package static func statistics(
         logits: LogitBuffer, labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>,
-        targets: Targets, layout: TileLayout, out: PixelStatistics, scratch: UnsafeMutablePointer<Float>
+        targets: Targets, layout: TileLayout, out: PixelStatistics, exponentials: UnsafeMutablePointer<Float>? = nil,
+        scratch: UnsafeMutablePointer<Float>
     ) -> Bool {
+        precondition(exponentials == nil || (keepsExponentials && !layout.channelsLast), "exponentials kept where they cannot be")
+        let finite: Bool
         switch Kernels.vectorLanes {
-        case 16: statistics(SIMD16<Float>.self, logits, labels, plane, range, targets, layout, out, scratch)
-        case 4: statistics(SIMD4<Float>.self, logits, labels, plane, range, targets, layout, out, scratch)
-        default: statistics(SIMD8<Float>.self, logits, labels, plane, range, targets, layout, out, scratch)
+        case 16: finite = statistics(SIMD16<Float>.self, logits, labels, plane, range, targets, layout, out, exponentials, scratch)
+        case 4: finite = statistics(SIMD4<Float>.self, logits, labels, plane, range, targets, layout, out, exponentials, scratch)
+        default: finite = statistics(SIMD8<Float>.self, logits, labels, plane, range, targets, layout, out, exponentials, scratch)
+        }
+        if exponentials != nil { hpm_stream_fence() }
+        return finite
+    }
+
+    /// Whether the statistics pass can keep its exponentials in the gradient's memory: where a
+    /// column's vector fills whole cache lines (``streamsColumns(_:)``), so that they are streamed
+    /// out with non-temporal stores.
+    package static var keepsExponentials: Bool {
+        switch Kernels.vectorLanes {
+        case 16: streamsColumns(SIMD16<Float>.self)
+        case 4: streamsColumns(SIMD4<Float>.self)
+        default: streamsColumns(SIMD8<Float>.self)
         }
     }
 
     private static func statistics<V: FloatLanes>(
         _: V.Type, _ x: LogitBuffer, _ labels: UnsafePointer<Int32>, _ plane: Int, _ range: Range<Int>,
-        _ targets: Targets, _ layout: TileLayout, _ out: PixelStatistics, _ scratch: UnsafeMutablePointer<Float>
+        _ targets: Targets, _ layout: TileLayout, _ out: PixelStatistics, _ kept: UnsafeMutablePointer<Float>?,
+        _ scratch: UnsafeMutablePointer<Float>
     ) -> Bool {
         let lanes = V.laneCount
         var finite = true
+        let columnBuffer = layout.exponentials(scratch)
         forEachTile(range, layout) { p, count in
             let vectors = (count + lanes - 1) / lanes
             var prefetch = TilePrefetch(V.self, after: p, count: count, logits: x, plane: plane, layout: layout)
@@ -59,10 +83,30 @@ extension Kernels {
             gatherLabels(
                 labels: labels, p: p, count: count, padded: vectors * lanes, targets: targets, layout: layout, scratch: scratch,
                 labelValues: rows)
-            forEachColumn(count: count, lanes: lanes, alignedFrom: nil) { o in
-                summarizeColumn(
-                    V.self, at: o, argmax: true, rows: rows, layout: layout, scratch: scratch, exponentials: nil,
-                    classWeights: targets.classWeights, prefetch: &prefetch, readsInPlace: false)
+            if let kept, count >= lanes {
+                // Each column's exponentials straight to memory, from the columns aligned for
+                // non-temporal stores (the state of the padding's lanes is then not computed:
+                // those lanes are not stored below).
+                let destination = kept + p
+                forEachColumn(count: count, lanes: lanes, alignedFrom: firstStreamedElement(V.self, destination)) { o in
+                    summarizeColumn(
+                        V.self, at: o, argmax: true, rows: rows, layout: layout, scratch: scratch,
+                        exponentials: destination + o, exponentialStride: plane, streamsExponentials: true,
+                        classWeights: targets.classWeights, prefetch: &prefetch, readsInPlace: false)
+                }
+            } else {
+                forEachColumn(count: count, lanes: lanes, alignedFrom: nil) { o in
+                    summarizeColumn(
+                        V.self, at: o, argmax: true, rows: rows, layout: layout, scratch: scratch,
+                        exponentials: kept == nil ? nil : columnBuffer, classWeights: targets.classWeights,
+                        prefetch: &prefetch, readsInPlace: false)
+                }
+                if let kept {
+                    // A tile shorter than one vector is one column: its pixels from the column's buffer.
+                    for c in 0..<layout.classes {
+                        for i in 0..<count { kept[c * plane + p + i] = columnBuffer[c * lanes + i] }
+                    }
+                }
             }
             let maximum = layout.state(scratch, TileState.maximum)
             let argmax = layout.state(scratch, TileState.argmax)

@@ -88,8 +88,9 @@ func require(_ condition: Bool, _ message: @autoclosure () -> String) {
 }
 
 /// Runs `body`; on a HardPixelMiningError checks `outputs` still hold the sentinel — or,
-/// only where it is documented (the one-pass cross-entropy's gradient and per-pixel losses,
-/// `onePass` naming those buffers by index), that a buffer found a non-finite logit while
+/// only where it is documented (the one-pass cross-entropy's gradient and per-pixel losses, an
+/// overwritten logit gradient of two passes; `onePass` naming those buffers by index), that a
+/// buffer found a non-finite logit while
 /// writing is wholly zero-filled (SPEC §5), never partly written. Any other error traps.
 /// Returns whether `body` succeeded.
 func expectTypedOrSuccess(
@@ -182,9 +183,14 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     let finiteInputs = true
     let saneParameters = true
 
-    // Whether the objective takes the cross-entropy's one pass (L_seg alone, no map): only
-    // then may a non-finite logit leave the logit gradient zero-filled; never the depth gradient.
-    let objectiveOnePass: Set<Int> = c.needsGroundTruthDepth || c.pacesSegmentation || c.pixelWeightMap != nil ? [] : [0]
+    // A non-finite logit may leave the objective's overwritten logit gradient zero-filled (the
+    // one pass writes it; two passes keep the statistics pass's exponentials in it); never the
+    // depth gradient.
+    let objectiveOnePass: Set<Int> = [0]
+    // Whether the objective takes the cross-entropy's one pass (L_seg alone, no map): only then
+    // may a side output's logit gradient be zero-filled (the multi-scale loss checks the logits
+    // of two-pass side outputs first).
+    let takesOnePass = !(c.needsGroundTruthDepth || c.pacesSegmentation || c.pixelWeightMap != nil)
 
     // The objective, with both gradients.
     var gx = [Float](repeating: sentinel, count: r.count(logitCount))
@@ -259,7 +265,7 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     var sideX = sides.map { [Float](repeating: sentinel, count: r.count($0.logits.count)) }
     var sideD = sides.map { [Float](repeating: sentinel, count: r.count($0.predictedLogDepth.count)) }
-    _ = expectTypedOrSuccess(sideX + sideD, onePass: objectiveOnePass.isEmpty ? [] : Set(sideX.indices), {
+    _ = expectTypedOrSuccess(sideX + sideD, onePass: takesOnePass ? Set(sideX.indices) : [], {
         let result = try MultiScaleObjective(c, threadCount: threads).evaluate(
             outputs: sides, labels: labels, groundTruthDepth: depth, shape: shape, epoch: epoch,
             logitGradients: &sideX, depthGradients: &sideD)
@@ -377,7 +383,8 @@ public func fuzzOneInput(_ bytes: UnsafePointer<UInt8>, _ size: Int) -> CInt {
             minimumKept: r.byte() % 8 == 0 ? Int.max - r.int(3) : r.int(40) - 3, averageNonIgnored: r.byte() % 2 == 0)
     }
     var minedResult: CrossEntropyResult? = nil
-    if expectTypedOrSuccess([gm], {
+    // Two passes, the first keeping its exponentials in the overwritten gradient.
+    if expectTypedOrSuccess([gm], onePass: [0], {
         minedResult = try LabelSmoothedCrossEntropy(
             smoothing: c.smoothing, ignoreLabel: c.ignoreLabel, mining: mining, classWeights: c.classWeights,
             reduction: r.byte() % 4 == 0 ? c.reduction : .perImageMean)
@@ -484,7 +491,7 @@ func fuzzPointerForms(
     for round in 0..<2 {
         var gx = [Float](repeating: sentinel, count: r.count(logitCount)), gd = [Float](repeating: sentinel, count: r.count(pixels))
         var w = [Float](repeating: sentinel, count: r.count(pixels)), l = w, mr = w, mz = w
-        _ = expectTypedOrSuccess([gx, gd, w, l, mr, mz], {
+        _ = expectTypedOrSuccess([gx, gd, w, l, mr, mz], onePass: objectiveOnePass, {
             try logits.withUnsafeBufferPointer { x in
                 try labels.withUnsafeBufferPointer { y in
                     try predicted.withUnsafeBufferPointer { d in

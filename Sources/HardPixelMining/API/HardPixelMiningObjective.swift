@@ -44,11 +44,14 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
     ///   - pixelWeightMap: the caller's N·H·W map of ``ObjectiveConfiguration/pixelWeightMap``
     ///     (finite values in 0...1e6); required with that term, refused without it.
     ///   - workspace: scratch to reuse across calls; a temporary one when nil.
-    /// - Throws: ``HardPixelMiningError`` before writing anything: every input is validated
-    ///   first, and the logits' finiteness is known after the statistics pass, before any
-    ///   output is written. (L_seg alone runs in one pass, as ``LabelSmoothedCrossEntropy``
-    ///   does: a non-finite logit then leaves `logitGradient` zero-filled, never partly
-    ///   written, and `depthGradient` untouched.)
+    /// - Throws: ``HardPixelMiningError`` before writing anything, but for a non-finite logit:
+    ///   every input is validated first, and the logits' finiteness is known after the
+    ///   statistics pass, which keeps its exponentials in an overwritten Float NCHW
+    ///   `logitGradient` (L_seg alone runs in one pass, as ``LabelSmoothedCrossEntropy``
+    ///   does). A non-finite logit leaves `logitGradient` zero-filled in overwrite mode (never
+    ///   partly written, whatever its type and layout), and every other output untouched;
+    ///   accumulating, or with `dataParallel` over a ``DataParallel/Semantics/globalBatch``
+    ///   (where no rank writes while another may fail), every output stays untouched.
     public func evaluate<Scalar: LogitScalar>(
         logits: UnsafeBufferPointer<Scalar>, labels: UnsafeBufferPointer<Int32>,
         predictedLogDepth: UnsafeBufferPointer<Float>, groundTruthDepth: UnsafeBufferPointer<Float>,

@@ -2,8 +2,9 @@ import HardPixelMiningKernels
 /// The passes over a batch, for every kind of ``SegmentationTerm``:
 /// - `.plain`: a label pass, then one pass over the logits (``CrossEntropyPass``);
 /// - `.mined` and `.hardPixel`: the statistics pass (reads the logits once; parallel over
-///   image × pixel chunk), the per-image weighing (per pixel, not per class; parallel over
-///   images), then the gradient pass (reads the logits again, streams the gradient once).
+///   image × pixel chunk; it keeps exp(x − m) in an overwritten Float NCHW gradient), the
+///   per-image weighing (per pixel, not per class; parallel over images), then the gradient
+///   pass (from the kept exponentials, or reading the logits again; writes the gradient once).
 /// Work items write disjoint outputs and every sum runs in a fixed order, so the results are
 /// bitwise identical for any thread count.
 enum ObjectiveEngine {
@@ -36,6 +37,8 @@ enum ObjectiveEngine {
     ) throws -> [ImageSums] {
         var labelCoefficient: UnsafePointer<Float>? = nil
         let batchImages = batch?.images ?? shape.images
+        let exponentials = StatisticsPass.keepsExponentials(
+            in: outputs.logitGradient, shape: shape, accumulates: outputs.accumulates, batch: batch)
         switch term {
         case .plain(let pixelWeights, let reduction, let modulation):
             return try onePass(
@@ -47,10 +50,10 @@ enum ObjectiveEngine {
                 pixelWeights: nil, reduction: plan.reduction, modulation: plan.modulation, targets: targets, shape: shape,
                 inputs: inputs, outputs: outputs, workspace: ws, threads: threads, batch: batch)
         case .mined(let mining, let pixelWeights):
-            try settled(batch) {
+            try statistics(outputs, shape, batch) {
                 try StatisticsPass.run(
-                    targets: targets, shape: shape, inputs: inputs, depthBinning: nil, regionTable: 0, workspace: ws,
-                    threads: threads)
+                    targets: targets, shape: shape, inputs: inputs, depthBinning: nil, regionTable: 0,
+                    exponentials: exponentials, workspace: ws, threads: threads)
             }
             if mining.isBatchWide {
                 try Mining.selectBatch(
@@ -67,11 +70,12 @@ enum ObjectiveEngine {
             }
         case .weighted(var plan):
             plan.coefficientLimit = targets.coefficientLimit
-            try settled(batch) {
+            try statistics(outputs, shape, batch) {
                 try StatisticsPass.run(
                     targets: targets, shape: shape, inputs: inputs,
                     depthBinning: plan.needsGroundTruthDepth ? plan.binning : nil,
-                    regionTable: plan.regionTableCount(images: shape.images), workspace: ws, threads: threads)
+                    regionTable: plan.regionTableCount(images: shape.images), exponentials: exponentials, workspace: ws,
+                    threads: threads)
             }
             for x in 0..<shape.width { ws.columnCell[x] = x * plan.grid.columns / shape.width }
             // A pooled depth term (SILog) needs the whole batch's sums before any image's gradient.
@@ -95,7 +99,8 @@ enum ObjectiveEngine {
         if let gradient = outputs.logitGradient {
             GradientPass.run(
                 targets: targets, shape: shape, logits: inputs.logits, labels: inputs.labels, gradient: gradient,
-                labelCoefficient: labelCoefficient, accumulates: outputs.accumulates, workspace: ws, threads: threads)
+                labelCoefficient: labelCoefficient, accumulates: outputs.accumulates, fromExponentials: exponentials != nil,
+                workspace: ws, threads: threads)
         }
         if case .mined = term { outputs.pixelLosses?.update(from: ws.loss, count: shape.pixelCount) }
         return ws.imageSums
@@ -120,6 +125,22 @@ enum ObjectiveEngine {
         // No depth term: its gradient is 0 (nothing to add when accumulating).
         if !outputs.accumulates { outputs.depthGradient?.update(repeating: 0, count: shape.pixelCount) }
         return sums
+    }
+
+    /// The statistics pass, run by `body` (through ``settled(_:_:)``). On a non-finite logit an
+    /// overwritten logit gradient is zero-filled, without a batch exchange: the pass may have kept
+    /// its exponentials there, and the one-pass cross-entropy leaves it so. Accumulated, or
+    /// with a batch exchange (no rank writes when another fails), nothing was written to it.
+    private static func statistics(
+        _ outputs: EngineOutputs, _ shape: BatchShape, _ batch: BatchExchange?, _ body: () throws -> Void
+    ) throws {
+        do {
+            try settled(batch, body)
+        } catch HardPixelMiningError.nonFiniteValue(argument: "logits", let index, let value)
+                    where batch == nil && !outputs.accumulates {
+            outputs.logitGradient?.zero(count: shape.logitCount)
+            throw HardPixelMiningError.nonFiniteValue(argument: "logits", index: index, value: value)
+        }
     }
 
     /// `body`, and with a batch exchange every rank's outcome of it (``BatchExchange/settle(_:)``).

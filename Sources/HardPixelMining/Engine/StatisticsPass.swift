@@ -7,9 +7,12 @@ enum StatisticsPass {
     ///   - depthBinning: when given, residuals (with predicted depth) or validity alone
     ///     (without) are computed for every pixel.
     ///   - regionTable: counters the DSE region table needs (0 without DSE).
+    ///   - exponentials: a Float NCHW gradient to be overwritten, where the pass keeps
+    ///     `exp(x − m)` for ``GradientPass`` (``keepsExponentials(in:shape:accumulates:batch:)``);
+    ///     meaningless if a logit is not finite (``ObjectiveEngine`` then zero-fills it).
     static func run(
         targets: Targets, shape: BatchShape, inputs: EngineInputs, depthBinning: DepthBinning?, regionTable: Int,
-        workspace ws: ObjectiveWorkspace, threads: Int
+        exponentials: UnsafeMutablePointer<Float>? = nil, workspace ws: ObjectiveWorkspace, threads: Int
     ) throws {
         let items = ObjectiveEngine.WorkItems(shape)
         let layout = TileLayout(shape)
@@ -20,13 +23,25 @@ enum StatisticsPass {
         ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws) { item, _, pixels, pixel, logit, scratch in
             ws.chunkFinite[item] = Kernels.statistics(
                 logits: inputs.logits + logit, labels: inputs.labels + pixel, plane: shape.pixelsPerImage,
-                range: pixels, targets: targets, layout: layout, out: stats.advanced(by: pixel), scratch: scratch)
+                range: pixels, targets: targets, layout: layout, out: stats.advanced(by: pixel),
+                exponentials: exponentials.map { $0 + logit }, scratch: scratch)
             guard let binning = depthBinning, let depth = inputs.groundTruthDepth else { return }
             DepthPass.prepare(
                 predicted: inputs.predictedLogDepth, groundTruth: depth, pixels: (pixel + pixels.lowerBound)..<(pixel + pixels.upperBound),
                 binning: binning, workspace: ws)
         }
         try throwIfNonFinite(logits: inputs.logits, shape: shape, items: items, workspace: ws)
+    }
+
+    /// The Float NCHW gradient in which the statistics pass keeps its exponentials, if any: an
+    /// overwritten one, without a batch exchange (no rank writes when another may fail), on a
+    /// build whose column vectors fill cache lines (``Kernels/keepsExponentials``).
+    static func keepsExponentials(
+        in gradient: MutableLogitBuffer?, shape: BatchShape, accumulates: Bool, batch: BatchExchange?
+    ) -> UnsafeMutablePointer<Float>? {
+        guard let gradient, gradient.precision == .float32, shape.logitLayout != .channelsLast, !accumulates,
+              batch == nil, Kernels.keepsExponentials else { return nil }
+        return gradient.base.assumingMemoryBound(to: Float.self)
     }
 
     /// Every pixel's predicted class (the first largest logit), N·H·W.
