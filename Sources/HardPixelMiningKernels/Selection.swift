@@ -1,16 +1,81 @@
 /// Order statistics in O(n) for self-paced pacing.
 package enum Selection {
-    /// The lower median (element `(n - 1) / 2` of the sorted order, as `torch.median`)
-    /// and the maximum of `values`, which must be non-empty. Reorders `values`.
-    ///
-    /// ``smallest(_:_:)`` is a radix select: O(n) in every case.
-    package static func lowerMedianAndMaximum(
-        _ values: UnsafeMutableBufferPointer<Float>, histogram: UnsafeMutablePointer<Int>
-    ) -> (median: Float, maximum: Float) {
-        precondition(!values.isEmpty)
-        var maximum = values[0]
-        for v in values where v > maximum { maximum = v }
-        return (smallest(values, (values.count - 1) / 2, histogram: histogram), maximum)
+    /// The lower median (element `(n - 1) / 2` of the sorted order, as `torch.median`) and the
+    /// maximum of the n values `source.value(i)` of those `i` in `0..<count` that
+    /// `source.counts(i)`, or nil if
+    /// none does; values finite. The radix select of ``smallest(_:_:histogram:combine:)`` on
+    /// their compaction, in fewer passes: the compaction into `scratch` (`count` Floats) also
+    /// takes the maximum and counts the first digit (as ``smallest(_:_:histogram:combine:)``'s
+    /// radix select, four interleaved histograms); the second pass counts the second digit
+    /// among the candidates left and moves them to the front, so that the third reads only
+    /// those. Branch-free: which pixels count is at random. O(count).
+    /// Generic, specialised here for each entry point's source (closures, or a generic across
+    /// modules, stay indirect calls per pixel).
+    static func lowerMedianAndMaximum<Source: SelectionSource>(
+        count: Int, of source: Source, scratch: UnsafeMutablePointer<Float>, histogram: UnsafeMutablePointer<Int>
+    ) -> (median: Float, maximum: Float)? {
+        @inline(__always) func key(_ v: Float) -> UInt32 {
+            let bits = v.bitPattern
+            return bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
+        }
+        /// The four interleaved histograms of `buckets` summed into the first; then the digit
+        /// of rank `rank` in it, `rank` made relative to that digit's bucket.
+        @inline(__always) func digit(_ buckets: Int, _ rank: inout Int) -> UInt32 {
+            var d = 0
+            while d < buckets {
+                histogram[d] &+= histogram[buckets &+ d] &+ histogram[2 &* buckets &+ d] &+ histogram[3 &* buckets &+ d]
+                d &+= 1
+            }
+            d = 0
+            while d < buckets - 1 && rank >= histogram[d] {
+                rank -= histogram[d]
+                d &+= 1
+            }
+            return UInt32(d)
+        }
+        let wide = 2048
+        histogram.update(repeating: 0, count: 4 * wide)
+        // Pass 1: compaction, maximum, first digit (key bits 21...31).
+        var m = 0, maximum = -Float.infinity
+        var i = 0
+        while i < count {
+            let v = source.value(i), c = source.counts(i)
+            scratch[m] = v
+            let one = c ? 1 : 0
+            m &+= one
+            maximum = c && v > maximum ? v : maximum
+            histogram[(i & 3) &* wide &+ Int(truncatingIfNeeded: key(v) >> 21)] &+= one
+            i &+= 1
+        }
+        guard m > 0 else { return nil }
+        var rank = (m - 1) / 2
+        let first = digit(wide, &rank)
+        // Pass 2: the candidates (first digit) moved to the front, their second digit (bits 10...20).
+        histogram.update(repeating: 0, count: 4 * wide)
+        var n = 0, j = 0
+        while j < m {
+            let v = scratch[j], k = key(v)
+            let one = k >> 21 == first ? 1 : 0
+            scratch[n] = v
+            n &+= one
+            histogram[(j & 3) &* wide &+ Int(truncatingIfNeeded: (k >> 10) & 0x7FF)] &+= one
+            j &+= 1
+        }
+        let second = digit(wide, &rank)
+        // Pass 3: among those, the candidates of the second digit; their last digit (bits 0...9).
+        let narrow = 1024
+        histogram.update(repeating: 0, count: 4 * narrow)
+        let prefix = first << 11 | second
+        j = 0
+        while j < n {
+            let k = key(scratch[j])
+            histogram[(j & 3) &* narrow &+ Int(truncatingIfNeeded: k & 0x3FF)] &+= k >> 10 == prefix ? 1 : 0
+            j &+= 1
+        }
+        let last = digit(narrow, &rank)
+        let found = prefix << 10 | last
+        let bits = found & 0x8000_0000 != 0 ? found & 0x7FFF_FFFF : ~found
+        return (Float(bitPattern: bits), maximum)
     }
 
     /// Ints of scratch ``smallest(_:_:histogram:)`` needs: four histograms of 2^11 buckets.
@@ -79,5 +144,76 @@ package enum Selection {
             let bits = prefix & 0x8000_0000 != 0 ? prefix & 0x7FFF_FFFF : ~prefix
             return Float(bitPattern: bits)
         }
+    }
+}
+
+/// The values a selection reads, and which of them count (``Selection/lowerMedianAndMaximum(count:of:scratch:histogram:)``).
+protocol SelectionSource {
+    /// Whether value `i` is one of the set.
+    func counts(_ i: Int) -> Bool
+    /// Value `i` (read whether or not it counts: finite where it counts).
+    func value(_ i: Int) -> Float
+}
+
+extension Selection {
+    /// The lower median and maximum of |R| over the eligible pixels (a label other than
+    /// `ignoreLabel` and valid depth): wR's pace.
+    package static func lowerMedianAndMaximum(
+        count: Int, residualMagnitudes residual: UnsafePointer<Double>, labels: UnsafePointer<Int32>,
+        hasDepth: UnsafePointer<UInt8>, ignoreLabel: Int32, scratch: UnsafeMutablePointer<Float>,
+        histogram: UnsafeMutablePointer<Int>
+    ) -> (median: Float, maximum: Float)? {
+        struct Source: SelectionSource {
+            let residual: UnsafePointer<Double>, labels: UnsafePointer<Int32>, hasDepth: UnsafePointer<UInt8>, ignore: Int32
+            @inline(__always) func counts(_ i: Int) -> Bool { (labels[i] != ignore ? 1 : 0) & (hasDepth[i] != 0 ? 1 : 0) != 0 }
+            @inline(__always) func value(_ i: Int) -> Float { Float(abs(residual[i])) }
+        }
+        return lowerMedianAndMaximum(
+            count: count, of: Source(residual: residual, labels: labels, hasDepth: hasDepth, ignore: ignoreLabel),
+            scratch: scratch, histogram: histogram)
+    }
+
+    /// The lower median and maximum of `values` over the eligible pixels (wZ's pace).
+    package static func lowerMedianAndMaximum(
+        count: Int, eligibleValues values: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
+        hasDepth: UnsafePointer<UInt8>, ignoreLabel: Int32, scratch: UnsafeMutablePointer<Float>,
+        histogram: UnsafeMutablePointer<Int>
+    ) -> (median: Float, maximum: Float)? {
+        struct Source: SelectionSource {
+            let values: UnsafePointer<Float>, labels: UnsafePointer<Int32>, hasDepth: UnsafePointer<UInt8>, ignore: Int32
+            @inline(__always) func counts(_ i: Int) -> Bool { (labels[i] != ignore ? 1 : 0) & (hasDepth[i] != 0 ? 1 : 0) != 0 }
+            @inline(__always) func value(_ i: Int) -> Float { values[i] }
+        }
+        return lowerMedianAndMaximum(
+            count: count, of: Source(values: values, labels: labels, hasDepth: hasDepth, ignore: ignoreLabel),
+            scratch: scratch, histogram: histogram)
+    }
+
+    /// The lower median and maximum of `values` over the labelled pixels (ce's and a map's paces).
+    package static func lowerMedianAndMaximum(
+        count: Int, labelledValues values: UnsafePointer<Float>, labels: UnsafePointer<Int32>, ignoreLabel: Int32,
+        scratch: UnsafeMutablePointer<Float>, histogram: UnsafeMutablePointer<Int>
+    ) -> (median: Float, maximum: Float)? {
+        struct Source: SelectionSource {
+            let values: UnsafePointer<Float>, labels: UnsafePointer<Int32>, ignore: Int32
+            @inline(__always) func counts(_ i: Int) -> Bool { labels[i] != ignore }
+            @inline(__always) func value(_ i: Int) -> Float { values[i] }
+        }
+        return lowerMedianAndMaximum(
+            count: count, of: Source(values: values, labels: labels, ignore: ignoreLabel), scratch: scratch,
+            histogram: histogram)
+    }
+
+    /// The lower median and maximum of `values` where `mask` is true (every value without one).
+    package static func lowerMedianAndMaximum(
+        count: Int, values: UnsafePointer<Float>, mask: UnsafePointer<Bool>?, scratch: UnsafeMutablePointer<Float>,
+        histogram: UnsafeMutablePointer<Int>
+    ) -> (median: Float, maximum: Float)? {
+        struct Source: SelectionSource {
+            let values: UnsafePointer<Float>, mask: UnsafePointer<Bool>?
+            @inline(__always) func counts(_ i: Int) -> Bool { mask?[i] ?? true }
+            @inline(__always) func value(_ i: Int) -> Float { values[i] }
+        }
+        return lowerMedianAndMaximum(count: count, of: Source(values: values, mask: mask), scratch: scratch, histogram: histogram)
     }
 }

@@ -160,3 +160,32 @@ import Testing
         #expect(maximum == Double(sorted[count - 1]))
     }
 }
+
+/// The engine's paces select among the eligible pixels as they compact them: the mask of
+/// ``SelfPacedPacing/mask(weights:eligible:epoch:)`` (the same path) against sorting the
+/// eligible weights, with bunched values (many candidates share the first digit), zeros of
+/// both signs, negatives, subnormals, huge values and ineligible NaNs.
+@Suite struct MaskedSelectionTests {
+    @Test(arguments: [1, 2, 5, 64, 1000, 4099])
+    func maskIsTheSortedEligibleLowerMedian(count: Int) throws {
+        var random = TestRandom(seed: UInt64(100 + count))
+        let specials: [Float] = [0, -0.0, 1e-42, -1e-42, 3.4e38, -3.4e38, 0.5]
+        // Bunched around 0.5 (sharing the first digit, 11 bits, and differing in the second),
+        // spread over neighbouring first digits, and special.
+        var weights = (0..<count).map { i -> Float in
+            let u = random.uniform()
+            return u < 0.15 ? specials[i % specials.count]
+                : u < 0.6 ? 0.5 + Float(random.uniform(0...1)) * 1e-3 : Float(random.uniform(0.4...0.7))
+        }
+        var eligible = (0..<count).map { _ in random.uniform() < 0.7 }
+        eligible[count / 2] = true
+        for i in weights.indices where !eligible[i] && i % 3 == 0 { weights[i] = .nan }
+        let chosen = weights.indices.filter { eligible[$0] }.map { weights[$0] }.sorted()
+        let pacing = SelfPacedPacing(totalEpochs: 10)
+        for (epoch, pace) in [(0.0, chosen[(chosen.count - 1) / 2]), (10.0, chosen[chosen.count - 1])] {
+            let mask = try pacing.mask(weights: weights, eligible: eligible, epoch: epoch)
+            #expect(mask == weights.indices.map { eligible[$0] && weights[$0] < pace }, "epoch \(epoch)")
+        }
+        #expect(try pacing.mask(weights: weights, eligible: eligible.map { _ in false }, epoch: 0) == eligible.map { _ in false })
+    }
+}

@@ -36,13 +36,12 @@ public struct SelfPacedPacing: Sendable, Hashable {
     /// The learning pace `η` of `weights` at `epoch`, or `nil` when `weights` is empty
     /// (then no pixel counts).
     ///
-    /// - Complexity: O(n) (a radix select); copies `weights` once.
+    /// - Complexity: O(n) (a radix select on a copy of `weights`).
     public func learningPace(of weights: UnsafeBufferPointer<Float>, epoch: Double) throws -> Double? {
         try validate()
         try validate(epoch: epoch)
         try Check.allFinite(weights, "weights")
-        guard !weights.isEmpty else { return nil }
-        let (median, maximum) = PaceStatistics.lowerMedianAndMaximum(of: weights)
+        guard let (median, maximum) = PaceStatistics.lowerMedianAndMaximum(of: weights) else { return nil }
         return pace(median: Double(median), maximum: Double(maximum), epoch: epoch)
     }
 
@@ -55,12 +54,18 @@ public struct SelfPacedPacing: Sendable, Hashable {
     /// `weights[i] < η`, with `η` taken over the eligible weights only.
     public func mask(weights: [Float], eligible: [Bool], epoch: Double) throws -> [Bool] {
         try Check.count(eligible.count, weights.count, "eligible")
-        let chosen = PaceStatistics.eligibleValues(weights, eligible: eligible)
-        guard let eta = try learningPace(of: chosen, epoch: epoch) else {
-            try validate(epoch: epoch)
-            return Array(repeating: false, count: weights.count)
+        try validate()
+        try validate(epoch: epoch)
+        // Only the eligible weights are taken (an ineligible one may be anything).
+        if let i = weights.indices.first(where: { eligible[$0] && !weights[$0].isFinite }) {
+            throw HardPixelMiningError.nonFiniteValue(argument: "weights", index: i, value: weights[i])
         }
-        return PaceStatistics.mask(weights, eligible: eligible, below: eta)
+        // The eligible weights' statistics without a copy of them, as the engine's paces.
+        let statistics = weights.withUnsafeBufferPointer { w in
+            eligible.withUnsafeBufferPointer { e in PaceStatistics.lowerMedianAndMaximum(of: w, mask: e.baseAddress) }
+        }
+        guard let (median, maximum) = statistics else { return Array(repeating: false, count: weights.count) }
+        return PaceStatistics.mask(weights, eligible: eligible, below: pace(median: Double(median), maximum: Double(maximum), epoch: epoch))
     }
 }
 

@@ -38,8 +38,9 @@ public final class ObjectiveWorkspace {
     private(set) var modulator: UnsafeMutablePointer<Float> = Scratch.empty()
     private(set) var labelFactor: UnsafeMutablePointer<Float> = Scratch.empty()
     private(set) var labelCoefficient: UnsafeMutablePointer<Float> = Scratch.empty()
-    // Per image: one band of the region table (columns × bins), counts and errors.
-    private(set) var regionCount: UnsafeMutablePointer<Int32> = Scratch.empty()
+    // Per image: one band of the region table (columns × bins, in `RegionTable.copies` copies):
+    // each region's pixels and errors packed, then its quotient.
+    private(set) var regionCount: UnsafeMutablePointer<UInt64> = Scratch.empty()
     private(set) var regionErrors: UnsafeMutablePointer<Int32> = Scratch.empty()
     // Per worker thread: the kernels' tile (C × T floats) and its per-pixel state.
     private(set) var tileScratch: UnsafeMutablePointer<Float> = Scratch.empty()

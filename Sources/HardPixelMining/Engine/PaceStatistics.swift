@@ -2,23 +2,19 @@ import HardPixelMiningKernels
 
 /// The per-image statistics of a learning pace.
 enum PaceStatistics {
-    /// The lower median and the maximum of non-empty, finite `values` (a radix select on a copy).
-    static func lowerMedianAndMaximum(of values: UnsafeBufferPointer<Float>) -> (median: Float, maximum: Float) {
-        let scratch = UnsafeMutableBufferPointer<Float>.allocate(capacity: values.count)
+    /// The lower median and the maximum of the finite `values` where `mask` is true (every one
+    /// without a mask), or nil if none is (a radix select, compacting into a scratch copy, as
+    /// the engine's paces).
+    static func lowerMedianAndMaximum(
+        of values: UnsafeBufferPointer<Float>, mask: UnsafePointer<Bool>? = nil
+    ) -> (median: Float, maximum: Float)? {
+        guard let base = values.baseAddress else { return nil }
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: values.count)
         defer { scratch.deallocate() }
-        _ = scratch.initialize(fromContentsOf: values)
         let histogram = UnsafeMutablePointer<Int>.allocate(capacity: Selection.histogramCount)
         defer { histogram.deallocate() }
-        let (median, maximum) = Selection.lowerMedianAndMaximum(scratch, histogram: histogram)
-        return (median, maximum)
-    }
-
-    /// The values whose `eligible` flag is set, in order.
-    static func eligibleValues(_ values: [Float], eligible: [Bool]) -> [Float] {
-        var chosen: [Float] = []
-        chosen.reserveCapacity(values.count)
-        for i in values.indices where eligible[i] { chosen.append(values[i]) }
-        return chosen
+        return Selection.lowerMedianAndMaximum(
+            count: values.count, values: base, mask: mask, scratch: scratch, histogram: histogram)
     }
 
     /// `eligible[i] && values[i] < pace` for every i.

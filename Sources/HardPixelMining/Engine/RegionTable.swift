@@ -5,11 +5,22 @@ import HardPixelMiningKernels
 /// rows at a time (the pixels of a band are contiguous image rows), so it needs only
 /// `columns × bins` counters per image even for a per-pixel grid.
 enum RegionTable {
+    /// The copies of a band's table that pixels count into in turn (`i mod copies`), summed
+    /// after the band: neighbouring pixels mostly share a region, and one table would make
+    /// each increment wait for the previous one's store.
+    static let copies = 4
+
+    /// The counters (of each of `count` and `errors`) one image's table needs.
+    static func counters(columns: Int, bins: Int) -> Int { copies * columns * bins }
+
+    /// wZ of one image's pixels. `count` and `errors` hold ``counters(columns:bins:)`` each:
+    /// `count` a region's pixels and errors packed (`n | errors << 32`, so that a pixel adds
+    /// to its region in one step), `errors` the regions' quotients.
     static func weights(
         image k: Int, shape: PixelMapShape, grid: (rows: Int, columns: Int), binning: DepthBinning,
         labels: UnsafePointer<Int32>, depth: UnsafePointer<Float>, hasDepth: UnsafePointer<UInt8>,
         wrong: UnsafePointer<UInt8>, ignoreLabel: Int32, columnCell: UnsafePointer<Int>,
-        count: UnsafeMutablePointer<Int32>, errors: UnsafeMutablePointer<Int32>, weights: UnsafeMutablePointer<Float>,
+        count: UnsafeMutablePointer<UInt64>, errors: UnsafeMutablePointer<Int32>, weights: UnsafeMutablePointer<Float>,
         keys: UnsafeMutablePointer<Int>
     ) {
         let (h, w) = (shape.height, shape.width)
@@ -22,9 +33,11 @@ enum RegionTable {
             let cellRow = y * grid.rows / h
             var end = y + 1
             while end < h && end * grid.rows / h == cellRow { end += 1 }
-            count.update(repeating: 0, count: tableSize)
-            errors.update(repeating: 0, count: tableSize)
             let band = (y * w)..<(end * w)
+            // The copies only where the band has more pixels than they have counters (a fine
+            // grid's band would spend more on clearing them than on its pixels).
+            let copies = Self.copies * tableSize <= band.count ? Self.copies : 1
+            count.update(repeating: 0, count: copies * tableSize)
             // Branch-free, with unchecked steps and every load unconditional, so that the loops
             // vectorise and never mispredict (ignored labels and missing depth are scattered):
             // a pixel that does not count has key 0 and adds 0 to region 0, and its depth (0,
@@ -45,11 +58,19 @@ enum RegionTable {
                 }
             }
             var i = band.lowerBound
+            // n and the errors of a band's region stay below 2^32 for any band below 2^32 pixels
+            // (16 GiB of labels alone); the Int32 counters this replaced trapped at 2^31.
             while i < band.upperBound {
-                let key = keys[i]
-                count[key] += counts(i) ? 1 : 0
-                errors[key] += counts(i) ? Int32(wrong[i]) : 0
+                let key = (i & (copies - 1)) &* tableSize &+ keys[i]
+                count[key] &+= counts(i) ? 1 | UInt64(wrong[i]) << 32 : 0
                 i &+= 1
+            }
+            for copy in 1..<copies {
+                for key in 0..<tableSize { count[key] &+= count[copy &* tableSize &+ key] }
+            }
+            @inline(__always) func quotient(_ key: Int) -> Float {
+                let packed = count[key]
+                return Float(Double(UInt32(truncatingIfNeeded: packed >> 32)) / Double(UInt32(truncatingIfNeeded: packed)))
             }
             i = band.lowerBound
             if tableSize <= band.count {
@@ -57,8 +78,7 @@ enum RegionTable {
                 // place of its error count; the same quotient, so the same bits, as per pixel.
                 var key = 0
                 while key < tableSize {
-                    let n = count[key]
-                    errors[key] = n > 0 ? Int32(bitPattern: Float(Double(errors[key]) / Double(n)).bitPattern) : 0
+                    errors[key] = count[key] != 0 ? Int32(bitPattern: quotient(key).bitPattern) : 0
                     key &+= 1
                 }
                 while i < band.upperBound {
@@ -69,8 +89,7 @@ enum RegionTable {
             } else {
                 // A fine grid (one band is one row of cells): a quotient per pixel.
                 while i < band.upperBound {
-                    let key = keys[i]
-                    let weight = Float(Double(errors[key]) / Double(count[key]))
+                    let weight = quotient(keys[i])
                     weights[i] = counts(i) ? weight : 0
                     i &+= 1
                 }
@@ -85,8 +104,8 @@ enum RegionTable {
         grid: (rows: Int, columns: Int), binning: DepthBinning, ignoreLabel: Int32,
         into weights: UnsafeMutablePointer<Float>, workspace ws: ObjectiveWorkspace
     ) throws {
-        let band = grid.columns * binning.binCount
-        try ws.reserve(pixels: shape.pixelCount, table: band, columns: shape.width)
+        try ws.reserve(
+            pixels: shape.pixelCount, table: counters(columns: grid.columns, bins: binning.binCount), columns: shape.width)
         markErrors(predictions: predictions, labels: labels, ignoreLabel: ignoreLabel, count: shape.pixelCount, workspace: ws)
         DepthPass.prepare(predicted: nil, groundTruth: depth, pixels: 0..<shape.pixelCount, binning: binning, workspace: ws)
         for x in 0..<shape.width { ws.columnCell[x] = x * grid.columns / shape.width }

@@ -26,8 +26,10 @@ enum WeighingPass {
             RegionTable.weights(
                 image: k, shape: shape, grid: grid, binning: plan.binning, labels: labels,
                 depth: groundTruthDepth! + base, hasDepth: ws.hasDepth + base, wrong: ws.wrong + base,
-                ignoreLabel: ignore, columnCell: ws.columnCell, count: ws.regionCount + k * grid.columns * bins,
-                errors: ws.regionErrors + k * grid.columns * bins, weights: wZ, keys: ws.regionKey + base)
+                ignoreLabel: ignore, columnCell: ws.columnCell,
+                count: ws.regionCount + k * RegionTable.counters(columns: grid.columns, bins: bins),
+                errors: ws.regionErrors + k * RegionTable.counters(columns: grid.columns, bins: bins), weights: wZ,
+                keys: ws.regionKey + base)
         }
         if let pacing = plan.pacing {
             paces(&s, pacing: pacing, plan: plan, labels: labels, image: k, plane: plane, base: base, ws)
@@ -52,34 +54,29 @@ enum WeighingPass {
         let residual = ws.residual + base, hasDepth = ws.hasDepth + base
         let wZ = ws.segmentationError + base, loss = ws.loss + base
         let ignore = plan.ignoreLabel
-        // `counts(i)` is 1 for a pixel the map lives on, 0 otherwise. A branch-free compaction (the
-        // pixels that count are spread at random): every pixel's weight goes to the next free
-        // slot, which only a pixel that counts keeps. The slot never passes the pixel, so the
-        // writes stay within the image's scratch.
-        func pace(_ counts: (Int) -> Int, _ weight: (Int) -> Float) -> Double? {
-            var m = 0
-            for i in 0..<plane {
-                scratch[m] = weight(i)
-                m += counts(i)
-            }
-            guard m > 0 else { return nil }
-            let (u1, u2) = Selection.lowerMedianAndMaximum(
-                UnsafeMutableBufferPointer(start: scratch, count: m), histogram: ws.histogram(image: k))
-            return pacing.pace(median: Double(u1), maximum: Double(u2), epoch: plan.epoch)
+        // The values a map lives on are compacted into the image's scratch as they are selected
+        // from (the slot never passes the pixel, so the writes stay within the image's scratch).
+        let histogram = ws.histogram(image: k)
+        @inline(__always) func pace(_ statistics: (median: Float, maximum: Float)?) -> Double? {
+            statistics.map { pacing.pace(median: Double($0.median), maximum: Double($0.maximum), epoch: plan.epoch) }
         }
-        let isEligible = { (i: Int) in eligibility(label: labels[i], hasDepth: hasDepth[i], ignoreLabel: ignore) }
-        let isLabelled = { (i: Int) in labels[i] != ignore ? 1 : 0 }
         if plan.depthPredictionError?.paced == true {
-            s.depthPredictionErrorPace = pace(isEligible) { Float(abs(residual[$0])) }
+            s.depthPredictionErrorPace = pace(Selection.lowerMedianAndMaximum(
+                count: plane, residualMagnitudes: residual, labels: labels, hasDepth: hasDepth, ignoreLabel: ignore,
+                scratch: scratch, histogram: histogram))
         }
         if plan.segmentationError?.paced == true {
-            s.segmentationErrorPace = pace(isEligible) { wZ[$0] }
+            s.segmentationErrorPace = pace(Selection.lowerMedianAndMaximum(
+                count: plane, eligibleValues: wZ, labels: labels, hasDepth: hasDepth, ignoreLabel: ignore, scratch: scratch,
+                histogram: histogram))
         }
         if plan.pixelWeightMap?.paced == true, let map = plan.pixelWeightMapValues.map({ $0 + base }) {
-            s.pixelWeightMapPace = pace(isLabelled) { map[$0] }
+            s.pixelWeightMapPace = pace(Selection.lowerMedianAndMaximum(
+                count: plane, labelledValues: map, labels: labels, ignoreLabel: ignore, scratch: scratch, histogram: histogram))
         }
         if plan.pacesSegmentation {
-            s.segmentationPace = pace(isLabelled) { loss[$0] }
+            s.segmentationPace = pace(Selection.lowerMedianAndMaximum(
+                count: plane, labelledValues: loss, labels: labels, ignoreLabel: ignore, scratch: scratch, histogram: histogram))
         }
     }
 

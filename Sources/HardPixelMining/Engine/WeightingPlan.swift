@@ -51,8 +51,9 @@ struct WeightingPlan {
     /// Whether any map or pace needs the per-image weighing; otherwise the cross-entropy's one
     /// pass computes the whole loss.
     var needsWeighing: Bool { needsGroundTruthDepth || pacesSegmentation || pixelWeightMap != nil }
-    /// The DSE region table's counters for `images` images (0 without DSE).
+    /// The DSE region table's counters for `images` images (0 without DSE): each image's band
+    /// table in ``RegionTable/copies`` copies.
     func regionTableCount(images: Int) -> Int {
-        segmentationError == nil ? 0 : images * grid.columns * binning.binCount
+        segmentationError == nil ? 0 : images * RegionTable.counters(columns: grid.columns, bins: binning.binCount)
     }
 }
