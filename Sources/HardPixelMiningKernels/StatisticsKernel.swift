@@ -55,10 +55,16 @@ extension Kernels {
         return finite
     }
 
-    /// Whether the statistics pass can keep its exponentials in the gradient's memory: where a
-    /// column's vector fills whole cache lines (``streamsColumns(_:)``), so that they are streamed
-    /// out with non-temporal stores.
-    package static var keepsExponentials: Bool {
+    /// Whether the statistics pass keeps its exponentials in the gradient's memory: where that
+    /// pays (`HPM_KEEP_EXPONENTIALS`: builds without FMA, where an exp is dear) and a column's
+    /// vector fills whole cache lines (``streamsColumns(_:)``), so that they are streamed out
+    /// with non-temporal stores.
+    package static var keepsExponentials: Bool { exponentialsPay && columnsStream }
+
+    /// `HPM_KEEP_EXPONENTIALS`.
+    private static let exponentialsPay = HPM_KEEP_EXPONENTIALS != 0
+
+    private static var columnsStream: Bool {
         switch Kernels.vectorLanes {
         case 16: streamsColumns(SIMD16<Float>.self)
         case 4: streamsColumns(SIMD4<Float>.self)

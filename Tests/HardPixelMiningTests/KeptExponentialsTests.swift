@@ -2,8 +2,9 @@ import HardPixelMining
 import HardPixelMiningTestSupport
 import Testing
 
-/// The statistics pass keeps exp(x − m) in an overwritten Float NCHW logit gradient and the
-/// gradient pass reads them back instead of the logits; every other gradient (accumulated, half
+/// The statistics pass keeps exp(x − m) in an overwritten Float NCHW logit gradient (in builds
+/// where that pays: the default, baseline one, which the tests run in) and the gradient pass
+/// reads them back instead of the logits; every other gradient (accumulated, half
 /// precision, channels-last, a data-parallel global batch) recomputes them from the logits. The
 /// two paths compute the same operations, so accumulating onto zeros gives the overwritten
 /// gradient exactly — for tiles shorter than a vector, planes whose rows are not aligned for

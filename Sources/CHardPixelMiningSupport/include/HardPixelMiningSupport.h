@@ -27,6 +27,20 @@
 #define HPM_FUSED_MULTIPLY_ADD 0
 #endif
 
+// Whether the objective's statistics pass keeps exp(x − m) in an overwritten Float gradient
+// for the gradient pass to read back, instead of computing every exp twice: where an exp is
+// dear (no FMA, the baseline SSE2 build: the objective in 0.72–0.81× the time) and not where it
+// is cheap (AVX-512: 1.00× with one thread, 1.09× with two, where the extra write of the
+// gradient costs what the second exp saved; Docs/Performance.md, session 15).
+// `-Xcc -DHPM_KEEP_EXPONENTIALS=0|1` overrides.
+#if !defined(HPM_KEEP_EXPONENTIALS)
+#if HPM_FUSED_MULTIPLY_ADD
+#define HPM_KEEP_EXPONENTIALS 0
+#else
+#define HPM_KEEP_EXPONENTIALS 1
+#endif
+#endif
+
 /// Copies `count` floats from `source` (in cache) to `destination` with non-temporal stores
 /// where `destination` is 16-byte aligned, ordinary stores for an unaligned head and tail, so
 /// that the destination's lines are not read before they are written.

@@ -46,7 +46,7 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
     ///   - workspace: scratch to reuse across calls; a temporary one when nil.
     /// - Throws: ``HardPixelMiningError`` before writing anything, but for a non-finite logit:
     ///   every input is validated first, and the logits' finiteness is known after the
-    ///   statistics pass, which keeps its exponentials in an overwritten Float NCHW
+    ///   statistics pass, which may keep its exponentials in an overwritten Float NCHW
     ///   `logitGradient` (L_seg alone runs in one pass, as ``LabelSmoothedCrossEntropy``
     ///   does). A non-finite logit leaves `logitGradient` zero-filled in overwrite mode (never
     ///   partly written, whatever its type and layout), and every other output untouched;

@@ -55,7 +55,7 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
     /// before anything is written; a NaN or infinite logit is found while the gradient is
     /// being written, so it throws with `gradient` and `pixelLosses` zero-filled (never
     /// partly written) — in overwrite mode; accumulating, every output stays untouched. With
-    /// mining, the first of two passes keeps its exponentials in an overwritten Float NCHW
+    /// mining, the first of two passes may keep its exponentials in an overwritten Float NCHW
     /// `gradient`: a non-finite logit leaves `gradient` zero-filled in overwrite mode (whatever
     /// its type and layout) and `pixelLosses` untouched; any other error leaves every output
     /// untouched.

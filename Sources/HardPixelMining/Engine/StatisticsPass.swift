@@ -35,7 +35,8 @@ enum StatisticsPass {
 
     /// The Float NCHW gradient in which the statistics pass keeps its exponentials, if any: an
     /// overwritten one, without a batch exchange (no rank writes when another may fail), on a
-    /// build whose column vectors fill cache lines (``Kernels/keepsExponentials``).
+    /// build where keeping them pays and whose column vectors fill cache lines
+    /// (``Kernels/keepsExponentials``).
     static func keepsExponentials(
         in gradient: MutableLogitBuffer?, shape: BatchShape, accumulates: Bool, batch: BatchExchange?
     ) -> UnsafeMutablePointer<Float>? {
