@@ -56,7 +56,7 @@ extension Kernels {
     }
 
     /// Whether the statistics pass keeps its exponentials in the gradient's memory: where that
-    /// pays (`HPM_KEEP_EXPONENTIALS`: builds without FMA, where an exp is dear) and a column's
+    /// pays (`HPM_KEEP_EXPONENTIALS`: builds below AVX-512, where an exp is dear) and a column's
     /// vector fills whole cache lines (``streamsColumns(_:)``), so that they are streamed out
     /// with non-temporal stores.
     package static var keepsExponentials: Bool { exponentialsPay && columnsStream }

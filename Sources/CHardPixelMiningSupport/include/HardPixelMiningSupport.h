@@ -29,16 +29,17 @@
 
 // Whether the objective's statistics pass keeps exp(x − m) in an overwritten Float gradient
 // for the gradient pass to read back, instead of computing every exp twice: where an exp is
-// dear (no FMA, the baseline SSE2 build: the objective in 0.72–0.81× the time) and not where it
-// is cheap (AVX-512: 1.00× with one thread, 1.09× with two, where the extra write of the
-// gradient costs what the second exp saved; Docs/Performance.md, session 15).
-// `-Xcc -DHPM_KEEP_EXPONENTIALS=0|1` overrides.
-#if !defined(HPM_KEEP_EXPONENTIALS)
-#if HPM_FUSED_MULTIPLY_ADD
+// dear, below AVX-512 (the objective's time, kept ÷ computed twice, interleaved, one / two
+// threads: baseline SSE2 0.72 / 0.81, AVX2 with FMA 0.91 / 1.00), not where it is cheap
+// (AVX-512: 1.00 / 1.09, the extra write of the gradient costing what the second exp saved;
+// Docs/Performance.md, session 15). `-Xcc -DHPM_KEEP=0|1` overrides (as `HPM_LANES` does the
+// width: a macro Swift sees must be defined in this header).
+#if defined(HPM_KEEP)
+#define HPM_KEEP_EXPONENTIALS HPM_KEEP
+#elif defined(__AVX512F__)
 #define HPM_KEEP_EXPONENTIALS 0
 #else
 #define HPM_KEEP_EXPONENTIALS 1
-#endif
 #endif
 
 /// Copies `count` floats from `source` (in cache) to `destination` with non-temporal stores
