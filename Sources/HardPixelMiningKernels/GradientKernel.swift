@@ -159,6 +159,7 @@ extension Kernels {
                     return offset.plusProduct(V.load(scaleRow + o), e)
                 }
                 var o = 0
+                // The same loop twice, so that each copy is compiled for one value of `weighted`.
                 if weighted {
                     while o < whole {
                         element(o, V.loadUnaligned(row + o)).storeUnaligned(to: row + o)

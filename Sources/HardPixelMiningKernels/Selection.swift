@@ -2,13 +2,13 @@
 package enum Selection {
     /// The lower median (element `(n - 1) / 2` of the sorted order, as `torch.median`) and the
     /// maximum of the n values `source.value(i)` of those `i` in `0..<count` that
-    /// `source.counts(i)`, or nil if
-    /// none does; values finite. The radix select of ``smallest(_:_:histogram:combine:)`` on
-    /// their compaction, in fewer passes: the compaction into `scratch` (`count` Floats) also
-    /// takes the maximum and counts the first digit (as ``smallest(_:_:histogram:combine:)``'s
-    /// radix select, four interleaved histograms); the second pass counts the second digit
-    /// among the candidates left and moves them to the front, so that the third reads only
-    /// those. Branch-free: which pixels count is at random. O(count).
+    /// `source.counts(i)`, or nil if none does; values finite.
+    ///
+    /// The radix select of ``smallest(_:_:histogram:combine:)`` (the same digits, four
+    /// interleaved histograms) on their compaction, in fewer passes: the compaction into
+    /// `scratch` (`count` Floats) also takes the maximum and counts the first digit; the second
+    /// pass counts the second digit among the candidates left and moves them to the front, so
+    /// that the third reads only those. Branch-free: which pixels count is at random. O(count).
     /// Generic, specialised here for each entry point's source (closures, or a generic across
     /// modules, stay indirect calls per pixel).
     static func lowerMedianAndMaximum<Source: SelectionSource>(
@@ -155,6 +155,30 @@ protocol SelectionSource {
     func value(_ i: Int) -> Float
 }
 
+/// Where a selection reads value `i`.
+protocol PixelValues {
+    func value(_ i: Int) -> Float
+}
+
+/// Floats as they are.
+struct Floats: PixelValues {
+    let base: UnsafePointer<Float>
+    @inline(__always) func value(_ i: Int) -> Float { base[i] }
+}
+
+/// |R| as Float, wR, from the Double residuals.
+struct ResidualMagnitudes: PixelValues {
+    let base: UnsafePointer<Double>
+    @inline(__always) func value(_ i: Int) -> Float { Float(abs(base[i])) }
+}
+
+/// Values on the eligible pixels: a label other than `ignore` and valid depth.
+struct EligiblePixels<Values: PixelValues>: SelectionSource {
+    let values: Values, labels: UnsafePointer<Int32>, hasDepth: UnsafePointer<UInt8>, ignore: Int32
+    @inline(__always) func counts(_ i: Int) -> Bool { (labels[i] != ignore ? 1 : 0) & (hasDepth[i] != 0 ? 1 : 0) != 0 }
+    @inline(__always) func value(_ i: Int) -> Float { values.value(i) }
+}
+
 extension Selection {
     /// The lower median and maximum of |R| over the eligible pixels (a label other than
     /// `ignoreLabel` and valid depth): wR's pace.
@@ -163,13 +187,9 @@ extension Selection {
         hasDepth: UnsafePointer<UInt8>, ignoreLabel: Int32, scratch: UnsafeMutablePointer<Float>,
         histogram: UnsafeMutablePointer<Int>
     ) -> (median: Float, maximum: Float)? {
-        struct Source: SelectionSource {
-            let residual: UnsafePointer<Double>, labels: UnsafePointer<Int32>, hasDepth: UnsafePointer<UInt8>, ignore: Int32
-            @inline(__always) func counts(_ i: Int) -> Bool { (labels[i] != ignore ? 1 : 0) & (hasDepth[i] != 0 ? 1 : 0) != 0 }
-            @inline(__always) func value(_ i: Int) -> Float { Float(abs(residual[i])) }
-        }
-        return lowerMedianAndMaximum(
-            count: count, of: Source(residual: residual, labels: labels, hasDepth: hasDepth, ignore: ignoreLabel),
+        lowerMedianAndMaximum(
+            count: count,
+            of: EligiblePixels(values: ResidualMagnitudes(base: residual), labels: labels, hasDepth: hasDepth, ignore: ignoreLabel),
             scratch: scratch, histogram: histogram)
     }
 
@@ -179,13 +199,8 @@ extension Selection {
         hasDepth: UnsafePointer<UInt8>, ignoreLabel: Int32, scratch: UnsafeMutablePointer<Float>,
         histogram: UnsafeMutablePointer<Int>
     ) -> (median: Float, maximum: Float)? {
-        struct Source: SelectionSource {
-            let values: UnsafePointer<Float>, labels: UnsafePointer<Int32>, hasDepth: UnsafePointer<UInt8>, ignore: Int32
-            @inline(__always) func counts(_ i: Int) -> Bool { (labels[i] != ignore ? 1 : 0) & (hasDepth[i] != 0 ? 1 : 0) != 0 }
-            @inline(__always) func value(_ i: Int) -> Float { values[i] }
-        }
-        return lowerMedianAndMaximum(
-            count: count, of: Source(values: values, labels: labels, hasDepth: hasDepth, ignore: ignoreLabel),
+        lowerMedianAndMaximum(
+            count: count, of: EligiblePixels(values: Floats(base: values), labels: labels, hasDepth: hasDepth, ignore: ignoreLabel),
             scratch: scratch, histogram: histogram)
     }
 

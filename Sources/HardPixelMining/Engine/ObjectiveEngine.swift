@@ -2,9 +2,10 @@ import HardPixelMiningKernels
 /// The passes over a batch, for every kind of ``SegmentationTerm``:
 /// - `.plain`: a label pass, then one pass over the logits (``CrossEntropyPass``);
 /// - `.mined` and `.hardPixel`: the statistics pass (reads the logits once; parallel over
-///   image × pixel chunk; it keeps exp(x − m) in an overwritten Float NCHW gradient), the
-///   per-image weighing (per pixel, not per class; parallel over images), then the gradient
-///   pass (from the kept exponentials, or reading the logits again; writes the gradient once).
+///   image × pixel chunk; where that pays, it keeps exp(x − m) in an overwritten Float NCHW
+///   gradient), the per-image weighing (per pixel, not per class; parallel over images), then
+///   the gradient pass (from the kept exponentials, or reading the logits again; writes the
+///   gradient once).
 /// Work items write disjoint outputs and every sum runs in a fixed order, so the results are
 /// bitwise identical for any thread count.
 enum ObjectiveEngine {
