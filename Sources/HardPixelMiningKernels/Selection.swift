@@ -14,24 +14,8 @@ package enum Selection {
     static func lowerMedianAndMaximum<Source: SelectionSource>(
         count: Int, of source: Source, scratch: UnsafeMutablePointer<Float>, histogram: UnsafeMutablePointer<Int>
     ) -> (median: Float, maximum: Float)? {
-        @inline(__always) func key(_ v: Float) -> UInt32 {
-            let bits = v.bitPattern
-            return bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
-        }
-        /// The four interleaved histograms of `buckets` summed into the first; then the digit
-        /// of rank `rank` in it, `rank` made relative to that digit's bucket.
         @inline(__always) func digit(_ buckets: Int, _ rank: inout Int) -> UInt32 {
-            var d = 0
-            while d < buckets {
-                histogram[d] &+= histogram[buckets &+ d] &+ histogram[2 &* buckets &+ d] &+ histogram[3 &* buckets &+ d]
-                d &+= 1
-            }
-            d = 0
-            while d < buckets - 1 && rank >= histogram[d] {
-                rank -= histogram[d]
-                d &+= 1
-            }
-            return UInt32(d)
+            Selection.digit(histogram, buckets: buckets, copies: 4, rank: &rank)
         }
         let wide = 2048
         histogram.update(repeating: 0, count: 4 * wide)
@@ -73,9 +57,87 @@ package enum Selection {
             j &+= 1
         }
         let last = digit(narrow, &rank)
-        let found = prefix << 10 | last
-        let bits = found & 0x8000_0000 != 0 ? found & 0x7FFF_FFFF : ~found
-        return (Float(bitPattern: bits), maximum)
+        return (value(ofKey: prefix << 10 | last), maximum)
+    }
+
+    /// The lower median and the maximum of a multiset given as pairs, `pairs[i]` holding a
+    /// value's Float bits in its high 32 bits and its multiplicity (> 0) in its low 32: exactly
+    /// ``lowerMedianAndMaximum(count:of:scratch:histogram:)`` of the values repeated, the same
+    /// radix select with each value counted by its multiplicity. Reorders `pairs`; nil if
+    /// `count` is 0. O(count), for wZ's pace over a region table (each region's quotient
+    /// repeated by its pixels).
+    package static func lowerMedianAndMaximum(
+        pairs: UnsafeMutablePointer<UInt64>, count: Int, histogram: UnsafeMutablePointer<Int>
+    ) -> (median: Float, maximum: Float)? {
+        guard count > 0 else { return nil }
+        @inline(__always) func pair(_ i: Int) -> (key: UInt32, n: Int) {
+            (key(Float(bitPattern: UInt32(truncatingIfNeeded: pairs[i] >> 32))), Int(truncatingIfNeeded: pairs[i] & 0xFFFF_FFFF))
+        }
+        let wide = 2048, narrow = 1024
+        histogram.update(repeating: 0, count: wide)
+        var m = 0, maximum = -Float.infinity
+        for i in 0..<count {
+            let (k, n) = pair(i)
+            m += n
+            let v = Float(bitPattern: UInt32(truncatingIfNeeded: pairs[i] >> 32))
+            maximum = v > maximum ? v : maximum
+            histogram[Int(k >> 21)] += n
+        }
+        var rank = (m - 1) / 2
+        let first = digit(histogram, buckets: wide, copies: 1, rank: &rank)
+        histogram.update(repeating: 0, count: wide)
+        var candidates = 0
+        for i in 0..<count {
+            let (k, n) = pair(i)
+            guard k >> 21 == first else { continue }
+            pairs[candidates] = pairs[i]
+            candidates += 1
+            histogram[Int((k >> 10) & 0x7FF)] += n
+        }
+        let second = digit(histogram, buckets: wide, copies: 1, rank: &rank)
+        histogram.update(repeating: 0, count: narrow)
+        let prefix = first << 11 | second
+        for i in 0..<candidates {
+            let (k, n) = pair(i)
+            if k >> 10 == prefix { histogram[Int(k & 0x3FF)] += n }
+        }
+        let last = digit(histogram, buckets: narrow, copies: 1, rank: &rank)
+        return (value(ofKey: prefix << 10 | last), maximum)
+    }
+
+    /// A Float's order-preserving key: its bit pattern with the sign bit flipped for positives
+    /// and every bit for negatives.
+    @inline(__always)
+    static func key(_ v: Float) -> UInt32 {
+        let bits = v.bitPattern
+        return bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
+    }
+
+    /// The Float whose ``key(_:)`` is `key`.
+    @inline(__always)
+    static func value(ofKey key: UInt32) -> Float {
+        Float(bitPattern: key & 0x8000_0000 != 0 ? key & 0x7FFF_FFFF : ~key)
+    }
+
+    /// The `copies` interleaved histograms of `buckets` summed into the first; then the digit
+    /// of rank `rank` in it, `rank` made relative to that digit's bucket.
+    @inline(__always)
+    static func digit(_ histogram: UnsafeMutablePointer<Int>, buckets: Int, copies: Int, rank: inout Int) -> UInt32 {
+        var d = 0
+        while d < buckets {
+            var copy = 1
+            while copy < copies {
+                histogram[d] &+= histogram[copy &* buckets &+ d]
+                copy &+= 1
+            }
+            d &+= 1
+        }
+        d = 0
+        while d < buckets - 1 && rank >= histogram[d] {
+            rank -= histogram[d]
+            d &+= 1
+        }
+        return UInt32(d)
     }
 
     /// Ints of scratch ``smallest(_:_:histogram:)`` needs: four histograms of 2^11 buckets.
@@ -100,10 +162,6 @@ package enum Selection {
         combine: ((UnsafeMutableBufferPointer<Int>) throws -> Void)? = nil
     ) rethrows -> Float {
         precondition(k >= 0 && (combine != nil || k < values.count))
-        @inline(__always) func key(_ v: Float) -> UInt32 {
-            let bits = v.bitPattern
-            return bits & 0x8000_0000 != 0 ? ~bits : bits | 0x8000_0000
-        }
         do {
             var prefix: UInt32 = 0  // the key bits fixed so far
             var rank = k
@@ -141,8 +199,7 @@ package enum Selection {
                 }
                 prefix |= UInt32(digit) << shift
             }
-            let bits = prefix & 0x8000_0000 != 0 ? prefix & 0x7FFF_FFFF : ~prefix
-            return Float(bitPattern: bits)
+            return value(ofKey: prefix)
         }
     }
 }

@@ -53,4 +53,34 @@ import Testing
             }
         }
     }
+
+    /// wZ's pace is the pace of the wZ map over the eligible pixels, bitwise: taken over the
+    /// region table (each region's quotient counted by its pixels) where every band of grid
+    /// rows has at least as many pixels as regions, over the pixels otherwise (a per-pixel
+    /// grid), and where the bands differ (a 7-row image in 2 bands of 4 and 3 rows).
+    @Test(arguments: [RegionGrid.paper, .global, .cells(rows: 2, columns: 3), .perPixel])
+    func segmentationErrorPaceIsTheEligibleMapsPace(grid: RegionGrid) throws {
+        let shape = BatchShape(images: 3, classes: 6, height: 7, width: 40)
+        var random = TestRandom(seed: 23)
+        let b = random.batch(shape)
+        var c = ObjectiveConfiguration.paperPaced(totalEpochs: 10)
+        c.grid = grid
+        c.depthBinning = DepthBinning(minimum: 1, maximum: 256, binWidth: 40)
+        var gx = [Float](repeating: 0, count: shape.logitCount), gd = [Float](repeating: 0, count: shape.pixelCount)
+        for epoch in [0.0, 3, 10] {
+            var maps = ObjectiveMapArrays(segmentationError: [Float](repeating: 0, count: shape.pixelCount))
+            let result = try HardPixelMiningObjective(c).evaluate(
+                logits: b.logits, labels: b.labels, predictedLogDepth: b.predicted, groundTruthDepth: b.depth,
+                shape: shape, epoch: epoch, logitGradient: &gx, depthGradient: &gd, maps: &maps)
+            let wZ = try #require(maps.segmentationError)
+            let plane = shape.pixelsPerImage
+            for k in 0..<shape.images {
+                let eligible = (k * plane..<(k + 1) * plane).filter {
+                    b.labels[$0] != c.ignoreLabel && c.depthBinning.isValid(b.depth[$0])
+                }
+                let expected = try c.pacing!.learningPace(of: eligible.map { wZ[$0] }, epoch: epoch)
+                #expect(expected != nil && result.sums[k].segmentationErrorPace == expected, "image \(k), epoch \(epoch)")
+            }
+        }
+    }
 }

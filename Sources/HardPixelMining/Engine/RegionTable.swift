@@ -16,14 +16,23 @@ enum RegionTable {
     /// wZ of one image's pixels. `count` and `errors` hold ``counters(columns:bins:)`` each:
     /// `count` a region's pixels and errors packed (`n | errors << 32`, so that a pixel adds
     /// to its region in one step), `errors` the regions' quotients.
+    ///
+    /// - Returns: the multiset of wZ over the pixels that count, as pairs at the start of
+    ///   `keys` (a region's quotient bits `<< 32 | its pixels`, for
+    ///   ``Selection/lowerMedianAndMaximum(pairs:count:histogram:)``): their number, or nil if a
+    ///   band had more regions than pixels (then the pairs would cost more than the pixels).
+    @discardableResult
     static func weights(
         image k: Int, shape: PixelMapShape, grid: (rows: Int, columns: Int), binning: DepthBinning,
         labels: UnsafePointer<Int32>, depth: UnsafePointer<Float>, hasDepth: UnsafePointer<UInt8>,
         wrong: UnsafePointer<UInt8>, ignoreLabel: Int32, columnCell: UnsafePointer<Int>,
         count: UnsafeMutablePointer<UInt64>, errors: UnsafeMutablePointer<Int32>, weights: UnsafeMutablePointer<Float>,
         keys: UnsafeMutablePointer<Int>
-    ) {
+    ) -> Int? {
         let (h, w) = (shape.height, shape.width)
+        // The regions' pairs so far, in `keys` before the current band (a band's regions that
+        // count are at most its pixels, so the pairs never reach keys still to be read).
+        var pairs: Int? = 0
         let bins = binning.binCount, lastBin = bins - 1
         let lowest = Double(binning.minimum), width = Double(binning.binWidth)
         let tableSize = grid.columns * bins
@@ -86,7 +95,16 @@ enum RegionTable {
                     weights[i] = counts(i) ? weight : 0
                     i &+= 1
                 }
+                if var n = pairs {
+                    for key in 0..<tableSize where count[key] & 0xFFFF_FFFF != 0 {
+                        let bits = UInt64(UInt32(bitPattern: errors[key]))
+                        keys[n] = Int(bitPattern: UInt(bits << 32 | count[key] & 0xFFFF_FFFF))
+                        n += 1
+                    }
+                    pairs = n
+                }
             } else {
+                pairs = nil
                 // A fine grid (one band is one row of cells): a quotient per pixel.
                 while i < band.upperBound {
                     let weight = quotient(keys[i])
@@ -96,6 +114,7 @@ enum RegionTable {
             }
             y = end
         }
+        return pairs
     }
 
     /// wZ of every image from predicted classes (the stand-alone weight map).

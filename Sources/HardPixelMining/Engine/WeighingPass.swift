@@ -19,11 +19,12 @@ enum WeighingPass {
             DepthPass.imageSums(&s, from: base, count: plane, labels: labels, ignoreLabel: ignore, ws)
         }
         let wZ = ws.segmentationError + base
+        var regionPairs: Int? = nil
         if plan.segmentationError != nil {
             s.largestValidDepth = DepthPass.largestValidDepth(
                 groundTruthDepth! + base, hasDepth: ws.hasDepth + base, count: plane)
             let bins = plan.binning.binCount, grid = plan.grid
-            RegionTable.weights(
+            regionPairs = RegionTable.weights(
                 image: k, shape: shape, grid: grid, binning: plan.binning, labels: labels,
                 depth: groundTruthDepth! + base, hasDepth: ws.hasDepth + base, wrong: ws.wrong + base,
                 ignoreLabel: ignore, columnCell: ws.columnCell,
@@ -32,7 +33,7 @@ enum WeighingPass {
                 keys: ws.regionKey + base)
         }
         if let pacing = plan.pacing {
-            paces(&s, pacing: pacing, plan: plan, labels: labels, image: k, plane: plane, base: base, ws)
+            paces(&s, pacing: pacing, plan: plan, labels: labels, image: k, plane: plane, base: base, regionPairs: regionPairs, ws)
         }
         if let modulation = plan.modulation {
             Kernels.modulatePixels(
@@ -45,10 +46,11 @@ enum WeighingPass {
     }
 
     /// Self-paced pacing: η per paced map over the pixels it lives on (eligible ones for the
-    /// depth maps, labelled ones for ce and a caller's map), each by selection in O(n).
+    /// depth maps, labelled ones for ce and a caller's map), each by selection in O(n); wZ's
+    /// over the region table's `regionPairs` where it left them (the same multiset).
     private static func paces(
         _ s: inout ImageSums, pacing: SelfPacedPacing, plan: WeightingPlan,
-        labels: UnsafePointer<Int32>, image k: Int, plane: Int, base: Int, _ ws: ObjectiveWorkspace
+        labels: UnsafePointer<Int32>, image k: Int, plane: Int, base: Int, regionPairs: Int?, _ ws: ObjectiveWorkspace
     ) {
         let scratch = ws.selection + base
         let residual = ws.residual + base, hasDepth = ws.hasDepth + base
@@ -66,9 +68,15 @@ enum WeighingPass {
                 scratch: scratch, histogram: histogram))
         }
         if plan.segmentationError?.paced == true {
-            s.segmentationErrorPace = pace(Selection.lowerMedianAndMaximum(
-                count: plane, eligibleValues: wZ, labels: labels, hasDepth: hasDepth, ignoreLabel: ignore, scratch: scratch,
-                histogram: histogram))
+            if let regionPairs {
+                s.segmentationErrorPace = pace((ws.regionKey + base).withMemoryRebound(to: UInt64.self, capacity: regionPairs) {
+                    Selection.lowerMedianAndMaximum(pairs: $0, count: regionPairs, histogram: histogram)
+                })
+            } else {
+                s.segmentationErrorPace = pace(Selection.lowerMedianAndMaximum(
+                    count: plane, eligibleValues: wZ, labels: labels, hasDepth: hasDepth, ignoreLabel: ignore,
+                    scratch: scratch, histogram: histogram))
+            }
         }
         if plan.pixelWeightMap?.paced == true, let map = plan.pixelWeightMapValues.map({ $0 + base }) {
             s.pixelWeightMapPace = pace(Selection.lowerMedianAndMaximum(
