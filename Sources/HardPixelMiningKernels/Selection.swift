@@ -236,29 +236,33 @@ struct EligiblePixels<Values: PixelValues>: SelectionSource {
     @inline(__always) func value(_ i: Int) -> Float { values.value(i) }
 }
 
-extension Selection {
-    /// The lower median and maximum of |R| over the eligible pixels (a label other than
-    /// `ignoreLabel` and valid depth): wR's pace.
-    package static func lowerMedianAndMaximum(
-        count: Int, residualMagnitudes residual: UnsafePointer<Double>, labels: UnsafePointer<Int32>,
-        hasDepth: UnsafePointer<UInt8>, ignoreLabel: Int32, scratch: UnsafeMutablePointer<Float>,
-        histogram: UnsafeMutablePointer<Int>
-    ) -> (median: Float, maximum: Float)? {
-        lowerMedianAndMaximum(
-            count: count,
-            of: EligiblePixels(values: ResidualMagnitudes(base: residual), labels: labels, hasDepth: hasDepth, ignore: ignoreLabel),
-            scratch: scratch, histogram: histogram)
-    }
+/// The values a pace over the eligible pixels reads.
+package enum EligibleValues {
+    /// wR = |R| as Float, from the Double residuals.
+    case residualMagnitudes(UnsafePointer<Double>)
+    /// Floats as they are (wZ).
+    case floats(UnsafePointer<Float>)
+}
 
-    /// The lower median and maximum of `values` over the eligible pixels (wZ's pace).
+extension Selection {
+    /// The lower median and maximum of `values` over the eligible pixels (a label other than
+    /// `ignoreLabel` and valid depth): wR's and wZ's paces.
     package static func lowerMedianAndMaximum(
-        count: Int, eligibleValues values: UnsafePointer<Float>, labels: UnsafePointer<Int32>,
-        hasDepth: UnsafePointer<UInt8>, ignoreLabel: Int32, scratch: UnsafeMutablePointer<Float>,
-        histogram: UnsafeMutablePointer<Int>
+        count: Int, eligible values: EligibleValues, labels: UnsafePointer<Int32>, hasDepth: UnsafePointer<UInt8>,
+        ignoreLabel: Int32, scratch: UnsafeMutablePointer<Float>, histogram: UnsafeMutablePointer<Int>
     ) -> (median: Float, maximum: Float)? {
-        lowerMedianAndMaximum(
-            count: count, of: EligiblePixels(values: Floats(base: values), labels: labels, hasDepth: hasDepth, ignore: ignoreLabel),
-            scratch: scratch, histogram: histogram)
+        switch values {
+        case .residualMagnitudes(let residual):
+            lowerMedianAndMaximum(
+                count: count,
+                of: EligiblePixels(values: ResidualMagnitudes(base: residual), labels: labels, hasDepth: hasDepth, ignore: ignoreLabel),
+                scratch: scratch, histogram: histogram)
+        case .floats(let floats):
+            lowerMedianAndMaximum(
+                count: count,
+                of: EligiblePixels(values: Floats(base: floats), labels: labels, hasDepth: hasDepth, ignore: ignoreLabel),
+                scratch: scratch, histogram: histogram)
+        }
     }
 
     /// The lower median and maximum of `values` over the labelled pixels (ce's and a map's paces).

@@ -64,8 +64,8 @@ enum WeighingPass {
         }
         if plan.depthPredictionError?.paced == true {
             s.depthPredictionErrorPace = pace(Selection.lowerMedianAndMaximum(
-                count: plane, residualMagnitudes: residual, labels: labels, hasDepth: hasDepth, ignoreLabel: ignore,
-                scratch: scratch, histogram: histogram))
+                count: plane, eligible: .residualMagnitudes(residual), labels: labels, hasDepth: hasDepth,
+                ignoreLabel: ignore, scratch: scratch, histogram: histogram))
         }
         if plan.segmentationError?.paced == true {
             if let regionPairs {
@@ -74,7 +74,7 @@ enum WeighingPass {
                 })
             } else {
                 s.segmentationErrorPace = pace(Selection.lowerMedianAndMaximum(
-                    count: plane, eligibleValues: wZ, labels: labels, hasDepth: hasDepth, ignoreLabel: ignore,
+                    count: plane, eligible: .floats(wZ), labels: labels, hasDepth: hasDepth, ignoreLabel: ignore,
                     scratch: scratch, histogram: histogram))
             }
         }
