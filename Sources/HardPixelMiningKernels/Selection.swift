@@ -120,9 +120,16 @@ package enum Selection {
     }
 
     /// The `copies` interleaved histograms of `buckets` summed into the first; then the digit
-    /// of rank `rank` in it, `rank` made relative to that digit's bucket.
+    /// of rank `rank` in it (``digit(_:buckets:rank:)``).
     @inline(__always)
     static func digit(_ histogram: UnsafeMutablePointer<Int>, buckets: Int, copies: Int, rank: inout Int) -> UInt32 {
+        sumCopies(histogram, buckets: buckets, copies: copies)
+        return digit(histogram, buckets: buckets, rank: &rank)
+    }
+
+    /// The `copies` interleaved histograms of `buckets` summed into the first.
+    @inline(__always)
+    static func sumCopies(_ histogram: UnsafeMutablePointer<Int>, buckets: Int, copies: Int) {
         var d = 0
         while d < buckets {
             var copy = 1
@@ -132,7 +139,13 @@ package enum Selection {
             }
             d &+= 1
         }
-        d = 0
+    }
+
+    /// The digit of rank `rank` in a histogram of `buckets`, `rank` made relative to that
+    /// digit's bucket.
+    @inline(__always)
+    static func digit(_ histogram: UnsafeMutablePointer<Int>, buckets: Int, rank: inout Int) -> UInt32 {
+        var d = 0
         while d < buckets - 1 && rank >= histogram[d] {
             rank -= histogram[d]
             d &+= 1
@@ -140,7 +153,7 @@ package enum Selection {
         return UInt32(d)
     }
 
-    /// Ints of scratch ``smallest(_:_:histogram:)`` needs: four histograms of 2^11 buckets.
+    /// Ints of scratch a select needs: four histograms of 2^11 buckets.
     package static let histogramCount = 4 * 2048
 
     /// The element of rank `k` (0-based) in ascending order of non-empty `values`, NaN-free.
@@ -188,16 +201,9 @@ package enum Selection {
                     count(values[j], into: histogram)
                     j += 1
                 }
-                for b in 0..<buckets {
-                    histogram[b] &+= histogram[buckets + b] &+ histogram[2 * buckets + b] &+ histogram[3 * buckets + b]
-                }
+                sumCopies(histogram, buckets: buckets, copies: 4)
                 try combine?(UnsafeMutableBufferPointer(start: histogram, count: buckets))
-                var digit = 0
-                while digit < buckets - 1 && rank >= histogram[digit] {
-                    rank -= histogram[digit]
-                    digit += 1
-                }
-                prefix |= UInt32(digit) << shift
+                prefix |= digit(histogram, buckets: buckets, rank: &rank) << shift
             }
             return value(ofKey: prefix)
         }
