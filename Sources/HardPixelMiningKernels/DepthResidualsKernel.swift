@@ -15,13 +15,12 @@ extension Kernels {
         while p < count {
             let n = Swift.min(8, count - p)
             let d = V.load(depth + p, count: n, padding: 0)
-            // NaN compares false, so it is invalid.
+            // NaN compares false, so it is invalid. Where invalid: log 1 = +0 and a
+            // predicted log of 0, so that R is exactly +0 with no select in Double.
             let valid = (d .>= low) .& (d .<= high)
-            let logDepth = VectorMath.log(DoubleVector(one.with(d, where: valid)))
-            let predictedLog = DoubleVector(V.load(predicted + p, count: n, padding: 0))
-            let validDouble = DoubleVector(zero.with(one, where: valid))
-            // R, and exactly 0 where the depth is invalid.
-            let r = (predictedLog - logDepth).replacing(with: 0, where: validDouble .== 0)
+            let logDepth = VectorMath.log(normalizing: one.with(d, where: valid))
+            let predictedLog = DoubleVector(widening: zero.with(V.load(predicted + p, count: n, padding: 0), where: valid))
+            let r = predictedLog - logDepth
             if n == 8 {
                 // Whole vectors: one store of the residuals, one of the 8 flags.
                 UnsafeMutableRawPointer(residual + p).storeBytes(of: r, as: DoubleVector.self)

@@ -130,79 +130,95 @@ extension Kernels {
     /// segmentation pace compares the unmodulated ce.) A term that is not used adds +0 and a
     /// factor of 1 multiplies, so the values without them are bitwise those of the terms alone.
     ///
-    /// Eight pixels at a time in Double, without a branch per pixel (whether a pixel counts is
-    /// data: the paces split pixels at random). A term that does not count is +0, so every
-    /// per-pixel value is bitwise what the scalar formula gives. The sums are kept in eight
-    /// lanes (lane `l` adds pixels `l, l + 8, …` in order) and the lanes added pairwise at the
-    /// end, in a fixed order: the same for any thread count and any build.
+    /// Eight pixels at a time, without a branch per pixel (whether a pixel counts is data:
+    /// the paces split pixels at random). Every test is taken in Float and Int32 lanes: wR, wZ,
+    /// ce and the map are Floats, so `x < L` in Double is `x < L⁺` with `L⁺` the smallest
+    /// Float ≥ L; `R ≠ 0` is `wR ≠ 0` (R is a Float minus a Double log, so a non-zero R is at
+    /// least 2⁻¹⁴⁹); a term that does not count is a Float 0 before it is widened. The
+    /// arithmetic is in Double lanes without masks, and the Double results are saturated
+    /// after they are narrowed (rounding is monotone, so that is the same Float). So every
+    /// per-pixel value is what the scalar formula gives in Double; an uncounted term adds ±0,
+    /// which changes no sum. The sums are kept in eight lanes (lane `l` adds pixels
+    /// `l, l + 8, …` in order) and the lanes added pairwise at the end, in a fixed order: the
+    /// same for any thread count and any build.
     package static func weighPixels(
         count: Int, constants k: WeighingConstants, inputs x: WeighingInputs, outputs y: WeighingOutputs
     ) -> WeighingSums {
         typealias D = SIMD8<Double>
-        typealias Mask = SIMDMask<SIMD8<Int64>>
+        typealias F = SIMD8<Float>
+        typealias I = SIMD8<Int32>
+        typealias Mask = SIMDMask<I>
         let none = Mask(repeating: false)
         let usesDPE = Mask(repeating: k.usesDepthPredictionError)
         let usesDSE = Mask(repeating: k.usesSegmentationError)
         let usesMap = Mask(repeating: k.usesPixelWeightMap)
         let propagates = Mask(repeating: k.propagatesDepthPredictionError)
-        let coefficientLimit = k.coefficientLimit, floatRange = Double(Float.greatestFiniteMagnitude)
-        @inline(__always) func kept(_ v: D, _ keep: Mask) -> D { v.replacing(with: 0, where: .!keep) }
-        @inline(__always) func saturated(_ v: D, _ limit: Double) -> SIMD8<Float> {
-            narrowed(v.replacing(with: -limit, where: v .< -limit).replacing(with: limit, where: v .> limit))
+        let segmentationLimit = F(repeating: floatBound(k.segmentationLimit))
+        let depthPredictionErrorLimit = F(repeating: floatBound(k.depthPredictionErrorLimit))
+        let segmentationErrorLimit = F(repeating: floatBound(k.segmentationErrorLimit))
+        let mapLimit = F(repeating: floatBound(k.pixelWeightMapLimit))
+        let coefficientLimit = Float(k.coefficientLimit), floatRange = Float.greatestFiniteMagnitude
+        let zero = F(), one = F(repeating: 1), noLanes = I(), oneLane = I(repeating: 1)
+        @inline(__always) func saturated(_ v: D, _ limit: Float) -> F {
+            let f = narrowed(v)
+            return f.replacing(with: -limit, where: f .< -limit).replacing(with: limit, where: f .> limit)
         }
         var crossEntropySum = D(), depthPredictionErrorSum = D(), segmentationErrorSum = D(), mapSum = D()
-        var countedDPE = SIMD8<Int64>(), countedDSE = SIMD8<Int64>(), countedMap = SIMD8<Int64>()
+        var countedDPE = I(), countedDSE = I(), countedMap = I()
         var p = 0
         while p < count {
             let n = Swift.min(8, count - p)
             // Lanes past `count` get an ignored label and no depth, so they count nowhere.
-            let labels = widened(lanes(x.labels + p, n, padding: k.ignoreLabel))
-            let labelled = labels .!= D(repeating: Double(k.ignoreLabel))
+            let labelled = lanes(x.labels + p, n, padding: k.ignoreLabel) .!= I(repeating: k.ignoreLabel)
             var hasDepth = none, r = D()
             if k.usesDepth {
-                hasDepth = widened(lanes(x.hasDepth + p, n, padding: 0)) .!= 0
+                hasDepth = bytesAsInt32(lanes(x.hasDepth + p, n, padding: 0)) .!= noLanes
                 r = lanes(x.residual + p, n, padding: 0)
             }
             let eligible = hasDepth .& labelled
             // wR as Float, the same value the pace was selected from (|R| by clearing the sign bit).
-            let magnitude = D(bitPattern: r.bitPattern & 0x7FFF_FFFF_FFFF_FFFF)
-            let wr = widened(narrowed(magnitude))
-            let wz = k.usesSegmentationError ? widened(lanes(x.segmentationError + p, n, padding: 0)) : D()
-            let rawLoss = widened(lanes(x.loss + p, n, padding: 0))
-            let wm = k.usesPixelWeightMap ? widened(lanes(x.pixelWeightMap! + p, n, padding: 0)) : D()
-            let countsSegmentation = labelled .& (rawLoss .< D(repeating: k.segmentationLimit))
-            let countsDPE = eligible .& usesDPE .& (wr .< D(repeating: k.depthPredictionErrorLimit))
-            let countsDSE = eligible .& usesDSE .& (wz .< D(repeating: k.segmentationErrorLimit))
-            let countsMap = labelled .& usesMap .& (wm .< D(repeating: k.pixelWeightMapLimit))
-            let additive = D().replacing(with: 1, where: countsSegmentation) + kept(k.beta * wr, countsDPE)
-                + kept(k.gamma * wz, countsDSE) + kept(k.mapCoefficient * wm, countsMap)
+            let wr = narrowed(D(bitPattern: r.bitPattern & 0x7FFF_FFFF_FFFF_FFFF))
+            let wz = k.usesSegmentationError ? lanes(x.segmentationError + p, n, padding: 0) : zero
+            let rawLoss = lanes(x.loss + p, n, padding: 0)
+            let wm = k.usesPixelWeightMap ? lanes(x.pixelWeightMap! + p, n, padding: 0) : zero
+            let countsSegmentation = labelled .& (rawLoss .< segmentationLimit)
+            let countsDPE = eligible .& usesDPE .& (wr .< depthPredictionErrorLimit)
+            let countsDSE = eligible .& usesDSE .& (wz .< segmentationErrorLimit)
+            let countsMap = labelled .& usesMap .& (wm .< mapLimit)
+            let wrCounted = widened(zero.replacing(with: wr, where: countsDPE))
+            let wzCounted = widened(zero.replacing(with: wz, where: countsDSE))
+            let wmCounted = widened(zero.replacing(with: wm, where: countsMap))
+            let additive = widened(zero.replacing(with: one, where: countsSegmentation)) + k.beta * wrCounted
+                + k.gamma * wzCounted + k.mapCoefficient * wmCounted
             var ce = rawLoss, w = additive
             if k.modulated {
-                ce = widened(lanes(x.modulatedLoss + p, n, padding: 0))
+                ce = lanes(x.modulatedLoss + p, n, padding: 0)
                 w = additive * widened(lanes(x.factor + p, n, padding: 0))
                 let labelFactor = widened(lanes(x.labelFactor + p, n, padding: 0))
                 store(saturated(additive * labelFactor * k.logitScale, coefficientLimit), y.labelCoefficient + p, n)
             }
-            crossEntropySum += kept(ce, countsSegmentation)
-            depthPredictionErrorSum += kept(wr * ce, countsDPE)
-            segmentationErrorSum += kept(wz * ce, countsDSE)
-            mapSum += kept(wm * ce, countsMap)
-            countedDPE &+= SIMD8<Int64>().replacing(with: 1, where: countsDPE)
-            countedDSE &+= SIMD8<Int64>().replacing(with: 1, where: countsDSE)
-            countedMap &+= SIMD8<Int64>().replacing(with: 1, where: countsMap)
+            let ceWide = widened(ce)
+            crossEntropySum += widened(zero.replacing(with: ce, where: countsSegmentation))
+            depthPredictionErrorSum += wrCounted * ceWide
+            segmentationErrorSum += wzCounted * ceWide
+            mapSum += wmCounted * ceWide
+            countedDPE &+= noLanes.replacing(with: oneLane, where: countsDPE)
+            countedDSE &+= noLanes.replacing(with: oneLane, where: countsDSE)
+            countedMap &+= noLanes.replacing(with: oneLane, where: countsMap)
             store(saturated(w * k.logitScale, coefficientLimit), y.coefficient + p, n)
             if let lossWeights = y.lossWeights { store(saturated(w, floatRange), lossWeights + p, n) }
             if let map = y.depthPredictionErrorMap {
-                store(narrowed(kept(wr, eligible .& usesDPE)), map + p, n)
+                store(zero.replacing(with: wr, where: eligible .& usesDPE), map + p, n)
             }
             if let map = y.segmentationErrorMap {
-                store(narrowed(kept(wz, eligible .& usesDSE)), map + p, n)
+                store(zero.replacing(with: wz, where: eligible .& usesDSE), map + p, n)
             }
             if let depthGradient = y.depthGradient {
-                let sign = D(repeating: -1).replacing(with: 1, where: r .> 0)
-                let dg = kept(k.depthScale * (r - k.shift) + k.offset, hasDepth)
-                    + kept(k.beta * sign * ce * k.logitScale, countsDPE .& propagates .& (r .!= 0))
-                var g = saturated(dg, floatRange)
+                // sign(R) from R's sign bit: ±1 wherever R ≠ 0, the only pixels where it counts.
+                let sign = D(bitPattern: (r.bitPattern & 0x8000_0000_0000_0000) | D(repeating: 1).bitPattern)
+                let propagated = widened(zero.replacing(with: ce, where: countsDPE .& propagates .& (wr .!= zero)))
+                let dg = (k.depthScale * (r - k.shift) + k.offset) + k.beta * sign * propagated * k.logitScale
+                var g = zero.replacing(with: saturated(dg, floatRange), where: hasDepth)
                 if y.accumulates { g += lanes(UnsafePointer(depthGradient + p), n, padding: 0) }
                 store(g, depthGradient + p, n)
             }
@@ -210,32 +226,34 @@ extension Kernels {
         }
         // `SIMD.sum()` leaves the order of its additions to the implementation.
         @inline(__always) func total(_ v: D) -> Double { ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])) }
+        @inline(__always) func total(_ v: I) -> Int { (0..<8).reduce(0) { $0 + Int(v[$1]) } }
         return WeighingSums(
             crossEntropy: total(crossEntropySum), depthPredictionError: total(depthPredictionErrorSum),
             segmentationError: total(segmentationErrorSum), pixelWeightMap: total(mapSum),
-            countedDepthPredictionErrorPixels: Int(countedDPE.wrappedSum()),
-            countedSegmentationErrorPixels: Int(countedDSE.wrappedSum()),
-            countedPixelWeightMapPixels: Int(countedMap.wrappedSum()))
+            countedDepthPredictionErrorPixels: total(countedDPE),
+            countedSegmentationErrorPixels: total(countedDSE),
+            countedPixelWeightMapPixels: total(countedMap))
     }
 
-    // Lane-by-lane conversions, which the compiler turns into one vector conversion each (the
-    // generic SIMD initialisers between scalar types stay out-of-line calls).
+    /// The smallest Float ≥ `limit` (±∞ stay), so that for every Float x, `x < limit` in
+    /// Double is `x < floatBound(limit)` in Float.
     @inline(__always)
-    private static func widened(_ v: SIMD8<Float>) -> SIMD8<Double> {
-        SIMD8(Double(v[0]), Double(v[1]), Double(v[2]), Double(v[3]), Double(v[4]), Double(v[5]), Double(v[6]), Double(v[7]))
+    private static func floatBound(_ limit: Double) -> Float {
+        let f = Float(limit)
+        return Double(f) < limit ? f.nextUp : f
+    }
+
+    /// Eight flags as Int32 lanes (lane by lane, which the compiler turns into one zero-extension).
+    @inline(__always)
+    private static func bytesAsInt32(_ v: SIMD8<UInt8>) -> SIMD8<Int32> {
+        SIMD8(Int32(v[0]), Int32(v[1]), Int32(v[2]), Int32(v[3]), Int32(v[4]), Int32(v[5]), Int32(v[6]), Int32(v[7]))
     }
 
     @inline(__always)
-    private static func narrowed(_ v: SIMD8<Double>) -> SIMD8<Float> {
-        SIMD8(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
-    }
+    private static func widened(_ v: SIMD8<Float>) -> SIMD8<Double> { SIMD8(widening: v) }
 
-    /// Integers as Doubles (exact for these types), so that their compares give the Double
-    /// vectors' masks directly: no 64-bit integer compare, which a baseline SSE2 build lacks.
     @inline(__always)
-    private static func widened<T: FixedWidthInteger & SIMDScalar>(_ v: SIMD8<T>) -> SIMD8<Double> {
-        SIMD8(Double(v[0]), Double(v[1]), Double(v[2]), Double(v[3]), Double(v[4]), Double(v[5]), Double(v[6]), Double(v[7]))
-    }
+    private static func narrowed(_ v: SIMD8<Double>) -> SIMD8<Float> { SIMD8(narrowing: v) }
 
     /// Eight lanes from `p`, of which the first `n` are read and the rest are `padding`.
     @inline(__always)

@@ -20,28 +20,52 @@ enum DepthPass {
         return (pooled.depthPixels, pooled.residualSum, pooled.squaredResidualSum)
     }
 
-    /// nd, Σ R, Σ R² of `count` pixels from `first`, in pixel order; with `labels` (of those
-    /// pixels), also the eligible pixels (valid depth and a label other than `ignoreLabel`).
+    /// nd, Σ R, Σ R² of `count` pixels from `first`; with `labels` (of those pixels), also the
+    /// eligible pixels (valid depth and a label other than `ignoreLabel`).
+    ///
+    /// Eight pixels at a time: the sums are kept in eight lanes (lane `l` adds pixels
+    /// `l, l + 8, …` in order, the last vector padded with R = 0 and no depth) and the lanes
+    /// added pairwise at the end, in a fixed order: the same for any thread count and build.
+    /// R is exactly 0 where there is no depth, and adding +0 to a lane that starts at +0 leaves
+    /// it bitwise as skipping the pixel would.
     static func imageSums(
         _ s: inout ImageSums, from first: Int, count: Int, labels: UnsafePointer<Int32>? = nil, ignoreLabel: Int32 = 0,
         _ ws: ObjectiveWorkspace
     ) {
-        // Branch-free, with the sums in locals: R is exactly 0 where there is no depth, and
-        // adding +0 to a sum that starts at +0 leaves it bitwise as skipping the pixel would.
+        typealias D = SIMD8<Double>
+        typealias I = SIMD8<Int32>
         let hasDepth = ws.hasDepth + first, residual = ws.residual + first
-        var pixels = 0, eligible = 0, sum = s.residualSum, squaredSum = s.squaredResidualSum
-        for i in 0..<count {
-            let r = residual[i]
-            let counted = Int(hasDepth[i] != 0 ? 1 : 0)
-            pixels += counted
+        var pixels = I(), eligible = I(), sum = D(), squaredSum = D()
+        let none = I(), one = I(repeating: 1), ignore = I(repeating: ignoreLabel)
+        var i = 0
+        while i < count {
+            let n = Swift.min(8, count - i)
+            var r = D(), flags = SIMD8<UInt8>(), y = ignore
+            if n == 8 {
+                r = UnsafeRawPointer(residual + i).loadUnaligned(as: D.self)
+                flags = UnsafeRawPointer(hasDepth + i).loadUnaligned(as: SIMD8<UInt8>.self)
+                if let labels { y = UnsafeRawPointer(labels + i).loadUnaligned(as: I.self) }
+            } else {
+                for lane in 0..<n {
+                    r[lane] = residual[i + lane]
+                    flags[lane] = hasDepth[i + lane]
+                    if let labels { y[lane] = labels[i + lane] }
+                }
+            }
+            let valid = I(flags[0] != 0 ? 1 : 0, flags[1] != 0 ? 1 : 0, flags[2] != 0 ? 1 : 0, flags[3] != 0 ? 1 : 0,
+                          flags[4] != 0 ? 1 : 0, flags[5] != 0 ? 1 : 0, flags[6] != 0 ? 1 : 0, flags[7] != 0 ? 1 : 0)
+            pixels &+= valid
+            eligible &+= valid & none.replacing(with: one, where: y .!= ignore)
             sum += r
             squaredSum += r * r
-            if let labels { eligible += eligibility(label: labels[i], hasDepth: hasDepth[i], ignoreLabel: ignoreLabel) }
+            i &+= n
         }
-        s.depthPixels += pixels
-        s.eligiblePixels += eligible
-        s.residualSum = sum
-        s.squaredResidualSum = squaredSum
+        @inline(__always) func total(_ v: D) -> Double { ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])) }
+        @inline(__always) func total(_ v: I) -> Int { (0..<8).reduce(0) { $0 + Int(v[$1]) } }
+        s.depthPixels += total(pixels)
+        if labels != nil { s.eligiblePixels += total(eligible) }
+        s.residualSum += total(sum)
+        s.squaredResidualSum += total(squaredSum)
     }
 
     /// SILog over the batch: the per-image sums, and the pooled gradient (times `factor`).
@@ -123,7 +147,19 @@ enum DepthPass {
     /// The largest depth among `count` pixels where `hasDepth` is set, or nil without one: a
     /// branch-free pass (invalid pixels count as 0, below any valid depth, which is > 0).
     static func largestValidDepth(_ depth: UnsafePointer<Float>, hasDepth: UnsafePointer<UInt8>, count: Int) -> Float? {
-        var largest: Float = 0, i = 0
+        // Eight lanes (a maximum does not depend on the order), the rest one by one.
+        typealias F = SIMD8<Float>
+        var lanes = F(), i = 0
+        while i + 8 <= count {
+            let d = UnsafeRawPointer(depth + i).loadUnaligned(as: F.self)
+            let flags = UnsafeRawPointer(hasDepth + i).loadUnaligned(as: SIMD8<UInt8>.self)
+            let valid = F(flags[0] != 0 ? 1 : 0, flags[1] != 0 ? 1 : 0, flags[2] != 0 ? 1 : 0, flags[3] != 0 ? 1 : 0,
+                          flags[4] != 0 ? 1 : 0, flags[5] != 0 ? 1 : 0, flags[6] != 0 ? 1 : 0, flags[7] != 0 ? 1 : 0)
+            let candidate = F().replacing(with: d, where: valid .!= F())
+            lanes = lanes.replacing(with: candidate, where: candidate .> lanes)
+            i &+= 8
+        }
+        var largest = lanes.max()
         while i < count {
             let d = hasDepth[i] != 0 ? depth[i] : 0
             largest = d > largest ? d : largest
