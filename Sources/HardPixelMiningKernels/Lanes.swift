@@ -129,26 +129,20 @@ extension FloatLanes {
     init(bits: Bits) { self = unsafeBitCast(bits, to: Self.self) }
 }
 
-// Lane-by-lane conversions, which the compiler turns into one vector conversion each (the
-// generic SIMD initialisers between scalar types stay out-of-line calls, a loop over lanes).
+// Conversions between eight lanes, one vector conversion each (``hpm_widen8`` and its
+// siblings in the C support header).
 extension SIMD8 where Scalar == Double {
     /// Eight Floats as Doubles (exactly).
     @inline(__always)
-    init(widening v: SIMD8<Float>) {
-        self.init(Double(v[0]), Double(v[1]), Double(v[2]), Double(v[3]), Double(v[4]), Double(v[5]), Double(v[6]), Double(v[7]))
-    }
+    init(widening v: SIMD8<Float>) { self = hpm_widen8(v) }
 }
 
 extension SIMD8 where Scalar == Float {
-    /// Eight Doubles rounded to Floats.
+    /// Eight Doubles rounded to Floats (to nearest).
     @inline(__always)
-    init(narrowing v: SIMD8<Double>) {
-        self.init(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
-    }
+    init(narrowing v: SIMD8<Double>) { self = hpm_narrow8(v) }
 
     /// Eight Int32s as Floats (exactly below 2^24).
     @inline(__always)
-    init(converting v: SIMD8<Int32>) {
-        self.init(Float(v[0]), Float(v[1]), Float(v[2]), Float(v[3]), Float(v[4]), Float(v[5]), Float(v[6]), Float(v[7]))
-    }
+    init(converting v: SIMD8<Int32>) { self = hpm_int32_to_float8(v) }
 }

@@ -1,3 +1,5 @@
+import CHardPixelMiningSupport
+
 /// The per-image constants of the hard-pixel objective's per-pixel weighing (see
 /// ``Kernels/weighPixels(count:constants:inputs:outputs:)``).
 package struct WeighingConstants {
@@ -147,21 +149,23 @@ extension Kernels {
         typealias D = SIMD8<Double>
         typealias F = SIMD8<Float>
         typealias I = SIMD8<Int32>
-        typealias Mask = SIMDMask<I>
-        let none = Mask(repeating: false)
-        let usesDPE = Mask(repeating: k.usesDepthPredictionError)
-        let usesDSE = Mask(repeating: k.usesSegmentationError)
-        let usesMap = Mask(repeating: k.usesPixelWeightMap)
-        let propagates = Mask(repeating: k.propagatesDepthPredictionError)
+        // Masks as Int32 lanes of all ones or zeros, combined and applied with bitwise
+        // operations (SIMDMask's `.&` and `replacing(with:where:)` go through per-lane code).
+        let noLanes = I(), allLanes = I(repeating: -1)
+        @inline(__always) func lanesWhere(_ mask: SIMDMask<I>) -> I { unsafeBitCast(mask, to: I.self) }
+        @inline(__always) func kept(_ v: F, _ mask: I) -> F { F(bits: v.bits & mask) }
+        let usesDPE = k.usesDepthPredictionError ? allLanes : noLanes
+        let usesDSE = k.usesSegmentationError ? allLanes : noLanes
+        let usesMap = k.usesPixelWeightMap ? allLanes : noLanes
+        let propagates = k.propagatesDepthPredictionError ? allLanes : noLanes
         let segmentationLimit = F(repeating: floatBound(k.segmentationLimit))
         let depthPredictionErrorLimit = F(repeating: floatBound(k.depthPredictionErrorLimit))
         let segmentationErrorLimit = F(repeating: floatBound(k.segmentationErrorLimit))
         let mapLimit = F(repeating: floatBound(k.pixelWeightMapLimit))
         let coefficientLimit = Float(k.coefficientLimit), floatRange = Float.greatestFiniteMagnitude
-        let zero = F(), one = F(repeating: 1), noLanes = I(), oneLane = I(repeating: 1)
+        let zero = F(), one = F(repeating: 1)
         @inline(__always) func saturated(_ v: D, _ limit: Float) -> F {
-            let f = narrowed(v)
-            return f.replacing(with: -limit, where: f .< -limit).replacing(with: limit, where: f .> limit)
+            hpm_clamp8(narrowed(v), -limit, limit)
         }
         var crossEntropySum = D(), depthPredictionErrorSum = D(), segmentationErrorSum = D(), mapSum = D()
         var countedDPE = I(), countedDSE = I(), countedMap = I()
@@ -169,26 +173,26 @@ extension Kernels {
         while p < count {
             let n = Swift.min(8, count - p)
             // Lanes past `count` get an ignored label and no depth, so they count nowhere.
-            let labelled = lanes(x.labels + p, n, padding: k.ignoreLabel) .!= I(repeating: k.ignoreLabel)
-            var hasDepth = none, r = D()
+            let labelled = lanesWhere(lanes(x.labels + p, n, padding: k.ignoreLabel) .!= I(repeating: k.ignoreLabel))
+            var hasDepth = noLanes, r = D()
             if k.usesDepth {
-                hasDepth = bytesAsInt32(lanes(x.hasDepth + p, n, padding: 0)) .!= noLanes
+                hasDepth = lanesWhere(bytesAsInt32(lanes(x.hasDepth + p, n, padding: 0)) .!= noLanes)
                 r = lanes(x.residual + p, n, padding: 0)
             }
-            let eligible = hasDepth .& labelled
+            let eligible = hasDepth & labelled
             // wR as Float, the same value the pace was selected from (|R| by clearing the sign bit).
             let wr = narrowed(D(bitPattern: r.bitPattern & 0x7FFF_FFFF_FFFF_FFFF))
             let wz = k.usesSegmentationError ? lanes(x.segmentationError + p, n, padding: 0) : zero
             let rawLoss = lanes(x.loss + p, n, padding: 0)
             let wm = k.usesPixelWeightMap ? lanes(x.pixelWeightMap! + p, n, padding: 0) : zero
-            let countsSegmentation = labelled .& (rawLoss .< segmentationLimit)
-            let countsDPE = eligible .& usesDPE .& (wr .< depthPredictionErrorLimit)
-            let countsDSE = eligible .& usesDSE .& (wz .< segmentationErrorLimit)
-            let countsMap = labelled .& usesMap .& (wm .< mapLimit)
-            let wrCounted = widened(zero.replacing(with: wr, where: countsDPE))
-            let wzCounted = widened(zero.replacing(with: wz, where: countsDSE))
-            let wmCounted = widened(zero.replacing(with: wm, where: countsMap))
-            let additive = widened(zero.replacing(with: one, where: countsSegmentation)) + k.beta * wrCounted
+            let countsSegmentation = labelled & lanesWhere(rawLoss .< segmentationLimit)
+            let countsDPE = eligible & usesDPE & lanesWhere(wr .< depthPredictionErrorLimit)
+            let countsDSE = eligible & usesDSE & lanesWhere(wz .< segmentationErrorLimit)
+            let countsMap = labelled & usesMap & lanesWhere(wm .< mapLimit)
+            let wrCounted = widened(kept(wr, countsDPE))
+            let wzCounted = widened(kept(wz, countsDSE))
+            let wmCounted = widened(kept(wm, countsMap))
+            let additive = widened(kept(one, countsSegmentation)) + k.beta * wrCounted
                 + k.gamma * wzCounted + k.mapCoefficient * wmCounted
             var ce = rawLoss, w = additive
             if k.modulated {
@@ -198,27 +202,28 @@ extension Kernels {
                 store(saturated(additive * labelFactor * k.logitScale, coefficientLimit), y.labelCoefficient + p, n)
             }
             let ceWide = widened(ce)
-            crossEntropySum += widened(zero.replacing(with: ce, where: countsSegmentation))
+            crossEntropySum += widened(kept(ce, countsSegmentation))
             depthPredictionErrorSum += wrCounted * ceWide
             segmentationErrorSum += wzCounted * ceWide
             mapSum += wmCounted * ceWide
-            countedDPE &+= noLanes.replacing(with: oneLane, where: countsDPE)
-            countedDSE &+= noLanes.replacing(with: oneLane, where: countsDSE)
-            countedMap &+= noLanes.replacing(with: oneLane, where: countsMap)
+            // A counted lane is −1.
+            countedDPE &-= countsDPE
+            countedDSE &-= countsDSE
+            countedMap &-= countsMap
             store(saturated(w * k.logitScale, coefficientLimit), y.coefficient + p, n)
             if let lossWeights = y.lossWeights { store(saturated(w, floatRange), lossWeights + p, n) }
             if let map = y.depthPredictionErrorMap {
-                store(zero.replacing(with: wr, where: eligible .& usesDPE), map + p, n)
+                store(kept(wr, eligible & usesDPE), map + p, n)
             }
             if let map = y.segmentationErrorMap {
-                store(zero.replacing(with: wz, where: eligible .& usesDSE), map + p, n)
+                store(kept(wz, eligible & usesDSE), map + p, n)
             }
             if let depthGradient = y.depthGradient {
                 // sign(R) from R's sign bit: ±1 wherever R ≠ 0, the only pixels where it counts.
                 let sign = D(bitPattern: (r.bitPattern & 0x8000_0000_0000_0000) | D(repeating: 1).bitPattern)
-                let propagated = widened(zero.replacing(with: ce, where: countsDPE .& propagates .& (wr .!= zero)))
+                let propagated = widened(kept(ce, countsDPE & propagates & lanesWhere(wr .!= zero)))
                 let dg = (k.depthScale * (r - k.shift) + k.offset) + k.beta * sign * propagated * k.logitScale
-                var g = zero.replacing(with: saturated(dg, floatRange), where: hasDepth)
+                var g = kept(saturated(dg, floatRange), hasDepth)
                 if y.accumulates { g += lanes(UnsafePointer(depthGradient + p), n, padding: 0) }
                 store(g, depthGradient + p, n)
             }

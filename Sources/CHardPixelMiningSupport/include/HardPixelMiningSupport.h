@@ -135,6 +135,34 @@ static inline __attribute__((always_inline)) void hpm_store16(float *address, hp
     __builtin_memcpy(address, &v, sizeof v);
 }
 
+typedef double hpm_f64x8 __attribute__((ext_vector_type(8)));
+typedef int hpm_i32x8 __attribute__((ext_vector_type(8)));
+
+/// Conversions between eight lanes (SIMD8<Float>, SIMD8<Double>, SIMD8<Int32> in Swift): one
+/// vector conversion each (`vcvtps2pd`, `vcvtpd2ps`, `vcvtdq2ps`; two halves in the SSE2
+/// build). Swift's generic SIMD initialisers between scalar types are a call and a loop over
+/// lanes, and a lane-by-lane initialiser is left to the SLP vectoriser, which in the per-pixel
+/// kernels split it into scalar converts and shuffles.
+static inline __attribute__((always_inline)) hpm_f64x8 hpm_widen8(hpm_f32x8 v) {
+    return __builtin_convertvector(v, hpm_f64x8);
+}
+
+static inline __attribute__((always_inline)) hpm_f32x8 hpm_narrow8(hpm_f64x8 v) {
+    return __builtin_convertvector(v, hpm_f32x8);
+}
+
+static inline __attribute__((always_inline)) hpm_f32x8 hpm_int32_to_float8(hpm_i32x8 v) {
+    return __builtin_convertvector(v, hpm_f32x8);
+}
+
+/// Each lane of `v` clamped to `lower...upper` (`vminps`/`vmaxps`; not for NaN lanes). Swift's
+/// `clamped(lowerBound:upperBound:)` is a call per vector into the standard library's generic
+/// `pointwiseMin` and `pointwiseMax`.
+static inline __attribute__((always_inline)) hpm_f32x8 hpm_clamp8(hpm_f32x8 v, float lower, float upper) {
+    hpm_f32x8 lo = lower, hi = upper;
+    return __builtin_elementwise_min(__builtin_elementwise_max(v, lo), hi);
+}
+
 /// Orders the non-temporal stores issued so far before any later store (x86 `sfence`).
 void hpm_stream_fence(void);
 

@@ -71,7 +71,11 @@ enum RegionTable {
             // (16 GiB of labels alone); the Int32 counters this replaced trapped at 2^31.
             while i < band.upperBound {
                 let key = (i & (copies - 1)) &* tableSize &+ keys[i]
-                count[key] &+= counts(i) ? 1 | UInt64(wrong[i]) << 32 : 0
+                // A multiply by the 0-or-1 eligibility, not `counts(i) ? … : 0`: with the load of
+                // `wrong[i]` on one side only, the compiler branched, and mispredicted on the
+                // scattered ignored pixels.
+                let eligible = UInt64(truncatingIfNeeded: eligibility(label: labels[i], hasDepth: hasDepth[i], ignoreLabel: ignoreLabel))
+                count[key] &+= (1 | UInt64(wrong[i]) << 32) &* eligible
                 i &+= 1
             }
             for copy in 1..<copies {
