@@ -21,7 +21,7 @@ enum CrossEntropyPass {
         try ws.reserve(pixels: 0, table: 0, chunks: items.count, columns: 0, tile: layout, workers: threads)
         try ws.reserveChunkSums(items.count)
 
-        ObjectiveEngine.countLabels(shape: shape, labels: labels, targets: targets, reduction: reduction, workspace: ws)
+        ObjectiveEngine.countLabels(shape: shape, labels: labels, targets: targets, reduction: reduction, workspace: ws, threads: threads)
         try batch?.poolDivisor(reduction, &ws.imageSums)
         let images = batch?.images ?? shape.images
         // The logit pass. Each item computes its image's gradient scale (cheap) rather than the

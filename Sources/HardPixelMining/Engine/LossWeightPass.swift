@@ -24,7 +24,7 @@ enum LossWeightPass {
         }
         for x in 0..<shape.width { ws.columnCell[x] = x * grid.columns / shape.width }
         let outputs = EngineOutputs(logitGradient: nil, lossWeights: weights)
-        ObjectiveEngine.countLabels(shape: shape, labels: labels, targets: targets, reduction: .perImageMean, workspace: ws)
+        ObjectiveEngine.countLabels(shape: shape, labels: labels, targets: targets, reduction: .perImageMean, workspace: ws, threads: threads)
         ObjectiveEngine.updateEachImage(shape, ws, threads) { k, sums in
             WeighingPass.weigh(
                 image: k, sums: &sums, plan: plan, shape: shape.pixelMap, labels: labels,

@@ -86,7 +86,8 @@ enum ObjectiveEngine {
                 pooledDepth = silog.gradientCoefficients(
                     pixels: p.pixels, sum: p.sum, squaredSum: p.squaredSum, factor: outputs.gradientScale * plan.depthWeight)
             }
-            countLabels(shape: shape, labels: inputs.labels, targets: targets, reduction: plan.reduction, workspace: ws)
+            countLabels(
+                shape: shape, labels: inputs.labels, targets: targets, reduction: plan.reduction, workspace: ws, threads: threads)
             try batch?.poolDivisor(plan.reduction, &ws.imageSums)
             updateEachImage(shape, ws, threads) { k, sums in
                 WeighingPass.weigh(
@@ -160,7 +161,7 @@ enum ObjectiveEngine {
         }
     }
 
-    /// Completes the workspace's per-image sums, already counted by ``countLabels(shape:labels:targets:reduction:workspace:)``,
+    /// Completes the workspace's per-image sums, already counted by ``countLabels(shape:labels:targets:reduction:workspace:threads:)``,
     /// with `body(k, &sums[k])`, in parallel over images.
     static func updateEachImage(
         _ shape: BatchShape, _ ws: ObjectiveWorkspace, _ threads: Int, _ body: (Int, inout ImageSums) -> Void
@@ -207,17 +208,18 @@ enum ObjectiveEngine {
         s.labelWeightSum = sum
     }
 
-    /// The label pass, before any gradient: the workspace's per-image sums start with each
-    /// image's n (and Σ w_label), and with a pooled `reduction` the batch's divisor.
+    /// The label pass, before any gradient, in parallel over images: the workspace's per-image
+    /// sums start with each image's n (and Σ w_label), and with a pooled `reduction` the
+    /// batch's divisor.
     static func countLabels(
-        shape: BatchShape, labels: UnsafePointer<Int32>, targets: Targets, reduction: Reduction, workspace ws: ObjectiveWorkspace
+        shape: BatchShape, labels: UnsafePointer<Int32>, targets: Targets, reduction: Reduction, workspace ws: ObjectiveWorkspace,
+        threads: Int
     ) {
         let plane = shape.pixelsPerImage
-        ws.imageSums.removeAll(keepingCapacity: true)
-        for k in 0..<shape.images {
+        forEachImage(shape, ws, threads) { k in
             var s = ImageSums()
             countLabels(&s, labels + k * plane, count: plane, targets: targets)
-            ws.imageSums.append(s)
+            return s
         }
         if let divisor = Reduction.pooledDivisor(reduction, ws.imageSums.lazy.map(\.segmentationCount)) {
             for k in 0..<shape.images { ws.imageSums[k].pooledDivisor = divisor }
