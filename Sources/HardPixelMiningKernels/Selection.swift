@@ -20,18 +20,32 @@ package enum Selection {
         let wide = 2048
         histogram.update(repeating: 0, count: 4 * wide)
         // Pass 1: compaction, maximum, first digit (key bits 21...31).
-        var m = 0, maximum = -Float.infinity
-        var i = 0
-        while i < count {
+        var m = 0
+        // Four maxima, one per histogram copy (pixel i into copy i mod 4), so that consecutive
+        // pixels do not wait on each other's compare; the maximum is the same in any order.
+        var maxima = (-Float.infinity, -Float.infinity, -Float.infinity, -Float.infinity)
+        @inline(__always) func step(_ i: Int, _ copy: Int, _ maximum: inout Float) {
             let v = source.value(i), c = source.counts(i)
             scratch[m] = v
             let one = c ? 1 : 0
             m &+= one
             maximum = c && v > maximum ? v : maximum
-            histogram[(i & 3) &* wide &+ Int(truncatingIfNeeded: key(v) >> 21)] &+= one
+            histogram[copy &* wide &+ Int(truncatingIfNeeded: key(v) >> 21)] &+= one
+        }
+        var i = 0
+        while i &+ 4 <= count {
+            step(i, 0, &maxima.0)
+            step(i &+ 1, 1, &maxima.1)
+            step(i &+ 2, 2, &maxima.2)
+            step(i &+ 3, 3, &maxima.3)
+            i &+= 4
+        }
+        while i < count {
+            step(i, i & 3, &maxima.0)
             i &+= 1
         }
         guard m > 0 else { return nil }
+        let maximum = Swift.max(Swift.max(maxima.0, maxima.1), Swift.max(maxima.2, maxima.3))
         var rank = (m - 1) / 2
         let first = digit(wide, &rank)
         // Pass 2: the candidates (first digit) moved to the front, their second digit (bits 10...20).
