@@ -5,8 +5,8 @@ enum DepthPass {
     /// A pooled depth term's gradient: `slope · (R_i − shift) + offset` on valid depth.
     typealias Coefficients = (slope: Double, shift: Double, offset: Double)
 
-    /// The batch's nd, Σ R and Σ R² from the workspace's residuals: per image in pixel order,
-    /// then over images in order (as ``ObjectiveResult`` combines them).
+    /// The batch's nd, Σ R and Σ R² from the workspace's residuals: per image in eight lanes
+    /// (``imageSums(_:from:count:labels:ignoreLabel:_:)``), then over images in order (as ``ObjectiveResult`` combines them).
     static func pooledSums(
         shape: PixelMapShape, workspace ws: ObjectiveWorkspace, batch: BatchExchange? = nil
     ) throws -> (pixels: Int, sum: Double, squaredSum: Double) {
