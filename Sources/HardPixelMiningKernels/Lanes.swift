@@ -146,3 +146,25 @@ extension SIMD8 where Scalar == Float {
     @inline(__always)
     init(converting v: SIMD8<Int32>) { self = hpm_int32_to_float8(v) }
 }
+
+extension SIMD8 where Scalar == Int32 {
+    /// 1 where a flag byte is non-zero, else 0 (lane by lane, which the compiler turns into
+    /// one zero-extension and compare).
+    @inline(__always)
+    init(flags v: SIMD8<UInt8>) {
+        self.init(
+            v[0] != 0 ? 1 : 0, v[1] != 0 ? 1 : 0, v[2] != 0 ? 1 : 0, v[3] != 0 ? 1 : 0,
+            v[4] != 0 ? 1 : 0, v[5] != 0 ? 1 : 0, v[6] != 0 ? 1 : 0, v[7] != 0 ? 1 : 0)
+    }
+
+    /// The lanes' sum, in Int.
+    @inline(__always)
+    var total: Int { (0..<8).reduce(0) { $0 + Int(self[$1]) } }
+}
+
+extension SIMD8 where Scalar == Double {
+    /// The lanes added pairwise, `((v0 + v1) + (v2 + v3)) + ((v4 + v5) + (v6 + v7))`: a fixed
+    /// order (`SIMD.sum()` leaves it to the implementation), the same for any build.
+    @inline(__always)
+    var total: Double { ((self[0] + self[1]) + (self[2] + self[3])) + ((self[4] + self[5]) + (self[6] + self[7])) }
+}

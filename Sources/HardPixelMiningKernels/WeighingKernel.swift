@@ -176,7 +176,7 @@ extension Kernels {
             let labelled = lanesWhere(lanes(x.labels + p, n, padding: k.ignoreLabel) .!= I(repeating: k.ignoreLabel))
             var hasDepth = noLanes, r = D()
             if k.usesDepth {
-                hasDepth = lanesWhere(bytesAsInt32(lanes(x.hasDepth + p, n, padding: 0)) .!= noLanes)
+                hasDepth = lanesWhere(I(flags: lanes(x.hasDepth + p, n, padding: 0)) .!= noLanes)
                 r = lanes(x.residual + p, n, padding: 0)
             }
             let eligible = hasDepth & labelled
@@ -229,15 +229,12 @@ extension Kernels {
             }
             p &+= n
         }
-        // `SIMD.sum()` leaves the order of its additions to the implementation.
-        @inline(__always) func total(_ v: D) -> Double { ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])) }
-        @inline(__always) func total(_ v: I) -> Int { (0..<8).reduce(0) { $0 + Int(v[$1]) } }
         return WeighingSums(
-            crossEntropy: total(crossEntropySum), depthPredictionError: total(depthPredictionErrorSum),
-            segmentationError: total(segmentationErrorSum), pixelWeightMap: total(mapSum),
-            countedDepthPredictionErrorPixels: total(countedDPE),
-            countedSegmentationErrorPixels: total(countedDSE),
-            countedPixelWeightMapPixels: total(countedMap))
+            crossEntropy: crossEntropySum.total, depthPredictionError: depthPredictionErrorSum.total,
+            segmentationError: segmentationErrorSum.total, pixelWeightMap: mapSum.total,
+            countedDepthPredictionErrorPixels: countedDPE.total,
+            countedSegmentationErrorPixels: countedDSE.total,
+            countedPixelWeightMapPixels: countedMap.total)
     }
 
     /// The smallest Float ≥ `limit` (±∞ stay), so that for every Float x, `x < limit` in
@@ -246,12 +243,6 @@ extension Kernels {
     private static func floatBound(_ limit: Double) -> Float {
         let f = Float(limit)
         return Double(f) < limit ? f.nextUp : f
-    }
-
-    /// Eight flags as Int32 lanes (lane by lane, which the compiler turns into one zero-extension).
-    @inline(__always)
-    private static func bytesAsInt32(_ v: SIMD8<UInt8>) -> SIMD8<Int32> {
-        SIMD8(Int32(v[0]), Int32(v[1]), Int32(v[2]), Int32(v[3]), Int32(v[4]), Int32(v[5]), Int32(v[6]), Int32(v[7]))
     }
 
     @inline(__always)

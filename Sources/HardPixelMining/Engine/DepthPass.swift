@@ -6,7 +6,8 @@ enum DepthPass {
     typealias Coefficients = (slope: Double, shift: Double, offset: Double)
 
     /// The batch's nd, Σ R and Σ R² from the workspace's residuals: per image in eight lanes
-    /// (``imageSums(_:from:count:labels:ignoreLabel:_:)``), then over images in order (as ``ObjectiveResult`` combines them).
+    /// (``imageSums(_:from:count:labels:ignoreLabel:_:)``), then over images in order (as
+    /// ``ObjectiveResult`` combines them).
     static func pooledSums(
         shape: PixelMapShape, workspace ws: ObjectiveWorkspace, batch: BatchExchange? = nil
     ) throws -> (pixels: Int, sum: Double, squaredSum: Double) {
@@ -20,52 +21,20 @@ enum DepthPass {
         return (pooled.depthPixels, pooled.residualSum, pooled.squaredResidualSum)
     }
 
-    /// nd, Σ R, Σ R² of `count` pixels from `first`; with `labels` (of those pixels), also the
-    /// eligible pixels (valid depth and a label other than `ignoreLabel`).
-    ///
-    /// Eight pixels at a time: the sums are kept in eight lanes (lane `l` adds pixels
-    /// `l, l + 8, …` in order, the last vector padded with R = 0 and no depth) and the lanes
-    /// added pairwise at the end, in a fixed order: the same for any thread count and build.
-    /// R is exactly 0 where there is no depth, and adding +0 to a lane that starts at +0 leaves
-    /// it bitwise as skipping the pixel would.
+    /// nd, Σ R, Σ R² of `count` pixels from `first` (``Kernels/depthSums(residual:hasDepth:labels:ignoreLabel:count:)``,
+    /// in eight lanes); with `labels` (of those pixels), also the eligible pixels (valid depth
+    /// and a label other than `ignoreLabel`).
     static func imageSums(
         _ s: inout ImageSums, from first: Int, count: Int, labels: UnsafePointer<Int32>? = nil, ignoreLabel: Int32 = 0,
         _ ws: ObjectiveWorkspace
     ) {
-        typealias D = SIMD8<Double>
-        typealias I = SIMD8<Int32>
-        let hasDepth = ws.hasDepth + first, residual = ws.residual + first
-        var pixels = I(), eligible = I(), sum = D(), squaredSum = D()
-        let none = I(), one = I(repeating: 1), ignore = I(repeating: ignoreLabel)
-        var i = 0
-        while i < count {
-            let n = Swift.min(8, count - i)
-            var r = D(), flags = SIMD8<UInt8>(), y = ignore
-            if n == 8 {
-                r = UnsafeRawPointer(residual + i).loadUnaligned(as: D.self)
-                flags = UnsafeRawPointer(hasDepth + i).loadUnaligned(as: SIMD8<UInt8>.self)
-                if let labels { y = UnsafeRawPointer(labels + i).loadUnaligned(as: I.self) }
-            } else {
-                for lane in 0..<n {
-                    r[lane] = residual[i + lane]
-                    flags[lane] = hasDepth[i + lane]
-                    if let labels { y[lane] = labels[i + lane] }
-                }
-            }
-            let valid = I(flags[0] != 0 ? 1 : 0, flags[1] != 0 ? 1 : 0, flags[2] != 0 ? 1 : 0, flags[3] != 0 ? 1 : 0,
-                          flags[4] != 0 ? 1 : 0, flags[5] != 0 ? 1 : 0, flags[6] != 0 ? 1 : 0, flags[7] != 0 ? 1 : 0)
-            pixels &+= valid
-            eligible &+= valid & none.replacing(with: one, where: y .!= ignore)
-            sum += r
-            squaredSum += r * r
-            i &+= n
-        }
-        @inline(__always) func total(_ v: D) -> Double { ((v[0] + v[1]) + (v[2] + v[3])) + ((v[4] + v[5]) + (v[6] + v[7])) }
-        @inline(__always) func total(_ v: I) -> Int { (0..<8).reduce(0) { $0 + Int(v[$1]) } }
-        s.depthPixels += total(pixels)
-        if labels != nil { s.eligiblePixels += total(eligible) }
-        s.residualSum += total(sum)
-        s.squaredResidualSum += total(squaredSum)
+        let sums = Kernels.depthSums(
+            residual: ws.residual + first, hasDepth: ws.hasDepth + first, labels: labels, ignoreLabel: ignoreLabel,
+            count: count)
+        s.depthPixels += sums.pixels
+        s.eligiblePixels += sums.eligible
+        s.residualSum += sums.sum
+        s.squaredResidualSum += sums.squaredSum
     }
 
     /// SILog over the batch: the per-image sums, and the pooled gradient (times `factor`).
@@ -142,30 +111,6 @@ enum DepthPass {
     ) throws {
         try ws.reserve(pixels: shape.pixelCount)
         prepare(predicted: predicted, groundTruth: groundTruth, pixels: 0..<shape.pixelCount, binning: binning, workspace: ws)
-    }
-
-    /// The largest depth among `count` pixels where `hasDepth` is set, or nil without one: a
-    /// branch-free pass (invalid pixels count as 0, below any valid depth, which is > 0).
-    static func largestValidDepth(_ depth: UnsafePointer<Float>, hasDepth: UnsafePointer<UInt8>, count: Int) -> Float? {
-        // Eight lanes (a maximum does not depend on the order), the rest one by one.
-        typealias F = SIMD8<Float>
-        var lanes = F(), i = 0
-        while i + 8 <= count {
-            let d = UnsafeRawPointer(depth + i).loadUnaligned(as: F.self)
-            let flags = UnsafeRawPointer(hasDepth + i).loadUnaligned(as: SIMD8<UInt8>.self)
-            let valid = F(flags[0] != 0 ? 1 : 0, flags[1] != 0 ? 1 : 0, flags[2] != 0 ? 1 : 0, flags[3] != 0 ? 1 : 0,
-                          flags[4] != 0 ? 1 : 0, flags[5] != 0 ? 1 : 0, flags[6] != 0 ? 1 : 0, flags[7] != 0 ? 1 : 0)
-            let candidate = F().replacing(with: d, where: valid .!= F())
-            lanes = lanes.replacing(with: candidate, where: candidate .> lanes)
-            i &+= 8
-        }
-        var largest = lanes.max()
-        while i < count {
-            let d = hasDepth[i] != 0 ? depth[i] : 0
-            largest = d > largest ? d : largest
-            i &+= 1
-        }
-        return largest > 0 ? largest : nil
     }
 
     /// The workspace's `residual` and `hasDepth` for NHW pixels `pixels` (reserved

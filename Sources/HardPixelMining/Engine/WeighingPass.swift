@@ -21,7 +21,7 @@ enum WeighingPass {
         let wZ = ws.segmentationError + base
         var regionPairs: Int? = nil
         if plan.segmentationError != nil {
-            s.largestValidDepth = DepthPass.largestValidDepth(
+            s.largestValidDepth = Kernels.largestValidDepth(
                 groundTruthDepth! + base, hasDepth: ws.hasDepth + base, count: plane)
             let bins = plan.binning.binCount, grid = plan.grid
             regionPairs = RegionTable.weights(
