@@ -148,13 +148,11 @@ extension SIMD8 where Scalar == Float {
 }
 
 extension SIMD8 where Scalar == Int32 {
-    /// 1 where a flag byte is non-zero, else 0 (lane by lane, which the compiler turns into
-    /// one zero-extension and compare).
+    /// Eight flag bytes, each 0 or 1 (as the workspace's `hasDepth`), as Int32 lanes: lane by
+    /// lane, which the compiler turns into one zero-extension.
     @inline(__always)
     init(flags v: SIMD8<UInt8>) {
-        self.init(
-            v[0] != 0 ? 1 : 0, v[1] != 0 ? 1 : 0, v[2] != 0 ? 1 : 0, v[3] != 0 ? 1 : 0,
-            v[4] != 0 ? 1 : 0, v[5] != 0 ? 1 : 0, v[6] != 0 ? 1 : 0, v[7] != 0 ? 1 : 0)
+        self.init(Int32(v[0]), Int32(v[1]), Int32(v[2]), Int32(v[3]), Int32(v[4]), Int32(v[5]), Int32(v[6]), Int32(v[7]))
     }
 
     /// The lanes' sum, in Int.
