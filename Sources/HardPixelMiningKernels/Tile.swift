@@ -473,7 +473,10 @@ package enum Kernels {
         let classWeights = targets.classWeights
         while i < count {
             let label = labels[p &+ i], ok = isValid(label)
-            let safe = ok ? Int(label) : 0
+            // In bounds whatever the label (its value is kept only where valid): an unsigned
+            // minimum, where `ok ? label : 0` compiled to a branch that mispredicts on the
+            // scattered ignored pixels.
+            let safe = Int(Swift.min(UInt32(bitPattern: label), classes &- 1))
             valid[i] = ok ? 1 : 0
             labelIndex[i] = ok ? Float(label) : -1
             if let rows {
