@@ -51,7 +51,7 @@ extension Kernels {
         typealias D = SIMD8<Double>
         typealias I = SIMD8<Int32>
         var pixels = I(), eligible = I(), sum = D(), squaredSum = D()
-        let none = I(), one = I(repeating: 1), ignore = I(repeating: ignoreLabel)
+        let ignore = I(repeating: ignoreLabel)
         var i = 0
         while i < count {
             let n = Swift.min(8, count - i)
@@ -69,7 +69,7 @@ extension Kernels {
             }
             let valid = I(flags: flags)
             pixels &+= valid
-            eligible &+= valid & none.replacing(with: one, where: y .!= ignore)
+            eligible &+= valid & I(allOnesWhere: y .!= ignore)
             sum += r
             squaredSum += r * r
             i &+= n

@@ -135,6 +135,11 @@ extension SIMD8 where Scalar == Double {
     /// Eight Floats as Doubles (exactly).
     @inline(__always)
     init(widening v: SIMD8<Float>) { self = hpm_widen8(v) }
+
+    /// The lanes added pairwise, `((v0 + v1) + (v2 + v3)) + ((v4 + v5) + (v6 + v7))`: a fixed
+    /// order (`SIMD.sum()` leaves it to the implementation), the same for any build.
+    @inline(__always)
+    var total: Double { ((self[0] + self[1]) + (self[2] + self[3])) + ((self[4] + self[5]) + (self[6] + self[7])) }
 }
 
 extension SIMD8 where Scalar == Float {
@@ -155,14 +160,12 @@ extension SIMD8 where Scalar == Int32 {
         self.init(Int32(v[0]), Int32(v[1]), Int32(v[2]), Int32(v[3]), Int32(v[4]), Int32(v[5]), Int32(v[6]), Int32(v[7]))
     }
 
+    /// A mask as lanes of all ones (−1) or zeros, to combine and apply with bitwise operations
+    /// (SIMDMask's `.&` and `replacing(with:where:)` go through per-lane code).
+    @inline(__always)
+    init(allOnesWhere mask: SIMDMask<Self>) { self = unsafeBitCast(mask, to: Self.self) }
+
     /// The lanes' sum, in Int.
     @inline(__always)
     var total: Int { (0..<8).reduce(0) { $0 + Int(self[$1]) } }
-}
-
-extension SIMD8 where Scalar == Double {
-    /// The lanes added pairwise, `((v0 + v1) + (v2 + v3)) + ((v4 + v5) + (v6 + v7))`: a fixed
-    /// order (`SIMD.sum()` leaves it to the implementation), the same for any build.
-    @inline(__always)
-    var total: Double { ((self[0] + self[1]) + (self[2] + self[3])) + ((self[4] + self[5]) + (self[6] + self[7])) }
 }

@@ -149,10 +149,9 @@ extension Kernels {
         typealias D = SIMD8<Double>
         typealias F = SIMD8<Float>
         typealias I = SIMD8<Int32>
-        // Masks as Int32 lanes of all ones or zeros, combined and applied with bitwise
-        // operations (SIMDMask's `.&` and `replacing(with:where:)` go through per-lane code).
+        // Masks as Int32 lanes of all ones or zeros (``SIMD8/init(allOnesWhere:)``).
         let noLanes = I(), allLanes = I(repeating: -1)
-        @inline(__always) func lanesWhere(_ mask: SIMDMask<I>) -> I { unsafeBitCast(mask, to: I.self) }
+        @inline(__always) func lanesWhere(_ mask: SIMDMask<I>) -> I { I(allOnesWhere: mask) }
         @inline(__always) func kept(_ v: F, _ mask: I) -> F { F(bits: v.bits & mask) }
         let usesDPE = k.usesDepthPredictionError ? allLanes : noLanes
         let usesDSE = k.usesSegmentationError ? allLanes : noLanes
