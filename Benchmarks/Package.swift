@@ -34,5 +34,12 @@ let package = Package(
         .target(name: "CReferenceKernel", path: "Benchmarks/CReferenceKernel"),
         // The C kernel against the NumPy float64 fixtures of the package's tests.
         .testTarget(name: "CReferenceKernelTests", dependencies: ["CReferenceKernel"], path: "Tests/CReferenceKernelTests"),
+        // A steady-state call of the library allocates nothing: every heap allocation of the
+        // test process counted (AllocationCounter replaces malloc and its relatives).
+        .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
+        .testTarget(
+            name: "AllocationTests",
+            dependencies: ["AllocationCounter", .product(name: "HardPixelMining", package: libraryFolder.lastPathComponent)],
+            path: "Tests/AllocationTests"),
     ]
 )

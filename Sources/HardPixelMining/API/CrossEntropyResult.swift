@@ -50,24 +50,36 @@ public struct CrossEntropySums: Sendable, Hashable {
 }
 
 /// What one evaluation of ``LabelSmoothedCrossEntropy`` returns: L_seg, and what it was formed from.
+///
+/// It keeps the engine's per-image sums as they came (shared with the workspace until
+/// either changes), and forms ``images`` and ``sums`` from them when asked: a steady-state
+/// call allocates nothing.
 public struct CrossEntropyResult: Sendable, Hashable {
     /// L_seg of the batch: the mean over images of each image's loss (the paper's per-image
     /// mean), or with a batch-wide divisor (``Reduction/mean``, ``Reduction/sum``, batch
     /// mining) the batch's pooled loss.
     public private(set) var value: Double
     /// Each image's loss; with a batch-wide divisor, its share of ``value`` (the shares add up to it).
-    public private(set) var images: [Double]
+    public var images: [Double] { imageSums.map(\.crossEntropy.loss) }
     /// Each image's sums and counts, for data-parallel reduction.
-    public private(set) var sums: [CrossEntropySums]
+    public var sums: [CrossEntropySums] { imageSums.map(\.crossEntropy) }
+    /// The sums, of which only the cross-entropy's part is read.
+    private let imageSums: [ImageSums]
 
     /// Combines sums whose batch-wide divisor, if any, is already set.
-    init(validCombining sums: [CrossEntropySums]) {
-        self.sums = sums
-        images = sums.map(\.loss)
+    init(validCombining sums: [ImageSums]) {
+        imageSums = sums
         var total = 0.0
-        for loss in images { total += loss }
+        for s in sums { total += s.crossEntropy.loss }
         let pooled = sums.first?.pooledDivisor != nil
         value = pooled ? total : total / Double(Swift.max(1, sums.count))
+    }
+
+    public static func == (a: Self, b: Self) -> Bool { a.value == b.value && a.sums == b.sums }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(value)
+        hasher.combine(sums)
     }
 }
 
@@ -85,6 +97,6 @@ extension LabelSmoothedCrossEntropy {
         if mining == nil, let divisor = Reduction.pooledDivisor(reduction, sums.map(\.divisor)) {
             for k in sums.indices { sums[k].pooledDivisor = divisor }
         }
-        return CrossEntropyResult(validCombining: sums)
+        return CrossEntropyResult(validCombining: sums.map(ImageSums.init(crossEntropy:)))
     }
 }

@@ -133,7 +133,7 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
             }
         }
         let all = try batch?.gatherSums(sums) ?? sums
-        return CrossEntropyResult(validCombining: all.map { $0.crossEntropy })
+        return CrossEntropyResult(validCombining: all)
     }
 
     /// What every rank of a data-parallel call must share: the shape but its image count,

@@ -104,6 +104,15 @@ public struct ImageSums: Sendable, Hashable {
         return s
     }
 
+    /// Sums with `s` as their cross-entropy's part and nothing else.
+    init(crossEntropy s: CrossEntropySums) {
+        labelledPixels = s.labelledPixels
+        labelWeightSum = s.labelWeightSum
+        crossEntropySum = s.crossEntropySum
+        minedPixels = s.minedPixels
+        pooledDivisor = s.pooledDivisor
+    }
+
     /// The depth loss's part of the sums.
     var depth: DepthSums {
         var s = DepthSums()

@@ -26,18 +26,10 @@ enum CrossEntropyPass {
         let images = batch?.images ?? shape.images
         // The logit pass. Each item computes its image's gradient scale (cheap) rather than the
         // call keeping an array of them: no allocation in a steady-state call.
-        ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws) { item, k, pixels, pixel, logit, scratch in
-            let scale = saturatingFloat(
-                ObjectiveEngine.logitScale(ws.imageSums[k], images: images, gradientScale: gradientScale),
-                limit: targets.coefficientLimit)
-            let (sum, finite) = Kernels.crossEntropy(
-                logits: logits + logit, labels: labels + pixel, plane: plane, range: pixels,
-                targets: targets, scale: scale, pixelWeights: pixelWeights.map { $0 + pixel }, modulation: modulation,
-                gradient: gradient.map { $0 + logit }, accumulating: accumulates,
-                pixelLosses: pixelLosses.map { $0 + pixel }, layout: layout, scratch: scratch)
-            ws.chunkFinite[item] = finite
-            ws.chunkSums[item] = sum
-        }
+        ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws, Tiles(
+            logits: logits, labels: labels, plane: plane, targets: targets, images: images, gradientScale: gradientScale,
+            pixelWeights: pixelWeights, modulation: modulation, gradient: gradient, accumulates: accumulates,
+            pixelLosses: pixelLosses, layout: layout, workspace: ws))
         if (0..<items.count).contains(where: { !ws.chunkFinite[$0] }) {
             // An accumulating caller checked the logits before this pass, so this is overwrite mode.
             gradient?.zero(count: shape.logitCount)
@@ -48,5 +40,38 @@ enum CrossEntropyPass {
             ws.imageSums[items(item).image].crossEntropySum += ws.chunkSums[item]
         }
         return ws.imageSums
+    }
+
+    /// A work item's losses and gradient, in one pass over its tile.
+    private struct Tiles: ItemWork {
+        let logits: LogitBuffer
+        let labels: UnsafePointer<Int32>
+        let plane: Int
+        let targets: Targets
+        let images: Int
+        let gradientScale: Double
+        let pixelWeights: UnsafePointer<Float>?
+        let modulation: Modulation?
+        let gradient: MutableLogitBuffer?
+        let accumulates: Bool
+        let pixelLosses: UnsafeMutablePointer<Float>?
+        let layout: TileLayout
+        let workspace: ObjectiveWorkspace
+
+        func run(
+            item: Int, image k: Int, pixels: Range<Int>, firstPixel pixel: Int, firstLogit logit: Int,
+            scratch: UnsafeMutablePointer<Float>
+        ) {
+            let scale = saturatingFloat(
+                ObjectiveEngine.logitScale(workspace.imageSums[k], images: images, gradientScale: gradientScale),
+                limit: targets.coefficientLimit)
+            let (sum, finite) = Kernels.crossEntropy(
+                logits: logits + logit, labels: labels + pixel, plane: plane, range: pixels,
+                targets: targets, scale: scale, pixelWeights: pixelWeights.map { $0 + pixel }, modulation: modulation,
+                gradient: gradient.map { $0 + logit }, accumulating: accumulates,
+                pixelLosses: pixelLosses.map { $0 + pixel }, layout: layout, scratch: scratch)
+            workspace.chunkFinite[item] = finite
+            workspace.chunkSums[item] = sum
+        }
     }
 }

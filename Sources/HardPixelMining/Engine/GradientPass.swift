@@ -12,22 +12,58 @@ enum GradientPass {
         let layout = TileLayout(shape)
         if fromExponentials {
             // The statistics pass kept exp(x − m) in the gradient: no second read of the logits.
-            let g = gradient.base.assumingMemoryBound(to: Float.self)
-            ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws) { _, _, pixels, pixel, logit, scratch in
-                Kernels.gradient(
-                    fromExponentials: g + logit, labels: labels + pixel, plane: shape.pixelsPerImage, range: pixels,
-                    targets: targets, logSum: ws.logSum + pixel, coefficient: ws.coefficient + pixel,
-                    labelCoefficient: labelCoefficient.map { $0 + pixel }, layout: layout, scratch: scratch)
-            }
+            ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws, FromExponentials(
+                gradient: gradient.base.assumingMemoryBound(to: Float.self), labels: labels, plane: shape.pixelsPerImage,
+                targets: targets, labelCoefficient: labelCoefficient, layout: layout, workspace: ws))
             return
         }
-        ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws) { _, _, pixels, pixel, logit, scratch in
+        ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws, FromLogits(
+            logits: logits, labels: labels, plane: shape.pixelsPerImage, targets: targets, labelCoefficient: labelCoefficient,
+            gradient: gradient, accumulates: accumulates, layout: layout, workspace: ws))
+    }
+
+    /// A work item's gradient, in place over the exponentials the statistics pass kept.
+    private struct FromExponentials: ItemWork {
+        let gradient: UnsafeMutablePointer<Float>
+        let labels: UnsafePointer<Int32>
+        let plane: Int
+        let targets: Targets
+        let labelCoefficient: UnsafePointer<Float>?
+        let layout: TileLayout
+        let workspace: ObjectiveWorkspace
+
+        func run(
+            item _: Int, image _: Int, pixels: Range<Int>, firstPixel pixel: Int, firstLogit logit: Int,
+            scratch: UnsafeMutablePointer<Float>
+        ) {
             Kernels.gradient(
-                logits: logits + logit, labels: labels + pixel, plane: shape.pixelsPerImage, range: pixels,
-                targets: targets, maximum: ws.maximum + pixel, logSum: ws.logSum + pixel,
-                coefficient: ws.coefficient + pixel, labelCoefficient: labelCoefficient.map { $0 + pixel },
-                gradient: gradient + logit, accumulating: accumulates,
-                layout: layout, scratch: scratch)
+                fromExponentials: gradient + logit, labels: labels + pixel, plane: plane, range: pixels,
+                targets: targets, logSum: workspace.logSum + pixel, coefficient: workspace.coefficient + pixel,
+                labelCoefficient: labelCoefficient.map { $0 + pixel }, layout: layout, scratch: scratch)
+        }
+    }
+
+    /// A work item's gradient, reading the logits again.
+    private struct FromLogits: ItemWork {
+        let logits: LogitBuffer
+        let labels: UnsafePointer<Int32>
+        let plane: Int
+        let targets: Targets
+        let labelCoefficient: UnsafePointer<Float>?
+        let gradient: MutableLogitBuffer
+        let accumulates: Bool
+        let layout: TileLayout
+        let workspace: ObjectiveWorkspace
+
+        func run(
+            item _: Int, image _: Int, pixels: Range<Int>, firstPixel pixel: Int, firstLogit logit: Int,
+            scratch: UnsafeMutablePointer<Float>
+        ) {
+            Kernels.gradient(
+                logits: logits + logit, labels: labels + pixel, plane: plane, range: pixels,
+                targets: targets, maximum: workspace.maximum + pixel, logSum: workspace.logSum + pixel,
+                coefficient: workspace.coefficient + pixel, labelCoefficient: labelCoefficient.map { $0 + pixel },
+                gradient: gradient + logit, accumulating: accumulates, layout: layout, scratch: scratch)
         }
     }
 }

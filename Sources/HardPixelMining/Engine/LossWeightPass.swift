@@ -25,11 +25,9 @@ enum LossWeightPass {
         for x in 0..<shape.width { ws.columnCell[x] = x * grid.columns / shape.width }
         let outputs = EngineOutputs(logitGradient: nil, lossWeights: weights)
         ObjectiveEngine.countLabels(shape: shape, labels: labels, targets: targets, reduction: .perImageMean, workspace: ws, threads: threads)
-        ObjectiveEngine.updateEachImage(shape, ws, threads) { k, sums in
-            WeighingPass.weigh(
-                image: k, sums: &sums, plan: plan, shape: shape.pixelMap, labels: labels,
-                groundTruthDepth: groundTruthDepth, outputs: outputs, workspace: ws)
-        }
+        ObjectiveEngine.updateEachImage(shape, ws, threads, WeighingPass.EachImage(
+            plan: plan, shape: shape.pixelMap, labels: labels, groundTruthDepth: groundTruthDepth, pooledDepth: nil,
+            outputs: outputs, workspace: ws, batchImages: nil))
         return ws.imageSums
     }
 }

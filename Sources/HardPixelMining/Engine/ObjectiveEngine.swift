@@ -62,12 +62,9 @@ enum ObjectiveEngine {
                     pixelWeights: pixelWeights, gradientScale: outputs.gradientScale, coefficientLimit: targets.coefficientLimit,
                     workspace: ws, batch: batch)
             } else {
-                forEachImage(shape, ws, threads) { k in
-                    Mining.select(
-                        mining, image: k, shape: shape.pixelMap, ignoreLabel: targets.ignoreLabel, labels: inputs.labels,
-                        pixelWeights: pixelWeights, gradientScale: outputs.gradientScale,
-                        coefficientLimit: targets.coefficientLimit, workspace: ws, batchImages: batchImages)
-                }
+                forEachImage(shape, ws, threads, MinedImage(
+                    mining: mining, shape: shape.pixelMap, targets: targets, labels: inputs.labels, pixelWeights: pixelWeights,
+                    gradientScale: outputs.gradientScale, workspace: ws, batchImages: batchImages))
             }
         case .weighted(var plan):
             plan.coefficientLimit = targets.coefficientLimit
@@ -89,12 +86,9 @@ enum ObjectiveEngine {
             countLabels(
                 shape: shape, labels: inputs.labels, targets: targets, reduction: plan.reduction, workspace: ws, threads: threads)
             try batch?.poolDivisor(plan.reduction, &ws.imageSums)
-            updateEachImage(shape, ws, threads) { k, sums in
-                WeighingPass.weigh(
-                    image: k, sums: &sums, plan: plan, shape: shape.pixelMap, labels: inputs.labels,
-                    groundTruthDepth: inputs.groundTruthDepth, pooledDepth: pooledDepth, outputs: outputs, workspace: ws,
-                    batchImages: batchImages)
-            }
+            updateEachImage(shape, ws, threads, WeighingPass.EachImage(
+                plan: plan, shape: shape.pixelMap, labels: inputs.labels, groundTruthDepth: inputs.groundTruthDepth,
+                pooledDepth: pooledDepth, outputs: outputs, workspace: ws, batchImages: batchImages))
             if plan.modulation != nil { labelCoefficient = UnsafePointer(ws.labelCoefficient) }
             outputs.pixelLosses?.update(from: plan.modulation != nil ? ws.modulatedLoss : ws.loss, count: shape.pixelCount)
         }
@@ -106,6 +100,25 @@ enum ObjectiveEngine {
         }
         if case .mined = term { outputs.pixelLosses?.update(from: ws.loss, count: shape.pixelCount) }
         return ws.imageSums
+    }
+
+    /// Per image, the mined pixels and their coefficients (``Mining/select(_:image:shape:ignoreLabel:labels:pixelWeights:gradientScale:coefficientLimit:workspace:batchImages:)``).
+    private struct MinedImage: ImageWork {
+        let mining: PixelMining
+        let shape: PixelMapShape
+        let targets: Targets
+        let labels: UnsafePointer<Int32>
+        let pixelWeights: UnsafePointer<Float>?
+        let gradientScale: Double
+        let workspace: ObjectiveWorkspace
+        let batchImages: Int
+
+        func run(image k: Int, sums: inout ImageSums) {
+            sums = Mining.select(
+                mining, image: k, shape: shape, ignoreLabel: targets.ignoreLabel, labels: labels, pixelWeights: pixelWeights,
+                gradientScale: gradientScale, coefficientLimit: targets.coefficientLimit, workspace: workspace,
+                batchImages: batchImages)
+        }
     }
 
     /// The cross-entropy's one pass (a label pass first), with the depth gradient 0.
@@ -150,40 +163,52 @@ enum ObjectiveEngine {
         if let batch { try batch.settle(body) } else { try body() }
     }
 
-    /// Fills the workspace's per-image sums with `body(k)`, in parallel over images.
-    static func forEachImage(
-        _ shape: BatchShape, _ ws: ObjectiveWorkspace, _ threads: Int, _ body: (Int) -> ImageSums
-    ) {
+    /// Fills the workspace's per-image sums with `work`'s, in parallel over images: each
+    /// image's starts empty (``ImageSums/init()``).
+    static func forEachImage<Work: ImageWork>(_ shape: BatchShape, _ ws: ObjectiveWorkspace, _ threads: Int, _ work: Work) {
         ws.imageSums.removeAll(keepingCapacity: true)
         ws.imageSums.append(contentsOf: repeatElement(ImageSums(), count: shape.images))
-        ws.imageSums.withUnsafeMutableBufferPointer { sums in
-            Parallel.forEach(shape.images, threads: threads) { k in sums[k] = body(k) }
-        }
+        updateEachImage(shape, ws, threads, work)
     }
 
     /// Completes the workspace's per-image sums, already counted by ``countLabels(shape:labels:targets:reduction:workspace:threads:)``,
-    /// with `body(k, &sums[k])`, in parallel over images.
-    static func updateEachImage(
-        _ shape: BatchShape, _ ws: ObjectiveWorkspace, _ threads: Int, _ body: (Int, inout ImageSums) -> Void
-    ) {
+    /// with `work`, in parallel over images.
+    static func updateEachImage<Work: ImageWork>(_ shape: BatchShape, _ ws: ObjectiveWorkspace, _ threads: Int, _ work: Work) {
         ws.imageSums.withUnsafeMutableBufferPointer { sums in
-            Parallel.forEach(shape.images, threads: threads) { k in body(k, &sums[k]) }
+            Parallel.forEach(shape.images, threads: threads, Images(sums: sums.baseAddress!, work: work))
         }
     }
 
-    /// Runs `body` for every work item in parallel, each worker with its own tile scratch
-    /// (reserved beforehand for `layout`): the item, its image, its pixels within the image,
-    /// the image's first pixel in NHW and first logit in NCHW.
-    static func forEachItem(
-        _ shape: BatchShape, layout: TileLayout, threads: Int, workspace ws: ObjectiveWorkspace,
-        _ body: (_ item: Int, _ image: Int, _ pixels: Range<Int>, _ firstPixel: Int, _ firstLogit: Int,
-                 _ scratch: UnsafeMutablePointer<Float>) -> Void
+    /// The region of ``updateEachImage(_:_:_:_:)``: image `k` updates `sums[k]`.
+    private struct Images<Work: ImageWork>: ParallelWork {
+        let sums: UnsafeMutablePointer<ImageSums>
+        let work: Work
+        func run(_ k: Int, worker _: Int) { work.run(image: k, sums: &sums[k]) }
+    }
+
+    /// Runs `work` for every work item in parallel, each worker with its own tile scratch
+    /// (reserved beforehand for `layout`).
+    static func forEachItem<Work: ItemWork>(
+        _ shape: BatchShape, layout: TileLayout, threads: Int, workspace ws: ObjectiveWorkspace, _ work: Work
     ) {
-        let items = WorkItems(shape)
-        let imageLogits = shape.classes * shape.pixelsPerImage
-        Parallel.forEach(items.count, threads: threads) { item, worker in
+        Parallel.forEach(WorkItems(shape).count, threads: threads, Items(
+            items: WorkItems(shape), imageLogits: shape.classes * shape.pixelsPerImage, scratch: ws.tileScratch,
+            scratchFloats: layout.scratchFloats, work: work))
+    }
+
+    /// The region of ``forEachItem(_:layout:threads:workspace:_:)``: item `i` with worker `w`'s scratch.
+    private struct Items<Work: ItemWork>: ParallelWork {
+        let items: WorkItems
+        let imageLogits: Int
+        let scratch: UnsafeMutablePointer<Float>
+        let scratchFloats: Int
+        let work: Work
+
+        func run(_ item: Int, worker: Int) {
             let (k, pixels, pixel) = items(item)
-            body(item, k, pixels, pixel, k * imageLogits, ws.tileScratch + worker * layout.scratchFloats)
+            work.run(
+                item: item, image: k, pixels: pixels, firstPixel: pixel, firstLogit: k * imageLogits,
+                scratch: scratch + worker * scratchFloats)
         }
     }
 
@@ -215,14 +240,19 @@ enum ObjectiveEngine {
         shape: BatchShape, labels: UnsafePointer<Int32>, targets: Targets, reduction: Reduction, workspace ws: ObjectiveWorkspace,
         threads: Int
     ) {
-        let plane = shape.pixelsPerImage
-        forEachImage(shape, ws, threads) { k in
-            var s = ImageSums()
-            countLabels(&s, labels + k * plane, count: plane, targets: targets)
-            return s
-        }
+        forEachImage(shape, ws, threads, LabelCount(labels: labels, plane: shape.pixelsPerImage, targets: targets))
         if let divisor = Reduction.pooledDivisor(reduction, ws.imageSums.lazy.map(\.segmentationCount)) {
             for k in 0..<shape.images { ws.imageSums[k].pooledDivisor = divisor }
+        }
+    }
+
+    /// The label pass's work: image `k`'s n and Σ w_label.
+    private struct LabelCount: ImageWork {
+        let labels: UnsafePointer<Int32>
+        let plane: Int
+        let targets: Targets
+        func run(image k: Int, sums: inout ImageSums) {
+            ObjectiveEngine.countLabels(&sums, labels + k * plane, count: plane, targets: targets)
         }
     }
 
@@ -232,4 +262,16 @@ enum ObjectiveEngine {
         let count = s.segmentationCount
         return count > 0 ? gradientScale / (Double(images) * count) : 0
     }
+}
+
+/// The work of a region over images: image `k` fills or completes its sums.
+protocol ImageWork {
+    func run(image k: Int, sums: inout ImageSums)
+}
+
+/// The work of a pixel pass, per work item: the item, its image, its pixels within the image,
+/// the image's first pixel in NHW and first logit in NCHW, and the worker's tile scratch.
+protocol ItemWork {
+    func run(
+        item: Int, image: Int, pixels: Range<Int>, firstPixel: Int, firstLogit: Int, scratch: UnsafeMutablePointer<Float>)
 }

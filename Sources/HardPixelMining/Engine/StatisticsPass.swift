@@ -19,17 +19,9 @@ enum StatisticsPass {
         try ws.reserve(
             pixels: shape.pixelCount, table: regionTable, chunks: items.count, columns: shape.width, tile: layout,
             workers: threads, images: shape.images)
-        let stats = ws.statistics
-        ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws) { item, _, pixels, pixel, logit, scratch in
-            ws.chunkFinite[item] = Kernels.statistics(
-                logits: inputs.logits + logit, labels: inputs.labels + pixel, plane: shape.pixelsPerImage,
-                range: pixels, targets: targets, layout: layout, out: stats.advanced(by: pixel),
-                exponentials: exponentials.map { $0 + logit }, scratch: scratch)
-            guard let binning = depthBinning, let depth = inputs.groundTruthDepth else { return }
-            DepthPass.prepare(
-                predicted: inputs.predictedLogDepth, groundTruth: depth, pixels: (pixel + pixels.lowerBound)..<(pixel + pixels.upperBound),
-                binning: binning, workspace: ws)
-        }
+        ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws, Tiles(
+            targets: targets, plane: shape.pixelsPerImage, inputs: inputs, depthBinning: depthBinning,
+            exponentials: exponentials, layout: layout, statistics: ws.statistics, workspace: ws))
         try throwIfNonFinite(logits: inputs.logits, shape: shape, items: items, workspace: ws)
     }
 
@@ -53,12 +45,52 @@ enum StatisticsPass {
         let items = ObjectiveEngine.WorkItems(shape)
         let layout = TileLayout(shape)
         try ws.reserve(pixels: 0, chunks: items.count, tile: layout, workers: threads)
-        ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws) { item, _, pixels, pixel, logit, scratch in
-            ws.chunkFinite[item] = Kernels.predictedClasses(
-                logits: logits + logit, plane: shape.pixelsPerImage, range: pixels, layout: layout, out: out + pixel,
-                scratch: scratch)
-        }
+        ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws, PredictedClasses(
+            logits: logits, plane: shape.pixelsPerImage, layout: layout, out: out, workspace: ws))
         try throwIfNonFinite(logits: logits, shape: shape, items: items, workspace: ws)
+    }
+
+    /// A work item's statistics (and depth residuals or validity with a binning).
+    private struct Tiles: ItemWork {
+        let targets: Targets
+        let plane: Int
+        let inputs: EngineInputs
+        let depthBinning: DepthBinning?
+        let exponentials: UnsafeMutablePointer<Float>?
+        let layout: TileLayout
+        let statistics: PixelStatistics
+        let workspace: ObjectiveWorkspace
+
+        func run(
+            item: Int, image _: Int, pixels: Range<Int>, firstPixel pixel: Int, firstLogit logit: Int,
+            scratch: UnsafeMutablePointer<Float>
+        ) {
+            workspace.chunkFinite[item] = Kernels.statistics(
+                logits: inputs.logits + logit, labels: inputs.labels + pixel, plane: plane,
+                range: pixels, targets: targets, layout: layout, out: statistics.advanced(by: pixel),
+                exponentials: exponentials.map { $0 + logit }, scratch: scratch)
+            guard let binning = depthBinning, let depth = inputs.groundTruthDepth else { return }
+            DepthPass.prepare(
+                predicted: inputs.predictedLogDepth, groundTruth: depth, pixels: (pixel + pixels.lowerBound)..<(pixel + pixels.upperBound),
+                binning: binning, workspace: workspace)
+        }
+    }
+
+    /// A work item's predicted classes.
+    private struct PredictedClasses: ItemWork {
+        let logits: LogitBuffer
+        let plane: Int
+        let layout: TileLayout
+        let out: UnsafeMutablePointer<Int32>
+        let workspace: ObjectiveWorkspace
+
+        func run(
+            item: Int, image _: Int, pixels: Range<Int>, firstPixel pixel: Int, firstLogit logit: Int,
+            scratch: UnsafeMutablePointer<Float>
+        ) {
+            workspace.chunkFinite[item] = Kernels.predictedClasses(
+                logits: logits + logit, plane: plane, range: pixels, layout: layout, out: out + pixel, scratch: scratch)
+        }
     }
 
     /// The typed error for the first non-finite logit of the first work item that saw one.

@@ -5,6 +5,25 @@ import HardPixelMiningKernels
 /// `W_i = m_i ([ce counts] + Σ_t c_t w_t(i) [t counts])`) and the depth gradient.
 /// Per pixel, not per class.
 enum WeighingPass {
+    /// ``weigh(image:sums:plan:shape:labels:groundTruthDepth:pooledDepth:outputs:workspace:batchImages:)``
+    /// as the work of a region over images.
+    struct EachImage: ImageWork {
+        let plan: WeightingPlan
+        let shape: PixelMapShape
+        let labels: UnsafePointer<Int32>
+        let groundTruthDepth: UnsafePointer<Float>?
+        let pooledDepth: DepthPass.Coefficients?
+        let outputs: EngineOutputs
+        let workspace: ObjectiveWorkspace
+        let batchImages: Int?
+
+        func run(image k: Int, sums: inout ImageSums) {
+            WeighingPass.weigh(
+                image: k, sums: &sums, plan: plan, shape: shape, labels: labels, groundTruthDepth: groundTruthDepth,
+                pooledDepth: pooledDepth, outputs: outputs, workspace: workspace, batchImages: batchImages)
+        }
+    }
+
     static func weigh(
         image k: Int, sums s: inout ImageSums, plan: WeightingPlan, shape: PixelMapShape,
         labels allLabels: UnsafePointer<Int32>, groundTruthDepth: UnsafePointer<Float>?,
