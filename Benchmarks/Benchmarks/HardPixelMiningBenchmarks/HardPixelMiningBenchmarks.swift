@@ -94,7 +94,7 @@ let pacedWithMap: ObjectiveConfiguration = {
 func config(_ elements: Int) -> Benchmark.Configuration {
     .init(
         metrics: [.wallClock, .throughput, .mallocCountTotal, .peakMemoryResident],
-        timeUnits: .milliseconds, warmupIterations: 1, scalingFactor: .one,
+        timeUnits: .microseconds, warmupIterations: 1, scalingFactor: .one,
         maxDuration: .seconds(3), maxIterations: 12)
 }
 
