@@ -99,6 +99,43 @@ import Testing
         #expect(Self.error(i) == .labelOutOfRange(argument: "labels", index: 5, value: 255, classCount: 4, ignoreLabel: -1))
     }
 
+    /// On two threads the labels and predicted log-depths are checked in chunks of 32,768
+    /// elements in parallel: a bad element alone at a chunk's first or last element, in the
+    /// short last chunk, or in the third chunk with another in the second, is found, and the
+    /// first one is reported, by the objective and the cross-entropy.
+    @Test(arguments: [[32_767], [32_768], [65_535], [99_999], [70_000, 50_000], [65_536, 65_535]])
+    func parallelChecksReportTheFirstBadElement(badIndices: [Int]) throws {
+        var i = Self.valid()
+        i.shape = BatchShape(images: 2, classes: 3, height: 200, width: 250)
+        i.logitGradientCount = i.shape.logitCount
+        i.depthGradientCount = i.shape.pixelCount
+        i.threadCount = 2
+        var random = TestRandom(seed: 8)
+        let b = random.batch(i.shape)
+        (i.logits, i.labels, i.predicted, i.depth) = (b.logits, b.labels, b.predicted, b.depth)
+        #expect(Self.error(i) == nil)
+        let expected = badIndices.min()!
+
+        var bad = i
+        for (n, index) in badIndices.enumerated() { bad.labels[index] = n == 0 ? 3 : -7 }
+        let value = bad.labels[expected]
+        #expect(Self.error(bad) == .labelOutOfRange(argument: "labels", index: expected, value: value, classCount: 3, ignoreLabel: 255))
+        var gradient = [Float](repeating: Self.sentinel, count: bad.shape.logitCount)
+        let crossEntropy = LabelSmoothedCrossEntropy(threadCount: 2)
+        #expect(throws: HardPixelMiningError.labelOutOfRange(
+            argument: "labels", index: expected, value: value, classCount: 3, ignoreLabel: 255)) {
+            try crossEntropy.evaluate(logits: bad.logits, labels: bad.labels, shape: bad.shape, gradient: &gradient)
+        }
+        #expect(gradient.allSatisfy { $0 == Self.sentinel })
+
+        bad = i
+        for (n, index) in badIndices.enumerated() { bad.predicted[index] = n == 0 ? .nan : .infinity }
+        guard case .nonFiniteValue(argument: "predictedLogDepth", let index, let v)? = Self.error(bad) else {
+            Issue.record("expected nonFiniteValue"); return
+        }
+        #expect(index == expected && v.isNaN == (expected == badIndices[0]))
+    }
+
     @Test(arguments: [Float.nan, .infinity, -.infinity])
     func nonFiniteLogitsReportTheFirstIndex(value: Float) {
         var i = Self.valid(); i.logits[77] = value; i.logits[100] = value

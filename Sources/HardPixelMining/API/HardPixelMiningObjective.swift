@@ -96,8 +96,8 @@ public struct HardPixelMiningObjective: Sendable, Hashable {
             try c.validateDepthCounts(predictedLogDepth, groundTruthDepth, shape)
             if let g = logitGradient { try Check.count(g.count, shape.logitCount, "logitGradient") }
             if let g = depthGradient { try Check.count(g.count, shape.pixelCount, "depthGradient") }
-            try Check.labels(labels, classCount: shape.classes, ignoreLabel: c.ignoreLabel, "labels")
-            if c.needsPredictedDepth { try Check.allFinite(predictedLogDepth, "predictedLogDepth") }
+            try Check.labels(labels, classCount: shape.classes, ignoreLabel: c.ignoreLabel, "labels", threads: threadCount)
+            if c.needsPredictedDepth { try Check.allFinite(predictedLogDepth, "predictedLogDepth", threads: threadCount) }
             try c.validatePixelWeightMap(pixelWeightMap, shape)
             if dataParallel != nil {
                 // Every rank's scratch is allocated before any exchange.

@@ -110,7 +110,7 @@ public struct LabelSmoothedCrossEntropy: Sendable, Hashable {
             }
             if let g = gradient { try Check.count(g.count, shape.logitCount, "gradient") }
             if let l = pixelLosses { try Check.count(l.count, shape.pixelCount, "pixelLosses") }
-            try Check.labels(labels, classCount: shape.classes, ignoreLabel: ignoreLabel, "labels")
+            try Check.labels(labels, classCount: shape.classes, ignoreLabel: ignoreLabel, "labels", threads: threadCount)
             if dataParallel != nil {
                 // Every rank's scratch is allocated before any exchange.
                 try ws.reserveForBatch(shape, table: 0, threads: threadCount)
