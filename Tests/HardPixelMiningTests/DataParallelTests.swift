@@ -222,6 +222,45 @@ import Testing
         }
     }
 
+    /// A rank may hold no image, but its shape must still describe images the other ranks can
+    /// hold: one image of more than 2^40 elements is refused, naming the shape (a product of
+    /// its sizes wrapped and trapped before; found by the fuzzer). The objective, the
+    /// cross-entropy and SILog, on a one-rank collective.
+    @Test func aRankWithoutImagesStillChecksTheSizeOfAnImage() throws {
+        struct OneRank: BatchCollective {
+            var rank: Int { 0 }
+            var rankCount: Int { 1 }
+            func allGather(_ values: [Double]) throws -> [[Double]] { [values] }
+            func allReduceSum(_ counts: [UInt64]) throws -> [UInt64] { counts }
+        }
+        let huge = BatchShape(images: 0, classes: 3, height: 1 << 32, width: 1 << 31)
+        var g: [Float] = [], gd: [Float] = []
+        let errors: [() throws -> Void] = [
+            { _ = try LabelSmoothedCrossEntropy().evaluate(
+                logits: [Float](), labels: [], shape: huge, gradient: &g, dataParallel: DataParallel(OneRank())) },
+            { _ = try HardPixelMiningObjective(.paperPaced(totalEpochs: 4)).evaluate(
+                logits: [Float](), labels: [], predictedLogDepth: [], groundTruthDepth: [], shape: huge, epoch: 1,
+                logitGradient: &g, depthGradient: &gd, dataParallel: DataParallel(OneRank())) },
+            { _ = try SILogDepthLoss().evaluate(
+                predictedLogDepth: [], groundTruthDepth: [], shape: huge.pixelMap, gradient: &gd,
+                dataParallel: DataParallel(OneRank())) },
+        ]
+        for call in errors {
+            do {
+                try call()
+                Issue.record("no error for \(huge)")
+            } catch let e as HardPixelMiningError {
+                #expect(e.argument == "shape", "\(e)")
+            }
+        }
+        // The same sizes with one image were already refused.
+        #expect(throws: HardPixelMiningError.self) {
+            try LabelSmoothedCrossEntropy().evaluate(
+                logits: [Float](), labels: [], shape: BatchShape(images: 1, classes: 3, height: 1 << 32, width: 1 << 31),
+                gradient: &g)
+        }
+    }
+
     /// Per-rank semantics: each rank's own loss, as without a collective (DDP's).
     @Test func perRankSemanticsIsEachRanksOwnLoss() throws {
         let ce = LabelSmoothedCrossEntropy(mining: .batchTopFraction(0.3))

@@ -69,6 +69,8 @@ public struct BatchShape: Sendable, Hashable, CustomStringConvertible {
             throw HardPixelMiningError.invalidDimension(
                 argument: "\(argument()).classes", value: classes, requirement: "<= \(Int32.max)")
         }
-        _ = try Check.product(images, classes, height, width, argument(), "a shape of at most 2^40 elements")
+        // At least one image's worth: a data-parallel rank may hold no image, and its shape
+        // must still describe images the other ranks can hold (no product wraps).
+        _ = try Check.product(Swift.max(1, images), classes, height, width, argument(), "a shape of at most 2^40 elements")
     }
 }

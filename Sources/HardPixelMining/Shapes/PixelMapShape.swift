@@ -37,7 +37,9 @@ public struct PixelMapShape: Sendable, Hashable, CustomStringConvertible {
     /// Checks every dimension, and that the element count fits (at most 2^40).
     func validate(argument: @autoclosure () -> String = "shape", minimumImages: Int = 1) throws {
         try validateDimensions(argument: argument(), minimumImages: minimumImages)
-        _ = try Check.product(images, height, width, argument(), "a shape of at most 2^40 elements")
+        // At least one image's worth: a data-parallel rank may hold no image, and its shape
+        // must still describe images the other ranks can hold (no product wraps).
+        _ = try Check.product(Swift.max(1, images), height, width, argument(), "a shape of at most 2^40 elements")
     }
 
     /// N, H and W at least 1, each named in the error.
