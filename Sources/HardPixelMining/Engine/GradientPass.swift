@@ -10,41 +10,14 @@ enum GradientPass {
         fromExponentials: Bool = false, workspace ws: ObjectiveWorkspace, threads: Int
     ) {
         let layout = TileLayout(shape)
-        if fromExponentials {
-            // The statistics pass kept exp(x − m) in the gradient: no second read of the logits.
-            ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws, FromExponentials(
-                gradient: gradient.base.assumingMemoryBound(to: Float.self), labels: labels, plane: shape.pixelsPerImage,
-                targets: targets, labelCoefficient: labelCoefficient, layout: layout, workspace: ws))
-            return
-        }
-        ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws, FromLogits(
+        ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws, Tiles(
             logits: logits, labels: labels, plane: shape.pixelsPerImage, targets: targets, labelCoefficient: labelCoefficient,
-            gradient: gradient, accumulates: accumulates, layout: layout, workspace: ws))
+            gradient: gradient, accumulates: accumulates, fromExponentials: fromExponentials, layout: layout, workspace: ws))
     }
 
-    /// A work item's gradient, in place over the exponentials the statistics pass kept.
-    private struct FromExponentials: ItemWork {
-        let gradient: UnsafeMutablePointer<Float>
-        let labels: UnsafePointer<Int32>
-        let plane: Int
-        let targets: Targets
-        let labelCoefficient: UnsafePointer<Float>?
-        let layout: TileLayout
-        let workspace: ObjectiveWorkspace
-
-        func run(
-            item _: Int, image _: Int, pixels: Range<Int>, firstPixel pixel: Int, firstLogit logit: Int,
-            scratch: UnsafeMutablePointer<Float>
-        ) {
-            Kernels.gradient(
-                fromExponentials: gradient + logit, labels: labels + pixel, plane: plane, range: pixels,
-                targets: targets, logSum: workspace.logSum + pixel, coefficient: workspace.coefficient + pixel,
-                labelCoefficient: labelCoefficient.map { $0 + pixel }, layout: layout, scratch: scratch)
-        }
-    }
-
-    /// A work item's gradient, reading the logits again.
-    private struct FromLogits: ItemWork {
+    /// A work item's gradient: in place over the exponentials the statistics pass kept in the
+    /// gradient (no second read of the logits), or reading the logits again.
+    private struct Tiles: ItemWork {
         let logits: LogitBuffer
         let labels: UnsafePointer<Int32>
         let plane: Int
@@ -52,6 +25,7 @@ enum GradientPass {
         let labelCoefficient: UnsafePointer<Float>?
         let gradient: MutableLogitBuffer
         let accumulates: Bool
+        let fromExponentials: Bool
         let layout: TileLayout
         let workspace: ObjectiveWorkspace
 
@@ -59,11 +33,19 @@ enum GradientPass {
             item _: Int, image _: Int, pixels: Range<Int>, firstPixel pixel: Int, firstLogit logit: Int,
             scratch: UnsafeMutablePointer<Float>
         ) {
-            Kernels.gradient(
-                logits: logits + logit, labels: labels + pixel, plane: plane, range: pixels,
-                targets: targets, maximum: workspace.maximum + pixel, logSum: workspace.logSum + pixel,
-                coefficient: workspace.coefficient + pixel, labelCoefficient: labelCoefficient.map { $0 + pixel },
-                gradient: gradient + logit, accumulating: accumulates, layout: layout, scratch: scratch)
+            let ws = workspace
+            if fromExponentials {
+                Kernels.gradient(
+                    fromExponentials: gradient.base.assumingMemoryBound(to: Float.self) + logit, labels: labels + pixel,
+                    plane: plane, range: pixels, targets: targets, logSum: ws.logSum + pixel, coefficient: ws.coefficient + pixel,
+                    labelCoefficient: labelCoefficient.map { $0 + pixel }, layout: layout, scratch: scratch)
+            } else {
+                Kernels.gradient(
+                    logits: logits + logit, labels: labels + pixel, plane: plane, range: pixels,
+                    targets: targets, maximum: ws.maximum + pixel, logSum: ws.logSum + pixel,
+                    coefficient: ws.coefficient + pixel, labelCoefficient: labelCoefficient.map { $0 + pixel },
+                    gradient: gradient + logit, accumulating: accumulates, layout: layout, scratch: scratch)
+            }
         }
     }
 }

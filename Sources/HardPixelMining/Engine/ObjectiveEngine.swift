@@ -191,8 +191,9 @@ enum ObjectiveEngine {
     static func forEachItem<Work: ItemWork>(
         _ shape: BatchShape, layout: TileLayout, threads: Int, workspace ws: ObjectiveWorkspace, _ work: Work
     ) {
-        Parallel.forEach(WorkItems(shape).count, threads: threads, Items(
-            items: WorkItems(shape), imageLogits: shape.classes * shape.pixelsPerImage, scratch: ws.tileScratch,
+        let items = WorkItems(shape)
+        Parallel.forEach(items.count, threads: threads, Items(
+            items: items, imageLogits: shape.classes * shape.pixelsPerImage, scratch: ws.tileScratch,
             scratchFloats: layout.scratchFloats, work: work))
     }
 

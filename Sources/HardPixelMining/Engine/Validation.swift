@@ -9,9 +9,9 @@ extension Check {
         _ values: UnsafeBufferPointer<Float>, _ argument: @autoclosure () -> String, threads: Int = 1
     ) throws {
         guard let base = values.baseAddress else { return }
-        // On several threads, first whether every chunk is finite; the first bad index only
-        // when one is not.
-        if threads > 1, passes(FiniteChunks(base: base), count: values.count, threads: threads) { return }
+        // First whether every chunk is finite (on up to `threads` threads), then, only if one
+        // is not, the first bad index.
+        if passes(FiniteChunks(base: base), count: values.count, threads: threads) { return }
         try allFinite(LogitBuffer(base), count: values.count, argument())
     }
 
