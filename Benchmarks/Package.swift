@@ -21,13 +21,18 @@ let package = Package(
         .executableTarget(
             name: "HardPixelMiningBenchmarks",
             dependencies: [
-                "CMemoryFloor", "CReferenceKernel",
+                "BenchmarkWorkload", "CMemoryFloor", "CReferenceKernel",
                 .product(name: "Benchmark", package: "package-benchmark"),
                 .product(name: "HardPixelMining", package: libraryFolder.lastPathComponent),
             ],
             path: "Benchmarks/HardPixelMiningBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "package-benchmark")]
         ),
+        // The generated batches the benchmarks time (and the allocation test calls).
+        .target(
+            name: "BenchmarkWorkload",
+            dependencies: [.product(name: "HardPixelMining", package: libraryFolder.lastPathComponent)],
+            path: "Benchmarks/BenchmarkWorkload"),
         // The memory floor in plain C (non-temporal stores), measured in the same run.
         .target(name: "CMemoryFloor", path: "Benchmarks/CMemoryFloor"),
         // An independent C kernel of the package's one-pass cross-entropy: the yardstick.
@@ -39,7 +44,10 @@ let package = Package(
         .target(name: "AllocationCounter", path: "Tests/AllocationCounter"),
         .testTarget(
             name: "AllocationTests",
-            dependencies: ["AllocationCounter", .product(name: "HardPixelMining", package: libraryFolder.lastPathComponent)],
+            dependencies: [
+                "AllocationCounter", "BenchmarkWorkload",
+                .product(name: "HardPixelMining", package: libraryFolder.lastPathComponent),
+            ],
             path: "Tests/AllocationTests"),
     ]
 )

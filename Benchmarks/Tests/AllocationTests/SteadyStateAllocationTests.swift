@@ -1,4 +1,5 @@
 import AllocationCounter
+import BenchmarkWorkload
 import HardPixelMining
 import Testing
 
@@ -14,53 +15,10 @@ import Testing
 #if os(Linux)
 @Suite(.serialized)
 struct SteadyStateAllocationTests {
-    /// A generated batch (two images of 1,024-pixel tiles and a tail, so that both threads
-    /// take work items) with its outputs and a reserved workspace.
-    final class Batch {
-        let shape: BatchShape
-        let logits: [Float]
-        let labels: [Int32]
-        let depth: [Float]
-        let logDepth: [Float]
-        var logitGradient: [Float]
-        var depthGradient: [Float]
-        let workspace: ObjectiveWorkspace
-
-        init(_ layout: LogitLayout) throws {
-            let shape = BatchShape(images: 2, classes: 19, height: 60, width: 100, logitLayout: layout)
-            var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-            func next() -> Float {
-                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
-                return Float(state >> 40) / Float(1 << 24)
-            }
-            self.shape = shape
-            logits = (0..<shape.logitCount).map { _ in next() * 8 - 4 }
-            labels = (0..<shape.pixelCount).map { _ in next() < 0.1 ? 255 : Int32(next() * Float(shape.classes - 1)) }
-            let depth = (0..<shape.pixelCount).map { _ in next() < 0.05 ? Float(0) : 1 + next() * 9 }
-            self.depth = depth
-            logDepth = depth.map { _ in next() * 2 }
-            logitGradient = [Float](repeating: 0, count: shape.logitCount)
-            depthGradient = [Float](repeating: 0, count: shape.pixelCount)
-            workspace = try ObjectiveWorkspace(reservingFor: shape)
-        }
-
-        func crossEntropy(_ loss: LabelSmoothedCrossEntropy) throws -> Double {
-            try logits.withUnsafeBufferPointer { x in
-                try labels.withUnsafeBufferPointer { y in
-                    try logitGradient.withUnsafeMutableBufferPointer { g in
-                        try loss.evaluate(logits: x, labels: y, shape: shape, gradient: g, workspace: workspace).value
-                    }
-                }
-            }
-        }
-
-        func objective(_ objective: HardPixelMiningObjective) throws -> Double {
-            try objective.evaluate(
-                logits: logits, labels: labels, predictedLogDepth: logDepth, groundTruthDepth: depth, shape: shape,
-                epoch: 20, logitGradient: &logitGradient, depthGradient: &depthGradient, pixelWeightMap: nil,
-                workspace: workspace
-            ).value
-        }
+    /// The benchmarks' batch (``Workload``) in a small shape: two images of 1,024-pixel tiles
+    /// and a tail, so that both threads take work items.
+    static func workload(_ layout: LogitLayout) -> Workload<Float> {
+        Workload(BatchShape(images: 2, classes: 19, height: 60, width: 100, logitLayout: layout))
     }
 
     /// The fewest allocations in any of five windows of four calls, after two calls that
@@ -83,17 +41,17 @@ struct SteadyStateAllocationTests {
 
     @Test(arguments: [LogitLayout.channelsFirst, .channelsLast], [1, 2])
     func crossEntropyAllocatesNothing(layout: LogitLayout, threads: Int) throws {
-        let batch = try Batch(layout)
+        let workload = Self.workload(layout)
         let loss = LabelSmoothedCrossEntropy(threadCount: threads)
-        let fewest = try Self.fewestAllocations { try batch.crossEntropy(loss) }
+        let fewest = try Self.fewestAllocations { try workload.runCrossEntropy(loss) }
         #expect(fewest == 0)
     }
 
     @Test(arguments: [LogitLayout.channelsFirst, .channelsLast], [1, 2])
     func hardPixelObjectiveAllocatesNothing(layout: LogitLayout, threads: Int) throws {
-        let batch = try Batch(layout)
+        let workload = Self.workload(layout)
         let objective = HardPixelMiningObjective(.paperPaced(totalEpochs: 40), threadCount: threads)
-        let fewest = try Self.fewestAllocations { try batch.objective(objective) }
+        let fewest = try Self.fewestAllocations { try workload.run(objective) }
         #expect(fewest == 0)
     }
 
