@@ -261,6 +261,34 @@ import Testing
         }
     }
 
+    /// A rank without images reserves nothing sized by an image: a width of 2^39 columns
+    /// (4 TiB of column cells) or 2^31 − 1 classes (a tile of hundreds of GiB) is a shape the
+    /// other ranks may hold, and this rank's call succeeds without asking for that memory
+    /// (found by the fuzzer: a 16 GiB request). The cross-entropy and the DSE objective, whose
+    /// weighing maps each column to its grid cell, on a one-rank collective.
+    @Test func aRankWithoutImagesReservesNothingSizedByAnImage() throws {
+        struct OneRank: BatchCollective {
+            var rank: Int { 0 }
+            var rankCount: Int { 1 }
+            func allGather(_ values: [Double]) throws -> [[Double]] { [values] }
+            func allReduceSum(_ counts: [UInt64]) throws -> [UInt64] { counts }
+        }
+        let shapes = [
+            BatchShape(images: 0, classes: 2, height: 1, width: 1 << 39),
+            BatchShape(images: 0, classes: Int(Int32.max), height: 1, width: 1),
+        ]
+        for shape in shapes {
+            var g: [Float] = [], gd: [Float] = []
+            let ce = try LabelSmoothedCrossEntropy().evaluate(
+                logits: [Float](), labels: [], shape: shape, gradient: &g, dataParallel: DataParallel(OneRank()))
+            #expect(ce.value == 0, "\(shape)")
+            let objective = try HardPixelMiningObjective(.paperPaced(totalEpochs: 4)).evaluate(
+                logits: [Float](), labels: [], predictedLogDepth: [], groundTruthDepth: [], shape: shape, epoch: 3,
+                logitGradient: &g, depthGradient: &gd, dataParallel: DataParallel(OneRank()))
+            #expect(objective.value == 0, "\(shape)")
+        }
+    }
+
     /// Per-rank semantics: each rank's own loss, as without a collective (DDP's).
     @Test func perRankSemanticsIsEachRanksOwnLoss() throws {
         let ce = LabelSmoothedCrossEntropy(mining: .batchTopFraction(0.3))

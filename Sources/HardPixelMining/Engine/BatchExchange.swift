@@ -285,8 +285,8 @@ extension ObjectiveWorkspace {
     func reserveForBatch(_ shape: BatchShape, table: Int, threads: Int) throws {
         let items = ObjectiveEngine.WorkItems(shape)
         try reserve(
-            pixels: shape.pixelCount, table: table, chunks: items.count, columns: shape.width, tile: TileLayout(shape),
-            workers: threads, images: Swift.max(1, shape.images))
+            pixels: shape.pixelCount, table: table, chunks: items.count, columns: Self.columns(of: shape.pixelMap),
+            tile: .reserved(for: shape), workers: threads, images: Swift.max(1, shape.images))
         try reserveChunkSums(items.count)
     }
 }

@@ -18,7 +18,7 @@ enum CrossEntropyPass {
         let plane = shape.pixelsPerImage
         let items = ObjectiveEngine.WorkItems(shape)
         let layout = TileLayout(shape)
-        try ws.reserve(pixels: 0, table: 0, chunks: items.count, columns: 0, tile: layout, workers: threads)
+        try ws.reserve(pixels: 0, table: 0, chunks: items.count, columns: 0, tile: .reserved(for: shape), workers: threads)
         try ws.reserveChunkSums(items.count)
 
         ObjectiveEngine.countLabels(shape: shape, labels: labels, targets: targets, reduction: reduction, workspace: ws, threads: threads)

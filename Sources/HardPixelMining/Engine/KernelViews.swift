@@ -27,6 +27,11 @@ extension TileLayout {
     init(_ shape: BatchShape) {
         self.init(classes: shape.classes, channelsLast: shape.logitLayout == .channelsLast)
     }
+
+    /// The tile a pass over `shape` reserves per worker: `shape`'s, or none for a batch without
+    /// pixels (a data-parallel rank without images, whose classes may be as many as the shape
+    /// allows the other ranks' images; it has no work item to tile).
+    static func reserved(for shape: BatchShape) -> TileLayout? { shape.pixelCount > 0 ? TileLayout(shape) : nil }
 }
 
 extension LogitBuffer {

@@ -10,9 +10,8 @@ enum LossWeightPass {
         groundTruthDepth: UnsafePointer<Float>?, shape: BatchShape, plan: WeightingPlan, targets: Targets,
         into weights: UnsafeMutablePointer<Float>, workspace ws: ObjectiveWorkspace, threads: Int
     ) throws -> [ImageSums] {
-        let grid = plan.grid
         try ws.reserve(
-            pixels: shape.pixelCount, table: plan.regionTableCount(images: shape.images), columns: shape.width,
+            pixels: shape.pixelCount, table: plan.regionTableCount(images: shape.images), columns: ObjectiveWorkspace.columns(of: shape.pixelMap),
             images: shape.images)
         RegionTable.markErrors(
             predictions: predictions, labels: labels, ignoreLabel: plan.ignoreLabel, count: shape.pixelCount, workspace: ws)
@@ -22,7 +21,7 @@ enum LossWeightPass {
                 predicted: predictedLogDepth, groundTruth: depth, pixels: 0..<shape.pixelCount, binning: plan.binning,
                 workspace: ws)
         }
-        for x in 0..<shape.width { ws.columnCell[x] = x * grid.columns / shape.width }
+        ws.mapColumns(of: shape.pixelMap, toGridColumns: plan.grid.columns)
         let outputs = EngineOutputs(logitGradient: nil, lossWeights: weights)
         ObjectiveEngine.countLabels(shape: shape, labels: labels, targets: targets, reduction: .perImageMean, workspace: ws, threads: threads)
         ObjectiveEngine.updateEachImage(shape, ws, threads, WeighingPass.EachImage(

@@ -75,7 +75,7 @@ enum ObjectiveEngine {
                     regionTable: plan.regionTableCount(images: shape.images), exponentials: exponentials, workspace: ws,
                     threads: threads)
             }
-            for x in 0..<shape.width { ws.columnCell[x] = x * plan.grid.columns / shape.width }
+            ws.mapColumns(of: shape.pixelMap, toGridColumns: plan.grid.columns)
             // A pooled depth term (SILog) needs the whole batch's sums before any image's gradient.
             var pooledDepth: DepthPass.Coefficients? = nil
             if plan.usesDepthLoss, let silog = plan.pooledDepth {

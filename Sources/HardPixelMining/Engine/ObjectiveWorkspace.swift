@@ -130,6 +130,17 @@ public final class ObjectiveWorkspace {
         }
     }
 
+    /// The image columns a pass over `shape` reserves: its width, or none for a batch without
+    /// pixels (a data-parallel rank without images, whose width may be any the shape allows the
+    /// other ranks' images).
+    static func columns(of shape: PixelMapShape) -> Int { shape.pixelCount > 0 ? shape.width : 0 }
+
+    /// Writes each of ``columns(of:)``'s image columns its column of the DSE grid,
+    /// `x · gridColumns / width`.
+    func mapColumns(of shape: PixelMapShape, toGridColumns gridColumns: Int) {
+        for x in 0..<Self.columns(of: shape) { columnCell[x] = x * gridColumns / shape.width }
+    }
+
     /// Image `k`'s histogram for ``Selection`` (reserved by ``reserve(pixels:table:chunks:columns:tile:workers:images:)``).
     func histogram(image k: Int) -> UnsafeMutablePointer<Int> { histograms + k * Selection.histogramCount }
 

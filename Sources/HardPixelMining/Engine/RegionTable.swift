@@ -128,10 +128,10 @@ enum RegionTable {
         into weights: UnsafeMutablePointer<Float>, workspace ws: ObjectiveWorkspace
     ) throws {
         try ws.reserve(
-            pixels: shape.pixelCount, table: counters(columns: grid.columns, bins: binning.binCount), columns: shape.width)
+            pixels: shape.pixelCount, table: counters(columns: grid.columns, bins: binning.binCount), columns: ObjectiveWorkspace.columns(of: shape))
         markErrors(predictions: predictions, labels: labels, ignoreLabel: ignoreLabel, count: shape.pixelCount, workspace: ws)
         DepthPass.prepare(predicted: nil, groundTruth: depth, pixels: 0..<shape.pixelCount, binning: binning, workspace: ws)
-        for x in 0..<shape.width { ws.columnCell[x] = x * grid.columns / shape.width }
+        ws.mapColumns(of: shape, toGridColumns: grid.columns)
         for k in 0..<shape.images {
             let base = k * shape.pixelsPerImage
             self.weights(

@@ -17,8 +17,8 @@ enum StatisticsPass {
         let items = ObjectiveEngine.WorkItems(shape)
         let layout = TileLayout(shape)
         try ws.reserve(
-            pixels: shape.pixelCount, table: regionTable, chunks: items.count, columns: shape.width, tile: layout,
-            workers: threads, images: shape.images)
+            pixels: shape.pixelCount, table: regionTable, chunks: items.count, columns: ObjectiveWorkspace.columns(of: shape.pixelMap),
+            tile: .reserved(for: shape), workers: threads, images: shape.images)
         ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws, Tiles(
             targets: targets, plane: shape.pixelsPerImage, inputs: inputs, depthBinning: depthBinning,
             exponentials: exponentials, layout: layout, statistics: ws.statistics, workspace: ws))
@@ -44,7 +44,7 @@ enum StatisticsPass {
     ) throws {
         let items = ObjectiveEngine.WorkItems(shape)
         let layout = TileLayout(shape)
-        try ws.reserve(pixels: 0, chunks: items.count, tile: layout, workers: threads)
+        try ws.reserve(pixels: 0, chunks: items.count, tile: .reserved(for: shape), workers: threads)
         ObjectiveEngine.forEachItem(shape, layout: layout, threads: threads, workspace: ws, PredictedClasses(
             logits: logits, plane: shape.pixelsPerImage, layout: layout, out: out, workspace: ws))
         try throwIfNonFinite(logits: logits, shape: shape, items: items, workspace: ws)
