@@ -90,6 +90,31 @@ func cReferenceBenchmark(_ name: String, _ shape: BatchShape, threads: Int) {
     }
 }
 
+/// Registers the C kernel of the hard-pixel objective's two logit passes
+/// (`cref_two_pass`, weights given: the workload's map) on `shape`'s Float NCHW batch: the
+/// statistics pass, then the gradient pass, on `threads` threads. A lower bound, by its logit
+/// passes alone, on L_T.
+func cTwoPassBenchmark(_ name: String, _ shape: BatchShape, threads: Int) {
+    nonisolated(unsafe) var workload: Workload<Float>? = nil
+    nonisolated(unsafe) var state: [Float] = []
+    let (on, off) = LabelSmoothing.paperDefault.targets(classCount: shape.classes)
+    Benchmark(name, configuration: config(shape.logitCount)) { benchmark in
+        let w = workload!
+        for _ in benchmark.scaledIterations {
+            blackHole(cref_two_pass(
+                w.logits, w.labels, w.pixelWeightMap, Int32(shape.images), Int32(shape.classes), shape.pixelsPerImage,
+                Float(on), Float(off), 255, &w.logitGradient, &state, Int32(threads)))
+        }
+    } setup: {
+        workload = Workload<Float>(shape)
+        _ = workload!.pixelWeightMap
+        state = [Float](repeating: 0, count: 3 * shape.pixelCount)
+    } teardown: {
+        workload = nil
+        state = []
+    }
+}
+
 /// Registers a memory-floor benchmark over `count` floats on `threads` threads, each thread
 /// taking a contiguous part, as the kernels do.
 func floorBenchmark(_ name: String, count: Int, threads: Int, reads: Int) {
@@ -128,6 +153,7 @@ let benchmarks: @Sendable () -> Void = {
         floorBenchmark("floor 2R+1W NYUv2 logits t\(threads)", count: nyu.logitCount, threads: threads, reads: 2)
         crossEntropyBenchmark("CE fwd+grad NYUv2 8x40x480x640 t\(threads)", nyu, threads: threads)
         cReferenceBenchmark("C kernel CE fwd+grad NYUv2 8x40x480x640 t\(threads)", nyu, threads: threads)
+        cTwoPassBenchmark("C kernel two-pass fwd+grad NYUv2 8x40x480x640 t\(threads)", nyu, threads: threads)
         objectiveBenchmark("L_T fwd+grad NYUv2 8x40x480x640 t\(threads)", nyu, paced, threads: threads)
         // Composable terms: focal CE (γ = 2, through the factor) and L_T with a caller's map.
         crossEntropyBenchmark("CE focal fwd+grad NYUv2 8x40x480x640 t\(threads)", nyu, threads: threads, focal: FocalModulation())

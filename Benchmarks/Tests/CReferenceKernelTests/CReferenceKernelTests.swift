@@ -64,6 +64,63 @@ import Testing
         }
     }
 
+    /// The hard-pixel objective's cases of Tests/Fixtures/objective.json (per-image mean, no
+    /// class weights): each pixel's final weight W and ce, and the logit gradient, from the
+    /// float64 reference.
+    struct WeightedCase: Decodable {
+        struct Config: Decodable {
+            var smoothing: Case.Smoothing?
+            var reduction: String?
+            var class_weights: [Double]?
+        }
+        var name: String
+        var shape: Case.Shape
+        var config: Config
+        var logits, labels, grad_logits, pixel_ce: String
+        var pixel_weight: String?
+    }
+
+    static let weightedCases: [WeightedCase] = {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().deletingLastPathComponent()
+        struct File: Decodable { var cases: [WeightedCase] }
+        let data = try! Data(contentsOf: root.appendingPathComponent("Tests/Fixtures/objective.json"))
+        return try! JSONDecoder().decode(File.self, from: data).cases.filter {
+            $0.pixel_weight != nil && $0.config.class_weights == nil && ($0.config.reduction ?? "per_image_mean") == "per_image_mean"
+                && ($0.config.smoothing?.kind ?? "paper") == "paper" && $0.config.smoothing?.value ?? 0.9 == 0.9
+        }
+    }()
+
+    /// The two-pass kernel with the reference's weights W: the value
+    /// (1/N) Σ_k (1/n_k) Σ W_i ce_i from the reference's W and ce within 1e-5 relative, and the
+    /// reference's logit gradient within 1e-6 absolute, at 1 and 2 threads; among the cases,
+    /// images of several work tiles (hpm_multichunk).
+    @Test(arguments: [1, 2])
+    func twoPassMatchesTheFloat64ObjectiveGradient(threads: Int) throws {
+        #expect(Self.weightedCases.count >= 10 && Self.weightedCases.contains { $0.name == "hpm_multichunk" })
+        for g in Self.weightedCases {
+            let (n, c, plane) = (g.shape.images, g.shape.classes, g.shape.height * g.shape.width)
+            let logits = Self.decode(g.logits, as: Float.self), labels = Self.decode(g.labels, as: Int32.self)
+            let w = Self.decode(g.pixel_weight!, as: Double.self), ce = Self.decode(g.pixel_ce, as: Double.self)
+            let expected = Self.decode(g.grad_logits, as: Double.self)
+            var value = 0.0
+            for k in 0..<n {
+                let image = (k * plane)..<((k + 1) * plane)
+                let labelled = image.filter { labels[$0] != 255 }
+                if !labelled.isEmpty { value += labelled.map { w[$0] * ce[$0] }.reduce(0, +) / Double(labelled.count) }
+            }
+            value /= Double(n)
+            var gradient = [Float](repeating: .nan, count: logits.count)
+            var state = [Float](repeating: .nan, count: 3 * n * plane)
+            let got = cref_two_pass(
+                logits, labels, w.map { Float($0) }, Int32(n), Int32(c), plane, 0.9, Float(0.1 / Double(c - 1)), 255,
+                &gradient, &state, Int32(threads))
+            #expect(abs(got - value) <= 1e-5 * abs(value), "\(g.name): \(got) vs \(value)")
+            let worst = zip(gradient, expected).map { abs(Double($0) - $1) }.max() ?? 0
+            #expect(worst <= 1e-6, "\(g.name): gradient off by \(worst)")
+        }
+    }
+
     /// A NaN logit makes the value NaN (the test can fail).
     @Test func nonFiniteLogitIsReported() {
         guard let g = Self.cases.first else { return }
