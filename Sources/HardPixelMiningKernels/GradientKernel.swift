@@ -119,32 +119,12 @@ extension Kernels {
     ) {
         let lanes = V.laneCount
         let labelIndex = layout.state(scratch, TileState.labelIndex)
-        let labelWeight = layout.state(scratch, TileState.labelWeight)
-        // The per-pixel terms: a, the offset of every class, and the true class's offset (with
-        // class weights: its extra, added to `unit · w_label`).
-        let scaleRow = layout.state(scratch, TileState.coefficient)
-        let unitRow = layout.state(scratch, TileState.sumExp)
-        let labelRow = layout.state(scratch, TileState.sumGap)
+        let rows = RowTerms(layout, scratch)
+        let (scaleRow, unitRow, labelRow) = (rows.scale, rows.unit, rows.label)
         forEachTile(range, layout) { p, count in
-            let vectors = (count + lanes - 1) / lanes
-            gatherLabels(labels: labels, p: p, count: count, padded: vectors * lanes, targets: t, layout: layout, scratch: scratch)
-            for v in 0..<vectors {
-                let o = v * lanes, n = Swift.min(lanes, count - o), q = p + o
-                let coef = V.load(coefficient + q, count: n, padding: 0)
-                let c2 = labelCoefficient.map { V.load($0 + q, count: n, padding: 0) } ?? V(repeating: 0)
-                let sumExp = VectorMath.exp(V.load(logSum + q, count: n, padding: 0))
-                if t.classWeights != nil {
-                    let terms = weightedGradientTerms(coefficient: coef, labelWeight: V.load(labelWeight + o), targets: t)
-                    ((terms.scale + c2) / sumExp).store(to: scaleRow + o)
-                    terms.unit.store(to: unitRow + o)
-                    (terms.labelExtra - c2).store(to: labelRow + o)
-                } else {
-                    let unit = V(repeating: 0) - coef * V(repeating: t.off)
-                    ((coef + c2) / sumExp).store(to: scaleRow + o)
-                    unit.store(to: unitRow + o)
-                    (unit - coef * V(repeating: t.on - t.off) - c2).store(to: labelRow + o)
-                }
-            }
+            storeRowTerms(
+                V.self, labels: labels, p: p, count: count, targets: t, logSum: logSum, coefficient: coefficient,
+                labelCoefficient: labelCoefficient, layout: layout, scratch: scratch)
             let whole = count / lanes * lanes
             for c in 0..<layout.classes {
                 let row = g + c * plane + p
@@ -174,6 +154,131 @@ extension Kernels {
                 if o < count {
                     element(o, V.load(row + o, count: count - o, padding: 0)).store(to: row + o, count: count - o)
                 }
+            }
+        }
+    }
+}
+
+/// The state rows of a tile where the row-wise gradient passes keep each pixel's terms:
+/// `a = coefficient / Σe`, the offset of every class (`unit`), and the true class's offset
+/// (with class weights: its extra, added to `unit · w_label`).
+struct RowTerms {
+    let scale: UnsafeMutablePointer<Float>
+    let unit: UnsafeMutablePointer<Float>
+    let label: UnsafeMutablePointer<Float>
+
+    init(_ layout: TileLayout, _ scratch: UnsafeMutablePointer<Float>) {
+        scale = layout.state(scratch, TileState.coefficient)
+        unit = layout.state(scratch, TileState.sumExp)
+        label = layout.state(scratch, TileState.sumGap)
+    }
+}
+
+extension Kernels {
+    /// Gathers the labels of pixels `p ..< p + count` and stores each pixel's ``RowTerms``
+    /// (lanes past `count` get a coefficient of 0).
+    @inline(__always)
+    static func storeRowTerms<V: FloatLanes>(
+        _: V.Type, labels: UnsafePointer<Int32>, p: Int, count: Int, targets t: Targets, logSum: UnsafePointer<Float>,
+        coefficient: UnsafePointer<Float>, labelCoefficient: UnsafePointer<Float>?, layout: TileLayout,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
+        let lanes = V.laneCount
+        let labelWeight = layout.state(scratch, TileState.labelWeight)
+        let rows = RowTerms(layout, scratch)
+        let vectors = (count + lanes - 1) / lanes
+        gatherLabels(labels: labels, p: p, count: count, padded: vectors * lanes, targets: t, layout: layout, scratch: scratch)
+        for v in 0..<vectors {
+            let o = v * lanes, n = Swift.min(lanes, count - o), q = p + o
+            let coef = V.load(coefficient + q, count: n, padding: 0)
+            let c2 = labelCoefficient.map { V.load($0 + q, count: n, padding: 0) } ?? V(repeating: 0)
+            let sumExp = VectorMath.exp(V.load(logSum + q, count: n, padding: 0))
+            if t.classWeights != nil {
+                let terms = weightedGradientTerms(coefficient: coef, labelWeight: V.load(labelWeight + o), targets: t)
+                ((terms.scale + c2) / sumExp).store(to: rows.scale + o)
+                terms.unit.store(to: rows.unit + o)
+                (terms.labelExtra - c2).store(to: rows.label + o)
+            } else {
+                let unit = V(repeating: 0) - coef * V(repeating: t.off)
+                ((coef + c2) / sumExp).store(to: rows.scale + o)
+                unit.store(to: rows.unit + o)
+                (unit - coef * V(repeating: t.on - t.off) - c2).store(to: rows.label + o)
+            }
+        }
+    }
+
+    /// The gradient pass reading Float NCHW logits a second time, row by row, for pixels
+    /// `range` of one image, without class weights: as ``gradient(fromExponentials:labels:plane:range:targets:logSum:coefficient:labelCoefficient:layout:scratch:)``
+    /// with `e_ij = exp(x_ij − maximum_i)` computed from the logits (one exp per logit), bitwise
+    /// the same gradient, written over `g` with non-temporal stores. Each class row of a tile is
+    /// one run read straight from memory and fetched ``rowPrefetchDistance`` Floats ahead by
+    /// software prefetch (the hardware prefetcher starts afresh at every 4 KiB page of a run);
+    /// no copy of the tile, no transposition to columns.
+    package static func gradient(
+        rowsOf logits: UnsafePointer<Float>, maximum: UnsafePointer<Float>, into g: UnsafeMutablePointer<Float>,
+        labels: UnsafePointer<Int32>, plane: Int, range: Range<Int>, targets: Targets, logSum: UnsafePointer<Float>,
+        coefficient: UnsafePointer<Float>, labelCoefficient: UnsafePointer<Float>? = nil, layout: TileLayout,
+        scratch: UnsafeMutablePointer<Float>
+    ) {
+        precondition(targets.classWeights == nil, "the row-wise gradient is without class weights")
+        switch Kernels.vectorLanes {
+        case 16: gradient(SIMD16<Float>.self, rowsOf: logits, maximum, g, labels, plane, range, targets, logSum, coefficient, labelCoefficient, layout, scratch)
+        case 4: gradient(SIMD4<Float>.self, rowsOf: logits, maximum, g, labels, plane, range, targets, logSum, coefficient, labelCoefficient, layout, scratch)
+        default: gradient(SIMD8<Float>.self, rowsOf: logits, maximum, g, labels, plane, range, targets, logSum, coefficient, labelCoefficient, layout, scratch)
+        }
+        hpm_stream_fence()
+    }
+
+    /// How far ahead in a class row ``gradient(rowsOf:maximum:into:labels:plane:range:targets:logSum:coefficient:labelCoefficient:layout:scratch:)``
+    /// asks for the logits: 4 KiB. Past a tile's row it fetches the next tile's, which the
+    /// same worker takes next. (A C kernel of the same pass, native, one thread: its two passes
+    /// took 1.9–2.0× the cross-entropy's time without the prefetch, 1.5× with it at 2 or 4 KiB
+    /// ahead or one row ahead; Docs/Performance.md, session 18.)
+    static let rowPrefetchDistance = 1024
+
+    private static func gradient<V: FloatLanes>(
+        _: V.Type, rowsOf logits: UnsafePointer<Float>, _ maximum: UnsafePointer<Float>, _ g: UnsafeMutablePointer<Float>,
+        _ labels: UnsafePointer<Int32>, _ plane: Int, _ range: Range<Int>, _ t: Targets, _ logSum: UnsafePointer<Float>,
+        _ coefficient: UnsafePointer<Float>, _ labelCoefficient: UnsafePointer<Float>?, _ layout: TileLayout,
+        _ scratch: UnsafeMutablePointer<Float>
+    ) {
+        let lanes = V.laneCount
+        let labelIndex = layout.state(scratch, TileState.labelIndex)
+        let maximumRow = layout.state(scratch, TileState.maximum)
+        let rows = RowTerms(layout, scratch)
+        forEachTile(range, layout) { p, count in
+            storeRowTerms(
+                V.self, labels: labels, p: p, count: count, targets: t, logSum: logSum, coefficient: coefficient,
+                labelCoefficient: labelCoefficient, layout: layout, scratch: scratch)
+            var o = 0
+            while o < count {
+                V.load(maximum + p + o, count: Swift.min(lanes, count - o), padding: 0).store(to: maximumRow + o)
+                o &+= lanes
+            }
+            for c in 0..<layout.classes {
+                let source = logits + c * plane + p, row = g + c * plane + p
+                let classIndex = V(repeating: Float(c))
+                // The gradient of the vector of pixels at `o`, from their logits `x`.
+                func element(_ o: Int, _ x: V) -> V {
+                    let e = VectorMath.exp(x - V.load(maximumRow + o))
+                    let offset = V.load(rows.unit + o).with(V.load(rows.label + o), where: V.load(labelIndex + o) .== classIndex)
+                    return offset.plusProduct(V.load(rows.scale + o), e)
+                }
+                // Plain stores up to the row's first element aligned for a non-temporal store
+                // (a Swift array's Floats start 32 bytes into a line), then whole vectors
+                // streamed, then the rest.
+                let head = Swift.min(firstStreamedElement(V.self, row), count)
+                if head > 0 { element(0, V.load(source, count: head, padding: 0)).store(to: row, count: head) }
+                o = head
+                while o &+ lanes <= count {
+                    // `element(o, x)` written out: the optimizer left the nested function a call here.
+                    hpm_prefetch(source + o + rowPrefetchDistance)
+                    let e = VectorMath.exp(V.loadUnaligned(source + o) - V.load(maximumRow + o))
+                    let offset = V.load(rows.unit + o).with(V.load(rows.label + o), where: V.load(labelIndex + o) .== classIndex)
+                    offset.plusProduct(V.load(rows.scale + o), e).streamNonTemporal(to: row + o)
+                    o &+= lanes
+                }
+                if o < count { element(o, V.load(source + o, count: count - o, padding: 0)).store(to: row + o, count: count - o) }
             }
         }
     }

@@ -2,7 +2,7 @@ import HardPixelMiningKernels
 /// The gradient pass: `g_ij = coefficient_i · (p_ij − y_ij)`, from the statistics and the
 /// per-pixel coefficients the weighing left in the workspace — from the exponentials the
 /// statistics pass kept in the gradient (read and written once, in place), or by reading the
-/// logits a second time and streaming the gradient out once.
+/// logits a second time and streaming the gradient out once (Float NCHW: row by row).
 enum GradientPass {
     static func run(
         targets: Targets, shape: BatchShape, logits: LogitBuffer, labels: UnsafePointer<Int32>,
@@ -29,6 +29,14 @@ enum GradientPass {
         let layout: TileLayout
         let workspace: ObjectiveWorkspace
 
+        /// Float NCHW logits, an overwritten Float gradient, no class weights: read again row by row
+        /// (``Kernels/gradient(rowsOf:maximum:into:labels:plane:range:targets:logSum:coefficient:labelCoefficient:layout:scratch:)``);
+        /// otherwise the tile is copied and swept by columns, converting each element.
+        var rowWise: Bool {
+            logits.precision == .float32 && gradient.precision == .float32 && !layout.channelsLast && !accumulates
+                && targets.classWeights == nil
+        }
+
         func run(
             item _: Int, image _: Int, pixels: Range<Int>, firstPixel pixel: Int, firstLogit logit: Int,
             scratch: UnsafeMutablePointer<Float>
@@ -38,6 +46,12 @@ enum GradientPass {
                 Kernels.gradient(
                     fromExponentials: gradient.base.assumingMemoryBound(to: Float.self) + logit, labels: labels + pixel,
                     plane: plane, range: pixels, targets: targets, logSum: ws.logSum + pixel, coefficient: ws.coefficient + pixel,
+                    labelCoefficient: labelCoefficient.map { $0 + pixel }, layout: layout, scratch: scratch)
+            } else if rowWise {
+                Kernels.gradient(
+                    rowsOf: logits.base.assumingMemoryBound(to: Float.self) + logit, maximum: ws.maximum + pixel,
+                    into: gradient.base.assumingMemoryBound(to: Float.self) + logit, labels: labels + pixel, plane: plane,
+                    range: pixels, targets: targets, logSum: ws.logSum + pixel, coefficient: ws.coefficient + pixel,
                     labelCoefficient: labelCoefficient.map { $0 + pixel }, layout: layout, scratch: scratch)
             } else {
                 Kernels.gradient(
