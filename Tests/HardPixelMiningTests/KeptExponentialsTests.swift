@@ -37,9 +37,19 @@ import Testing
         ]
     }()
 
+    /// A collective of one rank: a global batch that is the call's own, whose gradient is never
+    /// written over kept exponentials (no rank writes while another may still fail).
+    struct OneRank: BatchCollective {
+        var rank: Int { 0 }
+        var rankCount: Int { 1 }
+        func allGather(_ values: [Double]) throws -> [[Double]] { [values] }
+        func allReduceSum(_ counts: [UInt64]) throws -> [UInt64] { counts }
+    }
+
     /// The objective's logit gradient, overwritten into a buffer that starts `offset` Floats
-    /// after a 64-byte boundary, or accumulated onto zeros.
-    static func gradient(_ c: Case, _ output: GradientOutput, offset: Int) throws -> [Float] {
+    /// after a 64-byte boundary, or accumulated onto zeros; with `oneRank`, as a one-rank
+    /// global batch.
+    static func gradient(_ c: Case, _ output: GradientOutput, offset: Int, oneRank: Bool = false) throws -> [Float] {
         var random = TestRandom(seed: 41)
         let b = random.batch(c.shape)
         let count = c.shape.logitCount
@@ -55,7 +65,8 @@ import Testing
                         try depthGradient.withUnsafeMutableBufferPointer { gd in
                             _ = try HardPixelMiningObjective(c.configuration, threadCount: c.threads).evaluate(
                                 logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: z, shape: c.shape, epoch: 12,
-                                logitGradient: g, depthGradient: gd, gradientOutput: output)
+                                logitGradient: g, depthGradient: gd, gradientOutput: output,
+                                dataParallel: oneRank ? DataParallel(OneRank()) : nil)
                         }
                     }
                 }
@@ -71,6 +82,21 @@ import Testing
         for offset in [0, 1, 5] {
             let kept = try Self.gradient(c, .overwrite, offset: offset)
             #expect(kept == recomputed, "gradient offset by \(offset) Floats")
+        }
+    }
+
+    /// An overwritten Float NCHW gradient recomputed from the logits, in every build (a global
+    /// batch keeps no exponentials): without class weights the logits are read again row by row
+    /// (`Kernels.gradient(rowsOf:…)`), streamed from each row's first aligned element; the
+    /// accumulated gradient goes by columns through the tile. The two agree bitwise, for rows
+    /// whose starts fall anywhere in a cache line.
+    @Test(arguments: cases)
+    func rowWiseRecomputationGivesTheColumnGradient(_ c: Case) throws {
+        let columns = try Self.gradient(c, .accumulate, offset: 0)
+        for offset in [0, 1, 5, 8] {
+            let rows = try Self.gradient(c, .overwrite, offset: offset, oneRank: true)
+            let differing = zip(rows, columns).filter { $0.bitPattern != $1.bitPattern }.count
+            #expect(differing == 0, "gradient offset by \(offset) Floats")
         }
     }
 
