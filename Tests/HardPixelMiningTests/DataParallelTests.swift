@@ -227,23 +227,17 @@ import Testing
     /// its sizes wrapped and trapped before; found by the fuzzer). The objective, the
     /// cross-entropy and SILog, on a one-rank collective.
     @Test func aRankWithoutImagesStillChecksTheSizeOfAnImage() throws {
-        struct OneRank: BatchCollective {
-            var rank: Int { 0 }
-            var rankCount: Int { 1 }
-            func allGather(_ values: [Double]) throws -> [[Double]] { [values] }
-            func allReduceSum(_ counts: [UInt64]) throws -> [UInt64] { counts }
-        }
         let huge = BatchShape(images: 0, classes: 3, height: 1 << 32, width: 1 << 31)
         var g: [Float] = [], gd: [Float] = []
         let errors: [() throws -> Void] = [
             { _ = try LabelSmoothedCrossEntropy().evaluate(
-                logits: [Float](), labels: [], shape: huge, gradient: &g, dataParallel: DataParallel(OneRank())) },
+                logits: [Float](), labels: [], shape: huge, gradient: &g, dataParallel: DataParallel(SingleRankCollective())) },
             { _ = try HardPixelMiningObjective(.paperPaced(totalEpochs: 4)).evaluate(
                 logits: [Float](), labels: [], predictedLogDepth: [], groundTruthDepth: [], shape: huge, epoch: 1,
-                logitGradient: &g, depthGradient: &gd, dataParallel: DataParallel(OneRank())) },
+                logitGradient: &g, depthGradient: &gd, dataParallel: DataParallel(SingleRankCollective())) },
             { _ = try SILogDepthLoss().evaluate(
                 predictedLogDepth: [], groundTruthDepth: [], shape: huge.pixelMap, gradient: &gd,
-                dataParallel: DataParallel(OneRank())) },
+                dataParallel: DataParallel(SingleRankCollective())) },
         ]
         for call in errors {
             do {
@@ -267,12 +261,6 @@ import Testing
     /// (found by the fuzzer: a 16 GiB request). The cross-entropy and the DSE objective, whose
     /// weighing maps each column to its grid cell, on a one-rank collective.
     @Test func aRankWithoutImagesReservesNothingSizedByAnImage() throws {
-        struct OneRank: BatchCollective {
-            var rank: Int { 0 }
-            var rankCount: Int { 1 }
-            func allGather(_ values: [Double]) throws -> [[Double]] { [values] }
-            func allReduceSum(_ counts: [UInt64]) throws -> [UInt64] { counts }
-        }
         let shapes = [
             BatchShape(images: 0, classes: 2, height: 1, width: 1 << 39),
             BatchShape(images: 0, classes: Int(Int32.max), height: 1, width: 1),
@@ -280,11 +268,11 @@ import Testing
         for shape in shapes {
             var g: [Float] = [], gd: [Float] = []
             let ce = try LabelSmoothedCrossEntropy().evaluate(
-                logits: [Float](), labels: [], shape: shape, gradient: &g, dataParallel: DataParallel(OneRank()))
+                logits: [Float](), labels: [], shape: shape, gradient: &g, dataParallel: DataParallel(SingleRankCollective()))
             #expect(ce.value == 0, "\(shape)")
             let objective = try HardPixelMiningObjective(.paperPaced(totalEpochs: 4)).evaluate(
                 logits: [Float](), labels: [], predictedLogDepth: [], groundTruthDepth: [], shape: shape, epoch: 3,
-                logitGradient: &g, depthGradient: &gd, dataParallel: DataParallel(OneRank()))
+                logitGradient: &g, depthGradient: &gd, dataParallel: DataParallel(SingleRankCollective()))
             #expect(objective.value == 0, "\(shape)")
         }
     }

@@ -37,15 +37,6 @@ import Testing
         ]
     }()
 
-    /// A collective of one rank: a global batch that is the call's own, whose gradient is never
-    /// written over kept exponentials (no rank writes while another may still fail).
-    struct OneRank: BatchCollective {
-        var rank: Int { 0 }
-        var rankCount: Int { 1 }
-        func allGather(_ values: [Double]) throws -> [[Double]] { [values] }
-        func allReduceSum(_ counts: [UInt64]) throws -> [UInt64] { counts }
-    }
-
     /// The objective's logit gradient, overwritten into a buffer that starts `offset` Floats
     /// after a 64-byte boundary, or accumulated onto zeros; with `oneRank`, as a one-rank
     /// global batch.
@@ -66,7 +57,7 @@ import Testing
                             _ = try HardPixelMiningObjective(c.configuration, threadCount: c.threads).evaluate(
                                 logits: x, labels: y, predictedLogDepth: d, groundTruthDepth: z, shape: c.shape, epoch: 12,
                                 logitGradient: g, depthGradient: gd, gradientOutput: output,
-                                dataParallel: oneRank ? DataParallel(OneRank()) : nil)
+                                dataParallel: oneRank ? DataParallel(SingleRankCollective()) : nil)
                         }
                     }
                 }

@@ -315,42 +315,34 @@ static double run(Job *job, int images, int tile_pixels, int threads) {
     return finite ? value : NAN;
 }
 
+/// The work both kernels share: the logits, labels, targets and each image's 1 / (N n_k) (the
+/// caller frees `scale`).
+static Job job_for(
+    const float *logits, const int32_t *labels, int images, int classes, ptrdiff_t plane, float on, float off,
+    int32_t ignore_label) {
+    return (Job){
+        .logits = logits, .labels = labels, .classes = classes, .plane = plane, .on = on, .off = off,
+        .ignore = ignore_label, .scale = per_image_scale(labels, images, plane, ignore_label)};
+}
+
 double cref_cross_entropy(
     const float *logits, const int32_t *labels, int images, int classes, ptrdiff_t plane, float on, float off,
     int32_t ignore_label, float *gradient, int threads) {
-    Job job = {0};
-    job.logits = logits;
-    job.labels = labels;
+    Job job = job_for(logits, labels, images, classes, plane, on, off, ignore_label);
     job.gradient = gradient;
-    job.classes = classes;
-    job.plane = plane;
-    job.on = on;
-    job.off = off;
-    job.ignore = ignore_label;
-    double *scale = per_image_scale(labels, images, plane, ignore_label);
-    job.scale = scale;
     const double value = run(&job, images, TILE, threads);
-    free(scale);
+    free((void *)job.scale);
     return value;
 }
 
 double cref_two_pass(
     const float *logits, const int32_t *labels, const float *weights, int images, int classes, ptrdiff_t plane,
     float on, float off, int32_t ignore_label, float *gradient, float *state, int threads) {
-    Job job = {0};
-    job.logits = logits;
-    job.labels = labels;
-    job.classes = classes;
-    job.plane = plane;
-    job.on = on;
-    job.off = off;
-    job.ignore = ignore_label;
+    Job job = job_for(logits, labels, images, classes, plane, on, off, ignore_label);
     const ptrdiff_t pixels = (ptrdiff_t)images * plane;
     job.maximum = state;
     job.log_sum = state + pixels;
     job.loss = state + 2 * pixels;
-    double *scale = per_image_scale(labels, images, plane, ignore_label);
-    job.scale = scale;
     // The statistics pass: no gradient, each pixel's state.
     double value = run(&job, images, TILE, threads);
     if (!isnan(value)) {
@@ -359,6 +351,6 @@ double cref_two_pass(
         job.weights = weights;
         value = run(&job, images, GRADIENT_TILE, threads);
     }
-    free(scale);
+    free((void *)job.scale);
     return value;
 }
