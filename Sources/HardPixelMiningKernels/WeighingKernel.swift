@@ -151,7 +151,6 @@ extension Kernels {
         typealias I = SIMD8<Int32>
         // Masks as Int32 lanes of all ones or zeros (``SIMD8/init(allOnesWhere:)``).
         let noLanes = I(), allLanes = I(repeating: -1)
-        @inline(__always) func lanesWhere(_ mask: SIMDMask<I>) -> I { I(allOnesWhere: mask) }
         @inline(__always) func kept(_ v: F, _ mask: I) -> F { F(bits: v.bits & mask) }
         let usesDPE = k.usesDepthPredictionError ? allLanes : noLanes
         let usesDSE = k.usesSegmentationError ? allLanes : noLanes
@@ -172,10 +171,10 @@ extension Kernels {
         while p < count {
             let n = Swift.min(8, count - p)
             // Lanes past `count` get an ignored label and no depth, so they count nowhere.
-            let labelled = lanesWhere(lanes(x.labels + p, n, padding: k.ignoreLabel) .!= I(repeating: k.ignoreLabel))
+            let labelled = I(allOnesWhere: lanes(x.labels + p, n, padding: k.ignoreLabel) .!= I(repeating: k.ignoreLabel))
             var hasDepth = noLanes, r = D()
             if k.usesDepth {
-                hasDepth = lanesWhere(I(flags: lanes(x.hasDepth + p, n, padding: 0)) .!= noLanes)
+                hasDepth = I(allOnesWhere: I(flags: lanes(x.hasDepth + p, n, padding: 0)) .!= noLanes)
                 r = lanes(x.residual + p, n, padding: 0)
             }
             let eligible = hasDepth & labelled
@@ -184,10 +183,10 @@ extension Kernels {
             let wz = k.usesSegmentationError ? lanes(x.segmentationError + p, n, padding: 0) : zero
             let rawLoss = lanes(x.loss + p, n, padding: 0)
             let wm = k.usesPixelWeightMap ? lanes(x.pixelWeightMap! + p, n, padding: 0) : zero
-            let countsSegmentation = labelled & lanesWhere(rawLoss .< segmentationLimit)
-            let countsDPE = eligible & usesDPE & lanesWhere(wr .< depthPredictionErrorLimit)
-            let countsDSE = eligible & usesDSE & lanesWhere(wz .< segmentationErrorLimit)
-            let countsMap = labelled & usesMap & lanesWhere(wm .< mapLimit)
+            let countsSegmentation = labelled & I(allOnesWhere: rawLoss .< segmentationLimit)
+            let countsDPE = eligible & usesDPE & I(allOnesWhere: wr .< depthPredictionErrorLimit)
+            let countsDSE = eligible & usesDSE & I(allOnesWhere: wz .< segmentationErrorLimit)
+            let countsMap = labelled & usesMap & I(allOnesWhere: wm .< mapLimit)
             let wrCounted = widened(kept(wr, countsDPE))
             let wzCounted = widened(kept(wz, countsDSE))
             let wmCounted = widened(kept(wm, countsMap))
@@ -220,7 +219,7 @@ extension Kernels {
             if let depthGradient = y.depthGradient {
                 // sign(R) from R's sign bit: ±1 wherever R ≠ 0, the only pixels where it counts.
                 let sign = D(bitPattern: (r.bitPattern & 0x8000_0000_0000_0000) | D(repeating: 1).bitPattern)
-                let propagated = widened(kept(ce, countsDPE & propagates & lanesWhere(wr .!= zero)))
+                let propagated = widened(kept(ce, countsDPE & propagates & I(allOnesWhere: wr .!= zero)))
                 let dg = (k.depthScale * (r - k.shift) + k.offset) + k.beta * sign * propagated * k.logitScale
                 var g = kept(saturated(dg, floatRange), hasDepth)
                 if y.accumulates { g += lanes(UnsafePointer(depthGradient + p), n, padding: 0) }
