@@ -172,6 +172,43 @@ struct RowTerms {
         unit = layout.state(scratch, TileState.sumExp)
         label = layout.state(scratch, TileState.sumGap)
     }
+
+    init(scale: UnsafeMutablePointer<Float>, unit: UnsafeMutablePointer<Float>, label: UnsafeMutablePointer<Float>) {
+        self.scale = scale
+        self.unit = unit
+        self.label = label
+    }
+}
+
+/// Where the row-wise gradient keeps a tile's per-pixel rows (m, the label index and the
+/// ``RowTerms``): in the tile's part of the scratch, which that pass does not use, each row
+/// starting at the same place within a 64-byte line as the tile's gradient row of class 0.
+/// A class row's vectors start where its gradient is aligned for non-temporal stores, so that
+/// the five rows' loads are then aligned too: with the state rows as they fell (a Swift
+/// array's Floats start 48 bytes into a line, the scratch on a line), each of those loads
+/// straddled two lines, and the pass took 1.3× its time (one thread, native). Where the tile's
+/// part is too small (fewer than six classes), the state rows as they are.
+struct AlignedRows {
+    let maximum: UnsafeMutablePointer<Float>
+    let labelIndex: UnsafeMutablePointer<Float>
+    let terms: RowTerms
+
+    init(_ layout: TileLayout, _ scratch: UnsafeMutablePointer<Float>, like row: UnsafeMutablePointer<Float>) {
+        // Rows a whole number of lines apart (pixels is a multiple of 16), and two lines more
+        // than they need, so that consecutive rows fall in different sets of a 4 KiB-indexed L1.
+        let spacing = layout.pixels + 32
+        guard layout.classes * layout.stride >= 5 * spacing + 32 else {
+            maximum = layout.state(scratch, TileState.maximum)
+            labelIndex = layout.state(scratch, TileState.labelIndex)
+            terms = RowTerms(layout, scratch)
+            return
+        }
+        let lineStart = scratch + (16 - (Int(bitPattern: scratch) & 63) / 4) % 16
+        let base = lineStart + (Int(bitPattern: row) & 63) / 4
+        maximum = base
+        labelIndex = base + spacing
+        terms = RowTerms(scale: base + 2 * spacing, unit: base + 3 * spacing, label: base + 4 * spacing)
+    }
 }
 
 extension Kernels {
@@ -181,11 +218,11 @@ extension Kernels {
     static func storeRowTerms<V: FloatLanes>(
         _: V.Type, labels: UnsafePointer<Int32>, p: Int, count: Int, targets t: Targets, logSum: UnsafePointer<Float>,
         coefficient: UnsafePointer<Float>, labelCoefficient: UnsafePointer<Float>?, layout: TileLayout,
-        scratch: UnsafeMutablePointer<Float>
+        scratch: UnsafeMutablePointer<Float>, into rows: RowTerms? = nil
     ) {
         let lanes = V.laneCount
         let labelWeight = layout.state(scratch, TileState.labelWeight)
-        let rows = RowTerms(layout, scratch)
+        let rows = rows ?? RowTerms(layout, scratch)
         let vectors = (count + lanes - 1) / lanes
         gatherLabels(labels: labels, p: p, count: count, padded: vectors * lanes, targets: t, layout: layout, scratch: scratch)
         for v in 0..<vectors {
@@ -243,16 +280,17 @@ extension Kernels {
         _ scratch: UnsafeMutablePointer<Float>
     ) {
         let lanes = V.laneCount
-        let labelIndex = layout.state(scratch, TileState.labelIndex)
-        let maximumRow = layout.state(scratch, TileState.maximum)
-        let rows = RowTerms(layout, scratch)
         forEachTile(range, layout) { p, count in
+            let state = AlignedRows(layout, scratch, like: g + p)
+            let (maximumRow, labelIndex, rows) = (state.maximum, state.labelIndex, state.terms)
             storeRowTerms(
                 V.self, labels: labels, p: p, count: count, targets: t, logSum: logSum, coefficient: coefficient,
-                labelCoefficient: labelCoefficient, layout: layout, scratch: scratch)
+                labelCoefficient: labelCoefficient, layout: layout, scratch: scratch, into: rows)
+            let gathered = layout.state(scratch, TileState.labelIndex)
             var o = 0
             while o < count {
                 V.load(maximum + p + o, count: Swift.min(lanes, count - o), padding: 0).store(to: maximumRow + o)
+                if labelIndex != gathered { V.load(gathered + o).store(to: labelIndex + o) }
                 o &+= lanes
             }
             for c in 0..<layout.classes {
@@ -265,7 +303,7 @@ extension Kernels {
                     return offset.plusProduct(V.load(rows.scale + o), e)
                 }
                 // Plain stores up to the row's first element aligned for a non-temporal store
-                // (a Swift array's Floats start 32 bytes into a line), then whole vectors
+                // (a large Swift array's Floats start 48 bytes into a line), then whole vectors
                 // streamed, then the rest.
                 let head = Swift.min(firstStreamedElement(V.self, row), count)
                 if head > 0 { element(0, V.load(source, count: head, padding: 0)).store(to: row, count: head) }
