@@ -30,8 +30,11 @@ enum RegionTable {
         keys: UnsafeMutablePointer<Int>
     ) -> Int? {
         let (h, w) = (shape.height, shape.width)
-        // The regions' pairs so far, in `keys` before the current band (a band's regions that
-        // count are at most its pixels, so the pairs never reach keys still to be read).
+        // The regions' pairs so far, at the start of `keys`; each band's keys at its end, in
+        // the same `band.count` slots before `h · w` for every band, so that they stay in cache
+        // from band to band. The pairs never reach a band's keys: the pairs before a band are at
+        // most the pixels before it (a band's regions that count are at most its pixels), and
+        // those and the band's pixels are at most h · w.
         var pairs: Int? = 0
         let bins = binning.binCount, lastBin = bins - 1
         let lowest = Double(binning.minimum), width = Double(binning.binWidth)
@@ -43,6 +46,8 @@ enum RegionTable {
             var end = y + 1
             while end < h && end * grid.rows / h == cellRow { end += 1 }
             let band = (y * w)..<(end * w)
+            // Pixel i's key (i in `band`) at `keys[h · w − band.upperBound + i]`.
+            let bandKeys = keys + (h * w - band.upperBound)
             // The copies only where the band has more pixels than they have counters (a fine
             // grid's band would spend more on clearing them than on its pixels).
             let copies = Self.copies * tableSize <= band.count ? Self.copies : 1
@@ -62,7 +67,7 @@ enum RegionTable {
                     let offset = Double(depth[i]) - lowest
                     let bin = Swift.min(DepthBinning.validBin(offset: counts(i) ? offset : 0, width: width), lastBin)
                     let key = columnCell[x] &* bins &+ bin
-                    keys[i] = counts(i) ? key : 0
+                    bandKeys[i] = counts(i) ? key : 0
                     x &+= 1
                 }
             }
@@ -70,7 +75,7 @@ enum RegionTable {
             // n and the errors of a band's region stay below 2^32 for any band below 2^32 pixels
             // (16 GiB of labels alone); the Int32 counters this replaced trapped at 2^31.
             while i < band.upperBound {
-                let key = (i & (copies - 1)) &* tableSize &+ keys[i]
+                let key = (i & (copies - 1)) &* tableSize &+ bandKeys[i]
                 // A multiply by the 0-or-1 eligibility, not `counts(i) ? … : 0`: with the load of
                 // `wrong[i]` on one side only, the compiler branched, and mispredicted on the
                 // scattered ignored pixels.
@@ -95,7 +100,7 @@ enum RegionTable {
                     key &+= 1
                 }
                 while i < band.upperBound {
-                    let weight = Float(bitPattern: UInt32(bitPattern: errors[keys[i]]))
+                    let weight = Float(bitPattern: UInt32(bitPattern: errors[bandKeys[i]]))
                     weights[i] = counts(i) ? weight : 0
                     i &+= 1
                 }
@@ -111,7 +116,7 @@ enum RegionTable {
                 pairs = nil
                 // A fine grid (one band is one row of cells): a quotient per pixel.
                 while i < band.upperBound {
-                    let weight = quotient(keys[i])
+                    let weight = quotient(bandKeys[i])
                     weights[i] = counts(i) ? weight : 0
                     i &+= 1
                 }
