@@ -5,9 +5,9 @@ enum DepthPass {
     /// A pooled depth term's gradient: `slope · (R_i − shift) + offset` on valid depth.
     typealias Coefficients = (slope: Double, shift: Double, offset: Double)
 
-    /// The batch's nd, Σ R and Σ R² from the workspace's residuals: per image in eight lanes
-    /// (``imageSums(_:from:count:labels:ignoreLabel:_:)``), then over images in order (as
-    /// ``ObjectiveResult`` combines them).
+    /// The batch's nd, Σ R and Σ R² from the workspace's residuals: per image
+    /// (``imageSums(_:from:count:_:)``), then over images in order (as ``ObjectiveResult``
+    /// combines them).
     static func pooledSums(
         shape: PixelMapShape, workspace ws: ObjectiveWorkspace, batch: BatchExchange? = nil
     ) throws -> (pixels: Int, sum: Double, squaredSum: Double) {
@@ -21,20 +21,48 @@ enum DepthPass {
         return (pooled.depthPixels, pooled.residualSum, pooled.squaredResidualSum)
     }
 
-    /// nd, Σ R, Σ R² of `count` pixels from `first` (``Kernels/depthSums(residual:hasDepth:labels:ignoreLabel:count:)``,
-    /// in eight lanes); with `labels` (of those pixels), also the eligible pixels (valid depth
-    /// and a label other than `ignoreLabel`).
-    static func imageSums(
-        _ s: inout ImageSums, from first: Int, count: Int, labels: UnsafePointer<Int32>? = nil, ignoreLabel: Int32 = 0,
-        _ ws: ObjectiveWorkspace
-    ) {
+    /// One chunk's share of an image's depth sums: nd, the eligible pixels (valid depth and a
+    /// label other than the ignore label; 0 without labels), Σ R, Σ R², and the largest valid
+    /// depth (0 without one, or without the depths).
+    struct ChunkSums {
+        var pixels = 0, eligible = 0, sum = 0.0, squaredSum = 0.0
+        var largestDepth: Float = 0
+    }
+
+    /// ``ChunkSums`` of `count` pixels from `first` (at most ``ObjectiveEngine/chunkPixels``,
+    /// residuals and flags in the workspace): ``Kernels/depthSums(residual:hasDepth:labels:ignoreLabel:count:)``
+    /// in eight lanes, totalled.
+    static func chunkSums(
+        from first: Int, count: Int, labels: UnsafePointer<Int32>? = nil, ignoreLabel: Int32 = 0,
+        groundTruth: UnsafePointer<Float>? = nil, _ ws: ObjectiveWorkspace
+    ) -> ChunkSums {
         let sums = Kernels.depthSums(
             residual: ws.residual + first, hasDepth: ws.hasDepth + first, labels: labels, ignoreLabel: ignoreLabel,
             count: count)
-        s.depthPixels += sums.pixels
-        s.eligiblePixels += sums.eligible
-        s.residualSum += sums.sum
-        s.squaredResidualSum += sums.squaredSum
+        let largest = groundTruth.flatMap { Kernels.largestValidDepth($0, hasDepth: ws.hasDepth + first, count: count) }
+        return ChunkSums(
+            pixels: sums.pixels, eligible: sums.eligible, sum: sums.sum, squaredSum: sums.squaredSum, largestDepth: largest ?? 0)
+    }
+
+    /// Adds a chunk's counts and sums to an image's (the largest depth is left to the caller).
+    static func add(_ c: ChunkSums, to s: inout ImageSums) {
+        s.depthPixels += c.pixels
+        s.eligiblePixels += c.eligible
+        s.residualSum += c.sum
+        s.squaredResidualSum += c.squaredSum
+    }
+
+    /// nd, Σ R, Σ R² of an image's `count` pixels from `first`: per chunk of
+    /// ``ObjectiveEngine/chunkPixels`` (``chunkSums(from:count:labels:ignoreLabel:groundTruth:_:)``),
+    /// added in order, so that they are bitwise the sums the statistics pass keeps per work item
+    /// (``ObjectiveWorkspace/chunkDepth``).
+    static func imageSums(_ s: inout ImageSums, from first: Int, count: Int, _ ws: ObjectiveWorkspace) {
+        var done = 0
+        while done < count {
+            let n = Swift.min(ObjectiveEngine.chunkPixels, count - done)
+            add(chunkSums(from: first + done, count: n, ws), to: &s)
+            done += n
+        }
     }
 
     /// SILog over the batch: the per-image sums, and the pooled gradient (times `factor`).

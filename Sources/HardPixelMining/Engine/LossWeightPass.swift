@@ -10,9 +10,10 @@ enum LossWeightPass {
         groundTruthDepth: UnsafePointer<Float>?, shape: BatchShape, plan: WeightingPlan, targets: Targets,
         into weights: UnsafeMutablePointer<Float>, workspace ws: ObjectiveWorkspace, threads: Int
     ) throws -> [ImageSums] {
+        let items = ObjectiveEngine.WorkItems(shape)
         try ws.reserve(
-            pixels: shape.pixelCount, table: plan.regionTableCount(images: shape.images), columns: ObjectiveWorkspace.columns(of: shape.pixelMap),
-            images: shape.images)
+            pixels: shape.pixelCount, table: plan.regionTableCount(images: shape.images), chunks: items.count,
+            columns: ObjectiveWorkspace.columns(of: shape.pixelMap), images: shape.images)
         RegionTable.markErrors(
             predictions: predictions, labels: labels, ignoreLabel: plan.ignoreLabel, count: shape.pixelCount, workspace: ws)
         ws.loss.update(repeating: 0, count: shape.pixelCount)
@@ -20,6 +21,14 @@ enum LossWeightPass {
             DepthPass.prepare(
                 predicted: predictedLogDepth, groundTruth: depth, pixels: 0..<shape.pixelCount, binning: plan.binning,
                 workspace: ws)
+            // The depth sums per work item, as the statistics pass keeps them for the weighing.
+            for item in 0..<items.count {
+                let (_, pixels, pixel) = items(item)
+                let first = pixel + pixels.lowerBound
+                ws.chunkDepth[item] = DepthPass.chunkSums(
+                    from: first, count: pixels.count, labels: labels + first, ignoreLabel: plan.ignoreLabel,
+                    groundTruth: depth + first, ws)
+            }
         }
         ws.mapColumns(of: shape.pixelMap, toGridColumns: plan.grid.columns)
         let outputs = EngineOutputs(logitGradient: nil, lossWeights: weights)

@@ -48,6 +48,8 @@ public final class ObjectiveWorkspace {
     private(set) var columnCell: UnsafeMutablePointer<Int> = Scratch.empty()
     // Per work item of the statistics pass: whether its logits were all finite.
     private(set) var chunkFinite: UnsafeMutablePointer<Bool> = Scratch.empty()
+    // Per work item of the statistics pass with depth: its share of the image's depth sums.
+    private(set) var chunkDepth: UnsafeMutablePointer<DepthPass.ChunkSums> = Scratch.empty()
     // Per image: the radix select's histogram.
     private(set) var histograms: UnsafeMutablePointer<Int> = Scratch.empty()
     private(set) var histogramImages = 0
@@ -80,6 +82,7 @@ public final class ObjectiveWorkspace {
         Scratch.release(labelLogProbability); Scratch.release(modulatedLoss); Scratch.release(modulator)
         Scratch.release(labelFactor); Scratch.release(labelCoefficient); Scratch.release(regionCount); Scratch.release(regionErrors)
         Scratch.release(tileScratch); Scratch.release(chunkSums); Scratch.release(histograms); Scratch.release(columnCell); Scratch.release(chunkFinite)
+        Scratch.release(chunkDepth)
     }
 
     /// Grows every buffer to at least the given counts. Throws (and keeps the old buffers)
@@ -126,6 +129,7 @@ public final class ObjectiveWorkspace {
         }
         if chunks > chunkCapacity {
             try Scratch.grow(&chunkFinite, to: chunks)
+            try Scratch.grow(&chunkDepth, to: chunks)
             chunkCapacity = chunks
         }
     }

@@ -50,7 +50,8 @@ enum StatisticsPass {
         try throwIfNonFinite(logits: logits, shape: shape, items: items, workspace: ws)
     }
 
-    /// A work item's statistics (and depth residuals or validity with a binning).
+    /// A work item's statistics (and with a binning: depth residuals or validity, and the
+    /// item's ``DepthPass/ChunkSums``).
     private struct Tiles: ItemWork {
         let targets: Targets
         let plane: Int
@@ -70,9 +71,14 @@ enum StatisticsPass {
                 range: pixels, targets: targets, layout: layout, out: statistics.advanced(by: pixel),
                 exponentials: exponentials.map { $0 + logit }, scratch: scratch)
             guard let binning = depthBinning, let depth = inputs.groundTruthDepth else { return }
+            let first = pixel + pixels.lowerBound
             DepthPass.prepare(
-                predicted: inputs.predictedLogDepth, groundTruth: depth, pixels: (pixel + pixels.lowerBound)..<(pixel + pixels.upperBound),
+                predicted: inputs.predictedLogDepth, groundTruth: depth, pixels: first..<(pixel + pixels.upperBound),
                 binning: binning, workspace: workspace)
+            // The chunk's depth sums while its residuals are in cache (the weighing adds them).
+            workspace.chunkDepth[item] = DepthPass.chunkSums(
+                from: first, count: pixels.count, labels: inputs.labels + first, ignoreLabel: targets.ignoreLabel,
+                groundTruth: depth + first, workspace)
         }
     }
 

@@ -34,14 +34,20 @@ enum WeighingPass {
         let base = k * plane
         let labels = allLabels + base
         let ignore = plan.ignoreLabel
+        // The depth sums the statistics pass kept per work item, added in order.
+        var largestDepth: Float = 0
         if groundTruthDepth != nil {
-            DepthPass.imageSums(&s, from: base, count: plane, labels: labels, ignoreLabel: ignore, ws)
+            let chunks = (plane + ObjectiveEngine.chunkPixels - 1) / ObjectiveEngine.chunkPixels
+            for item in (k * chunks)..<((k + 1) * chunks) {
+                let c = ws.chunkDepth[item]
+                DepthPass.add(c, to: &s)
+                largestDepth = Swift.max(largestDepth, c.largestDepth)
+            }
         }
         let wZ = ws.segmentationError + base
         var regionPairs: Int? = nil
         if plan.segmentationError != nil {
-            s.largestValidDepth = Kernels.largestValidDepth(
-                groundTruthDepth! + base, hasDepth: ws.hasDepth + base, count: plane)
+            s.largestValidDepth = largestDepth > 0 ? largestDepth : nil
             let bins = plan.binning.binCount, grid = plan.grid
             regionPairs = RegionTable.weights(
                 image: k, shape: shape, grid: grid, binning: plan.binning, labels: labels,
