@@ -232,57 +232,148 @@ protocol SelectionSource {
     func value(_ i: Int) -> Float
 }
 
-/// Where a selection reads value `i`.
-protocol PixelValues {
-    func value(_ i: Int) -> Float
-}
-
-/// Floats as they are.
-struct Floats: PixelValues {
-    let base: UnsafePointer<Float>
-    @inline(__always) func value(_ i: Int) -> Float { base[i] }
-}
-
-/// |R| as Float, wR, from the Double residuals.
-struct ResidualMagnitudes: PixelValues {
-    let base: UnsafePointer<Double>
-    @inline(__always) func value(_ i: Int) -> Float { Float(abs(base[i])) }
-}
-
-/// Values on the eligible pixels: a label other than `ignore` and valid depth.
-struct EligiblePixels<Values: PixelValues>: SelectionSource {
-    let values: Values, labels: UnsafePointer<Int32>, hasDepth: UnsafePointer<UInt8>, ignore: Int32
+/// wZ on the eligible pixels: a label other than `ignore` and valid depth.
+struct EligibleFloats: SelectionSource {
+    let values: UnsafePointer<Float>, labels: UnsafePointer<Int32>, hasDepth: UnsafePointer<UInt8>, ignore: Int32
     @inline(__always) func counts(_ i: Int) -> Bool { (labels[i] != ignore ? 1 : 0) & (hasDepth[i] != 0 ? 1 : 0) != 0 }
-    @inline(__always) func value(_ i: Int) -> Float { values.value(i) }
+    @inline(__always) func value(_ i: Int) -> Float { values[i] }
 }
 
-/// The values a pace over the eligible pixels reads.
-package enum EligibleValues {
-    /// wR = |R| as Float, from the Double residuals.
-    case residualMagnitudes(UnsafePointer<Double>)
-    /// Floats as they are (wZ).
-    case floats(UnsafePointer<Float>)
+extension Selection {
+    /// Buckets of ``lowerMedianAndMaximum(count:residualMagnitudes:labels:hasDepth:ignoreLabel:scratch:histogram:)``'s
+    /// histogram: 0 for the pixels that do not count, then 2,047 over `[0, maximum]`.
+    static let magnitudeBuckets = 2048
+
+    /// wR's lower median and maximum: those of `Float(|R_i|)` over the eligible pixels (a label
+    /// other than `ignoreLabel` and valid depth), or nil if none is; the same two values as
+    /// ``lowerMedianAndMaximum(count:of:scratch:histogram:)`` would select (the exact order
+    /// statistic, element `(n − 1) / 2`), in passes that are vector code but for one increment
+    /// per pixel (the radix select of the compacted values took 1.3× its time here, native).
+    ///
+    /// 1. Eight pixels at a time: wR where eligible, −1 elsewhere, into `scratch` (`count`
+    ///    Floats), with the eligible pixels' number and maximum.
+    /// 2. A histogram of the values' buckets, `round(wR · 2046 / maximum) + 1` (0 for −1), in
+    ///    four interleaved copies: rounding is monotone, so the bucket holding the median is the
+    ///    one where the counts pass its rank.
+    /// 3. That bucket's values moved to the front of `scratch` (eight buckets compared at a
+    ///    time; few vectors hold one), and the element of the rank left among them by
+    ///    ``smallest(_:_:histogram:combine:)``.
+    ///
+    /// Every product `wR · scale` is finite and at most 2046.5 (`scale ≤ 2046 / maximum`), so
+    /// the buckets are 1 … 2047, whatever the finite wR. O(count).
+    package static func lowerMedianAndMaximum(
+        count: Int, residualMagnitudes residual: UnsafePointer<Double>, labels: UnsafePointer<Int32>,
+        hasDepth: UnsafePointer<UInt8>, ignoreLabel: Int32, scratch: UnsafeMutablePointer<Float>,
+        histogram: UnsafeMutablePointer<Int>
+    ) -> (median: Float, maximum: Float)? {
+        typealias F = SIMD8<Float>
+        typealias I = SIMD8<Int32>
+        @inline(__always) func magnitude(_ r: Double) -> Float { Float(Double(bitPattern: r.bitPattern & 0x7FFF_FFFF_FFFF_FFFF)) }
+        // Pass 1.
+        let ignore = I(repeating: ignoreLabel), none = I()
+        var counted = I(), maxima = F(repeating: -1)
+        var i = 0
+        while i &+ 8 <= count {
+            let bits = UnsafeRawPointer(residual + i).loadUnaligned(as: SIMD8<UInt64>.self) & SIMD8(repeating: 0x7FFF_FFFF_FFFF_FFFF)
+            let w = F(narrowing: unsafeBitCast(bits, to: SIMD8<Double>.self))
+            let labelled = I(allOnesWhere: UnsafeRawPointer(labels + i).loadUnaligned(as: I.self) .!= ignore)
+            let valid = I(allOnesWhere: I(flags: UnsafeRawPointer(hasDepth + i).loadUnaligned(as: SIMD8<UInt8>.self)) .!= none)
+            let eligible = labelled & valid
+            let v = F(repeating: -1).replacing(with: w, where: eligible .!= none)
+            UnsafeMutableRawPointer(scratch + i).storeBytes(of: v, as: F.self)
+            counted &-= eligible
+            maxima = maxima.replacing(with: v, where: v .> maxima)
+            i &+= 8
+        }
+        var m = counted.total, maximum = maxima.max()
+        while i < count {
+            let eligible = labels[i] != ignoreLabel && hasDepth[i] != 0
+            let v: Float = eligible ? magnitude(residual[i]) : -1
+            scratch[i] = v
+            m &+= eligible ? 1 : 0
+            maximum = v > maximum ? v : maximum
+            i &+= 1
+        }
+        guard m > 0 else { return nil }
+        var rank = (m - 1) / 2
+        // Every eligible wR is +0: so is the median.
+        guard maximum > 0 else { return (0, 0) }
+        // Pass 2. A bucket from the magic number 2^23: adding it rounds a value in [0, 2047)
+        // to the integer in its low mantissa bits.
+        let buckets = magnitudeBuckets
+        // At most the largest Float (a subnormal maximum would make it +∞, and 0 · ∞ NaN): then
+        // every product stays below 2046.5, and the values merely share fewer buckets.
+        let scale = Swift.min(Float(buckets - 2) / maximum, .greatestFiniteMagnitude)
+        let magic = Float(8_388_608), magicBits = I(repeating: Int32(bitPattern: magic.bitPattern))
+        @inline(__always) func bucket(_ v: F) -> I {
+            let rounded = (v * scale + magic).bits &- magicBits &+ 1
+            return rounded.replacing(with: 0, where: v .< F())
+        }
+        @inline(__always) func bucket(_ v: Float) -> Int {
+            v < 0 ? 0 : Int(Int32(bitPattern: (v * scale + magic).bitPattern) &- Int32(bitPattern: magic.bitPattern)) &+ 1
+        }
+        histogram.update(repeating: 0, count: 4 * buckets)
+        i = 0
+        while i &+ 8 <= count {
+            let b = bucket(UnsafeRawPointer(scratch + i).loadUnaligned(as: F.self))
+            histogram[Int(b[0])] &+= 1
+            histogram[buckets &+ Int(b[1])] &+= 1
+            histogram[2 &* buckets &+ Int(b[2])] &+= 1
+            histogram[3 &* buckets &+ Int(b[3])] &+= 1
+            histogram[Int(b[4])] &+= 1
+            histogram[buckets &+ Int(b[5])] &+= 1
+            histogram[2 &* buckets &+ Int(b[6])] &+= 1
+            histogram[3 &* buckets &+ Int(b[7])] &+= 1
+            i &+= 8
+        }
+        while i < count {
+            histogram[bucket(scratch[i])] &+= 1
+            i &+= 1
+        }
+        sumCopies(histogram, buckets: buckets, copies: 4)
+        // Bucket 0 holds the pixels that do not count.
+        var median = 1
+        while rank >= histogram[median] {
+            rank -= histogram[median]
+            median &+= 1
+        }
+        // Pass 3.
+        let wanted = I(repeating: Int32(median))
+        var n = 0
+        i = 0
+        while i &+ 8 <= count {
+            let v = UnsafeRawPointer(scratch + i).loadUnaligned(as: F.self)
+            let hits = bucket(v) .== wanted
+            if any(hits) {
+                for lane in 0..<8 where hits[lane] {
+                    scratch[n] = v[lane]
+                    n &+= 1
+                }
+            }
+            i &+= 8
+        }
+        while i < count {
+            let v = scratch[i]
+            if bucket(v) == median {
+                scratch[n] = v
+                n &+= 1
+            }
+            i &+= 1
+        }
+        return (smallest(UnsafeMutableBufferPointer(start: scratch, count: n), rank, histogram: histogram), maximum)
+    }
 }
 
 extension Selection {
     /// The lower median and maximum of `values` over the eligible pixels (a label other than
-    /// `ignoreLabel` and valid depth): wR's and wZ's paces.
+    /// `ignoreLabel` and valid depth): wZ's pace where the region table left no pairs.
     package static func lowerMedianAndMaximum(
-        count: Int, eligible values: EligibleValues, labels: UnsafePointer<Int32>, hasDepth: UnsafePointer<UInt8>,
+        count: Int, eligibleValues values: UnsafePointer<Float>, labels: UnsafePointer<Int32>, hasDepth: UnsafePointer<UInt8>,
         ignoreLabel: Int32, scratch: UnsafeMutablePointer<Float>, histogram: UnsafeMutablePointer<Int>
     ) -> (median: Float, maximum: Float)? {
-        switch values {
-        case .residualMagnitudes(let residual):
-            lowerMedianAndMaximum(
-                count: count,
-                of: EligiblePixels(values: ResidualMagnitudes(base: residual), labels: labels, hasDepth: hasDepth, ignore: ignoreLabel),
-                scratch: scratch, histogram: histogram)
-        case .floats(let floats):
-            lowerMedianAndMaximum(
-                count: count,
-                of: EligiblePixels(values: Floats(base: floats), labels: labels, hasDepth: hasDepth, ignore: ignoreLabel),
-                scratch: scratch, histogram: histogram)
-        }
+        lowerMedianAndMaximum(
+            count: count, of: EligibleFloats(values: values, labels: labels, hasDepth: hasDepth, ignore: ignoreLabel),
+            scratch: scratch, histogram: histogram)
     }
 
     /// The lower median and maximum of `values` over the labelled pixels (ce's and a map's paces).

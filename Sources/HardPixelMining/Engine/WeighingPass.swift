@@ -89,8 +89,8 @@ enum WeighingPass {
         }
         if plan.depthPredictionError?.paced == true {
             s.depthPredictionErrorPace = pace(Selection.lowerMedianAndMaximum(
-                count: plane, eligible: .residualMagnitudes(residual), labels: labels, hasDepth: hasDepth,
-                ignoreLabel: ignore, scratch: scratch, histogram: histogram))
+                count: plane, residualMagnitudes: residual, labels: labels, hasDepth: hasDepth, ignoreLabel: ignore,
+                scratch: scratch, histogram: histogram))
         }
         if plan.segmentationError?.paced == true {
             if let regionPairs {
@@ -99,7 +99,7 @@ enum WeighingPass {
                 })
             } else {
                 s.segmentationErrorPace = pace(Selection.lowerMedianAndMaximum(
-                    count: plane, eligible: .floats(wZ), labels: labels, hasDepth: hasDepth, ignoreLabel: ignore,
+                    count: plane, eligibleValues: wZ, labels: labels, hasDepth: hasDepth, ignoreLabel: ignore,
                     scratch: scratch, histogram: histogram))
             }
         }
