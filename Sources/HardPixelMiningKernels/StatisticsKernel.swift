@@ -51,7 +51,7 @@ extension Kernels {
         case 4: finite = statistics(SIMD4<Float>.self, logits, labels, plane, range, targets, layout, out, exponentials, scratch)
         default: finite = statistics(SIMD8<Float>.self, logits, labels, plane, range, targets, layout, out, exponentials, scratch)
         }
-        if exponentials != nil { hpm_stream_fence() }
+        hpm_stream_fence()
         return finite
     }
 
@@ -80,6 +80,15 @@ extension Kernels {
         let lanes = V.laneCount
         var finite = true
         let columnBuffer = layout.exponentials(scratch)
+        // Whether pixel q's four outputs can be streamed: each aligned for a whole vector's
+        // non-temporal store (the workspace's are lines; the pass's readers come after every
+        // tile of it, by when an ordinary store's line, read for ownership first, has left the
+        // cache anyway).
+        @inline(__always) func streams(_ out: PixelStatistics, _ q: Int) -> Bool {
+            let mask = V.streamAlignment - 1
+            return (Int(bitPattern: out.maximum + q) | Int(bitPattern: out.logSum + q) | Int(bitPattern: out.loss + q)
+                | Int(bitPattern: out.labelLogProbability + q)) & mask == 0
+        }
         forEachTile(range, layout) { p, count in
             let vectors = (count + lanes - 1) / lanes
             var prefetch = TilePrefetch(V.self, after: p, count: count, logits: x, plane: plane, layout: layout)
@@ -122,10 +131,17 @@ extension Kernels {
                 let n = Swift.min(lanes, count - v * lanes)
                 let q = p + v * lanes
                 let (logSum, loss, labelLogP) = crossEntropy(V.self, at: v * lanes, targets: targets, layout: layout, scratch: scratch)
-                V.load(maximum + v * lanes).store(to: out.maximum + q, count: n)
-                logSum.store(to: out.logSum + q, count: n)
-                loss.store(to: out.loss + q, count: n)
-                labelLogP.store(to: out.labelLogProbability + q, count: n)
+                if n == lanes && streams(out, q) {
+                    V.load(maximum + v * lanes).streamNonTemporal(to: out.maximum + q)
+                    logSum.streamNonTemporal(to: out.logSum + q)
+                    loss.streamNonTemporal(to: out.loss + q)
+                    labelLogP.streamNonTemporal(to: out.labelLogProbability + q)
+                } else {
+                    V.load(maximum + v * lanes).store(to: out.maximum + q, count: n)
+                    logSum.store(to: out.logSum + q, count: n)
+                    loss.store(to: out.loss + q, count: n)
+                    labelLogP.store(to: out.labelLogProbability + q, count: n)
+                }
             }
             // Branch-free: errors are scattered.
             var i = 0

@@ -20,7 +20,8 @@ public final class ObjectiveWorkspace {
     private(set) var tileScratchCapacity = 0
     private(set) var columnCapacity = 0
 
-    // Per pixel (N · H · W each).
+    // Per pixel (N · H · W each). The statistics pass's four Float outputs on 64-byte lines,
+    // so that it can stream them (``Kernels/statistics(logits:labels:plane:range:targets:layout:out:exponentials:scratch:)``).
     private(set) var maximum: UnsafeMutablePointer<Float> = Scratch.empty()
     private(set) var logSum: UnsafeMutablePointer<Float> = Scratch.empty()
     private(set) var loss: UnsafeMutablePointer<Float> = Scratch.empty()
@@ -105,9 +106,9 @@ public final class ObjectiveWorkspace {
             columnCapacity = columns
         }
         if pixels > pixelCapacity {
-            try Scratch.grow(&maximum, to: pixels)
-            try Scratch.grow(&logSum, to: pixels)
-            try Scratch.grow(&loss, to: pixels)
+            try Scratch.grow(&maximum, to: pixels, lineAligned: true)
+            try Scratch.grow(&logSum, to: pixels, lineAligned: true)
+            try Scratch.grow(&loss, to: pixels, lineAligned: true)
             try Scratch.grow(&wrong, to: pixels)
             try Scratch.grow(&residual, to: pixels)
             try Scratch.grow(&hasDepth, to: pixels)
@@ -115,7 +116,7 @@ public final class ObjectiveWorkspace {
             try Scratch.grow(&coefficient, to: pixels)
             try Scratch.grow(&selection, to: pixels)
             try Scratch.grow(&regionKey, to: pixels)
-            try Scratch.grow(&labelLogProbability, to: pixels)
+            try Scratch.grow(&labelLogProbability, to: pixels, lineAligned: true)
             try Scratch.grow(&modulatedLoss, to: pixels)
             try Scratch.grow(&modulator, to: pixels)
             try Scratch.grow(&labelFactor, to: pixels)
@@ -169,9 +170,12 @@ enum Scratch {
         UnsafeMutableRawPointer(malloc(MemoryLayout<T>.stride)!).bindMemory(to: T.self, capacity: 1)
     }
 
-    static func allocate<T>(_ type: T.Type, count: Int) throws -> UnsafeMutablePointer<T> {
+    /// `count` elements, on a 64-byte line with `lineAligned` (else as `malloc` gives them).
+    static func allocate<T>(_ type: T.Type, count: Int, lineAligned: Bool = false) throws -> UnsafeMutablePointer<T> {
         let (bytes, overflow) = Swift.max(count, 1).multipliedReportingOverflow(by: MemoryLayout<T>.stride)
-        guard !overflow, let raw = malloc(bytes) else {
+        var aligned: UnsafeMutableRawPointer? = nil
+        if !overflow && lineAligned && posix_memalign(&aligned, 64, bytes) != 0 { aligned = nil }
+        guard !overflow, let raw = lineAligned ? aligned : malloc(bytes) else {
             throw HardPixelMiningError.tooLarge(
                 argument: "workspace", dimensions: [count, MemoryLayout<T>.stride],
                 requirement: "an allocation the system can provide")
@@ -179,8 +183,8 @@ enum Scratch {
         return raw.bindMemory(to: T.self, capacity: Swift.max(count, 1))
     }
 
-    static func grow<T>(_ p: inout UnsafeMutablePointer<T>, to count: Int) throws {
-        let new = try allocate(T.self, count: count)
+    static func grow<T>(_ p: inout UnsafeMutablePointer<T>, to count: Int, lineAligned: Bool = false) throws {
+        let new = try allocate(T.self, count: count, lineAligned: lineAligned)
         release(p)
         p = new
     }
