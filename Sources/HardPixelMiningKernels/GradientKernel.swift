@@ -186,7 +186,7 @@ struct RowTerms {
 /// A class row's vectors start where its gradient is aligned for non-temporal stores, so that
 /// the five rows' loads are then aligned too: with the state rows as they fell (a Swift
 /// array's Floats start 48 bytes into a line, the scratch on a line), each of those loads
-/// straddled two lines, and the pass took 1.3× its time (one thread, native). Where the tile's
+/// straddled two lines, and the pass took 1.22× its time (one thread, native). Where the tile's
 /// part is too small (fewer than six classes), the state rows as they are.
 struct AlignedRows {
     let maximum: UnsafeMutablePointer<Float>
