@@ -141,6 +141,20 @@ enum DepthPass {
         prepare(predicted: predicted, groundTruth: groundTruth, pixels: 0..<shape.pixelCount, binning: binning, workspace: ws)
     }
 
+    /// ``prepare(predicted:groundTruth:pixels:binning:workspace:)`` for work item `item`'s
+    /// pixels, then the item's ``ChunkSums`` into the workspace while they are in cache (the
+    /// weighing adds them): the statistics pass's depth work, and the Loss Weight Module's.
+    static func prepare(
+        item: Int, pixels: Range<Int>, predicted: UnsafePointer<Float>?, groundTruth: UnsafePointer<Float>,
+        labels: UnsafePointer<Int32>, ignoreLabel: Int32, binning: DepthBinning, workspace ws: ObjectiveWorkspace
+    ) {
+        prepare(predicted: predicted, groundTruth: groundTruth, pixels: pixels, binning: binning, workspace: ws)
+        let first = pixels.lowerBound
+        ws.chunkDepth[item] = chunkSums(
+            from: first, count: pixels.count, labels: labels + first, ignoreLabel: ignoreLabel,
+            groundTruth: groundTruth + first, ws)
+    }
+
     /// The workspace's `residual` and `hasDepth` for NHW pixels `pixels` (reserved
     /// beforehand): R in Double where the depth is valid (0 elsewhere) when the predicted
     /// log-depth is given, else validity alone with R = 0.

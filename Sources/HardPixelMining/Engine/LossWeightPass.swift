@@ -18,16 +18,11 @@ enum LossWeightPass {
             predictions: predictions, labels: labels, ignoreLabel: plan.ignoreLabel, count: shape.pixelCount, workspace: ws)
         ws.loss.update(repeating: 0, count: shape.pixelCount)
         if let depth = groundTruthDepth {
-            DepthPass.prepare(
-                predicted: predictedLogDepth, groundTruth: depth, pixels: 0..<shape.pixelCount, binning: plan.binning,
-                workspace: ws)
-            // The depth sums per work item, as the statistics pass keeps them for the weighing.
             for item in 0..<items.count {
                 let (_, pixels, pixel) = items(item)
-                let first = pixel + pixels.lowerBound
-                ws.chunkDepth[item] = DepthPass.chunkSums(
-                    from: first, count: pixels.count, labels: labels + first, ignoreLabel: plan.ignoreLabel,
-                    groundTruth: depth + first, ws)
+                DepthPass.prepare(
+                    item: item, pixels: (pixel + pixels.lowerBound)..<(pixel + pixels.upperBound), predicted: predictedLogDepth,
+                    groundTruth: depth, labels: labels, ignoreLabel: plan.ignoreLabel, binning: plan.binning, workspace: ws)
             }
         }
         ws.mapColumns(of: shape.pixelMap, toGridColumns: plan.grid.columns)

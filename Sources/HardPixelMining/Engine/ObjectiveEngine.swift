@@ -20,9 +20,12 @@ enum ObjectiveEngine {
 
         init(_ shape: BatchShape) {
             plane = shape.pixelsPerImage
-            chunksPerImage = (plane + chunkPixels - 1) / chunkPixels
+            chunksPerImage = Self.chunks(perImage: plane)
             count = shape.images * chunksPerImage
         }
+
+        /// The work items of an image of `plane` pixels (image `k`'s are `k · chunks ..< (k + 1) · chunks`).
+        static func chunks(perImage plane: Int) -> Int { (plane + chunkPixels - 1) / chunkPixels }
 
         /// Item `i`: its image, its pixels within the image, and the image's first pixel in NHW.
         func callAsFunction(_ i: Int) -> (image: Int, pixels: Range<Int>, firstPixel: Int) {

@@ -173,9 +173,13 @@ enum Scratch {
     /// `count` elements, on a 64-byte line with `lineAligned` (else as `malloc` gives them).
     static func allocate<T>(_ type: T.Type, count: Int, lineAligned: Bool = false) throws -> UnsafeMutablePointer<T> {
         let (bytes, overflow) = Swift.max(count, 1).multipliedReportingOverflow(by: MemoryLayout<T>.stride)
-        var aligned: UnsafeMutableRawPointer? = nil
-        if !overflow && lineAligned && posix_memalign(&aligned, 64, bytes) != 0 { aligned = nil }
-        guard !overflow, let raw = lineAligned ? aligned : malloc(bytes) else {
+        var raw: UnsafeMutableRawPointer? = nil
+        if !overflow && lineAligned {
+            if posix_memalign(&raw, 64, bytes) != 0 { raw = nil }
+        } else if !overflow {
+            raw = malloc(bytes)
+        }
+        guard let raw else {
             throw HardPixelMiningError.tooLarge(
                 argument: "workspace", dimensions: [count, MemoryLayout<T>.stride],
                 requirement: "an allocation the system can provide")

@@ -71,14 +71,10 @@ enum StatisticsPass {
                 range: pixels, targets: targets, layout: layout, out: statistics.advanced(by: pixel),
                 exponentials: exponentials.map { $0 + logit }, scratch: scratch)
             guard let binning = depthBinning, let depth = inputs.groundTruthDepth else { return }
-            let first = pixel + pixels.lowerBound
             DepthPass.prepare(
-                predicted: inputs.predictedLogDepth, groundTruth: depth, pixels: first..<(pixel + pixels.upperBound),
-                binning: binning, workspace: workspace)
-            // The chunk's depth sums while its residuals are in cache (the weighing adds them).
-            workspace.chunkDepth[item] = DepthPass.chunkSums(
-                from: first, count: pixels.count, labels: inputs.labels + first, ignoreLabel: targets.ignoreLabel,
-                groundTruth: depth + first, workspace)
+                item: item, pixels: (pixel + pixels.lowerBound)..<(pixel + pixels.upperBound),
+                predicted: inputs.predictedLogDepth, groundTruth: depth, labels: inputs.labels,
+                ignoreLabel: targets.ignoreLabel, binning: binning, workspace: workspace)
         }
     }
 

@@ -37,7 +37,7 @@ enum WeighingPass {
         // The depth sums the statistics pass kept per work item, added in order.
         var largestDepth: Float = 0
         if groundTruthDepth != nil {
-            let chunks = (plane + ObjectiveEngine.chunkPixels - 1) / ObjectiveEngine.chunkPixels
+            let chunks = ObjectiveEngine.WorkItems.chunks(perImage: plane)
             for item in (k * chunks)..<((k + 1) * chunks) {
                 let c = ws.chunkDepth[item]
                 DepthPass.add(c, to: &s)
