@@ -5,16 +5,15 @@ enum DepthPass {
     /// A pooled depth term's gradient: `slope · (R_i − shift) + offset` on valid depth.
     typealias Coefficients = (slope: Double, shift: Double, offset: Double)
 
-    /// The batch's nd, Σ R and Σ R² from the workspace's residuals: per image
-    /// (``imageSums(_:from:count:_:)``), then over images in order (as ``ObjectiveResult``
-    /// combines them).
+    /// The batch's nd, Σ R and Σ R² from the sums the statistics pass kept per work item: per
+    /// image (``addKeptSums(_:image:plane:_:)``), then over images in order (as
+    /// ``ObjectiveResult`` combines them).
     static func pooledSums(
         shape: PixelMapShape, workspace ws: ObjectiveWorkspace, batch: BatchExchange? = nil
     ) throws -> (pixels: Int, sum: Double, squaredSum: Double) {
-        let plane = shape.pixelsPerImage
         let images = (0..<shape.images).lazy.map { k in
             var s = ImageSums()
-            imageSums(&s, from: k * plane, count: plane, ws)
+            _ = addKeptSums(&s, image: k, plane: shape.pixelsPerImage, ws)
             return s.depth
         }
         let pooled = try batch?.pooledDepth(Array(images)) ?? DepthSums.pooled(images)
@@ -50,6 +49,19 @@ enum DepthPass {
         s.eligiblePixels += c.eligible
         s.residualSum += c.sum
         s.squaredResidualSum += c.squaredSum
+    }
+
+    /// Adds to `s` image `k`'s depth sums as the statistics pass (or ``prepare(item:pixels:predicted:groundTruth:labels:ignoreLabel:binning:workspace:)``)
+    /// kept them per work item, in order; returns the image's largest valid depth (0 without one).
+    static func addKeptSums(_ s: inout ImageSums, image k: Int, plane: Int, _ ws: ObjectiveWorkspace) -> Float {
+        let chunks = ObjectiveEngine.WorkItems.chunks(perImage: plane)
+        var largest: Float = 0
+        for item in (k * chunks)..<((k + 1) * chunks) {
+            let c = ws.chunkDepth[item]
+            add(c, to: &s)
+            largest = Swift.max(largest, c.largestDepth)
+        }
+        return largest
     }
 
     /// nd, Σ R, Σ R² of an image's `count` pixels from `first`: per chunk of

@@ -34,16 +34,7 @@ enum WeighingPass {
         let base = k * plane
         let labels = allLabels + base
         let ignore = plan.ignoreLabel
-        // The depth sums the statistics pass kept per work item, added in order.
-        var largestDepth: Float = 0
-        if groundTruthDepth != nil {
-            let chunks = ObjectiveEngine.WorkItems.chunks(perImage: plane)
-            for item in (k * chunks)..<((k + 1) * chunks) {
-                let c = ws.chunkDepth[item]
-                DepthPass.add(c, to: &s)
-                largestDepth = Swift.max(largestDepth, c.largestDepth)
-            }
-        }
+        let largestDepth = groundTruthDepth != nil ? DepthPass.addKeptSums(&s, image: k, plane: plane, ws) : 0
         let wZ = ws.segmentationError + base
         var regionPairs: Int? = nil
         if plan.segmentationError != nil {
